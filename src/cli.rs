@@ -1,0 +1,220 @@
+//! Command-line definitions only: no logic lives here.
+
+use crate::output::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Which database: --dsn, else DATABASE_URL, else the profile named by --profile/ARCDB_PROFILE
+(or `default_profile`) in arcdb.toml, else a local PostgreSQL that arcdb manages itself
+(see `arcdb local --help`).
+
+Exit codes: 0 ok · 1 failure · 2 bad input (nothing touched) · 3 migrations pending (status)
+· 4 drift: an applied migration differs or is unknown · 5 findings (verify-rls, lint, refresh).
+
+Examples:
+  arcdb up                                   # local database, whole schema
+  arcdb --dsn postgresql://app@db:5432/arcdesk?sslmode=verify-full status --format json
+  arcdb --profile staging rollback --to 3 --dry-run
+  arcdb verify-rls --format junit > rls.xml";
+
+/// arcdb — migrations, tenant-isolation proofs and analytics views for the ArcDesk database.
+///
+/// arcdb embeds ArcDesk's versioned SQL migrations (extensions, schema, triggers, row-level
+/// security, materialized views) and applies them to any PostgreSQL 13+ or CockroachDB
+/// database, or to a local PostgreSQL it manages when no database is named.
+#[derive(Debug, Parser)]
+#[command(name = "arcdb", version, after_long_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Connection string, URL (postgresql://user@host:5432/db?sslmode=require) or key=value
+    /// (host=db user=app dbname=arcdesk). Takes precedence over DATABASE_URL and profiles.
+    /// Prefer DATABASE_URL or a profile for passwords: command lines are visible to other users.
+    #[arg(long, global = true, value_name = "DSN")]
+    pub dsn: Option<String>,
+
+    /// Profile of the configuration file to use (see config.example.toml).
+    #[arg(long, global = true, env = "ARCDB_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Configuration file with connection profiles.
+    #[arg(
+        long,
+        global = true,
+        env = "ARCDB_CONFIG",
+        value_name = "FILE",
+        default_value = "arcdb.toml"
+    )]
+    pub config: PathBuf,
+
+    /// Seconds to wait for a connection (TCP, TLS and authentication together).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    /// Output format of the report on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Directory with the PostgreSQL server binaries (initdb, pg_ctl) for the local default
+    /// database; found automatically when omitted.
+    #[arg(long, global = true, env = "ARCDB_PG_BIN", value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, oldest first, each in its own transaction.
+    ///
+    /// Concurrent runs against one database are serialized by a lock: each version is applied
+    /// exactly once and the other runs wait, then find nothing to do. Refuses (exit 4) when an
+    /// applied migration's checksum differs from the embedded one or an applied version is
+    /// unknown to this binary.
+    Up(UpArgs),
+
+    /// List every migration with its state: applied, pending, drifted or unknown.
+    ///
+    /// Exit code: 0 up to date, 3 migrations pending, 4 drift or unknown versions.
+    Status(SourceArgs),
+
+    /// Undo migrations newest first down to a version (0 removes the whole schema).
+    ///
+    /// Each down script runs in one transaction together with the removal of its history
+    /// record. Dropping tables destroys data: arcdb asks on a terminal and requires --yes
+    /// otherwise.
+    Rollback(RollbackArgs),
+
+    /// Load the sample organizations (idempotent), or generate volume with --scale.
+    Seed(SeedArgs),
+
+    /// Prove that no tenant can read or write another tenant's rows (exit 5 on any finding).
+    #[command(name = "verify-rls")]
+    VerifyRls(VerifyRlsArgs),
+
+    /// Refresh the analytics materialized views, concurrently where possible.
+    Refresh(RefreshArgs),
+
+    /// List the managed materialized views with size, rows and last refresh.
+    Views,
+
+    /// Report statements a target engine does not support, with file and line.
+    Lint(LintArgs),
+
+    /// Manage the local PostgreSQL that arcdb uses when no database is named.
+    Local(LocalArgs),
+
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where the migrations come from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SourceArgs {
+    /// Read migrations from this directory instead of the ones embedded in the binary
+    /// (layout: NNNN_name/up.sql + down.sql). For developing new migrations.
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Stop after this version instead of applying everything.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<u32>,
+
+    /// Show what would be applied, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for another arcdb run holding the migration lock.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Version to return to: migrations newer than it are undone (0 = nothing left).
+    #[arg(long, value_name = "VERSION")]
+    pub to: u32,
+
+    /// Show what would be undone, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Seconds to wait for another arcdb run holding the migration lock.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Generate volume instead of the sample data.
+    #[arg(long)]
+    pub scale: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyRlsArgs {}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Views to refresh (default: all arcdb-managed materialized views).
+    #[arg(value_name = "VIEW")]
+    pub views: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(subcommand)]
+    pub action: LocalCommand,
+}
+
+#[derive(Debug, Subcommand, Clone, Copy)]
+pub enum LocalCommand {
+    /// Create the local cluster on first use and start it.
+    Start,
+    /// Stop the local cluster.
+    Stop,
+    /// Show where the local cluster lives and whether it runs.
+    Status,
+    /// Print the local database's connection string.
+    Dsn,
+    /// Stop the local cluster and delete its data directory.
+    Destroy,
+}
+
+impl From<LocalCommand> for crate::local::LocalAction {
+    fn from(command: LocalCommand) -> Self {
+        use crate::local::LocalAction;
+        match command {
+            LocalCommand::Start => LocalAction::Start,
+            LocalCommand::Stop => LocalAction::Stop,
+            LocalCommand::Status => LocalAction::Status,
+            LocalCommand::Dsn => LocalAction::Dsn,
+            LocalCommand::Destroy => LocalAction::Destroy,
+        }
+    }
+}

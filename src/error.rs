@@ -1,0 +1,72 @@
+//! Errors that carry their own exit code. Capabilities return `anyhow::Result`; where the exit
+//! code matters to CI (drift, usage, findings) they return one of these, and `main` maps it once.
+
+use std::fmt;
+
+/// The process exit codes arcdb documents (README "Exit codes"). CI scripts rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// Success; `status`: up to date; `verify-rls`/`lint`: no finding.
+    Ok = 0,
+    /// A runtime failure: connection, SQL error, lock timeout, a failing migration.
+    Failure = 1,
+    /// Bad input: flags, DSN, configuration, unknown names; nothing was touched.
+    Usage = 2,
+    /// `status`: migrations are pending.
+    Pending = 3,
+    /// Drift: an applied migration's checksum differs, or an applied version is unknown.
+    Drift = 4,
+    /// A check found problems: `verify-rls` findings, `lint` findings, a view that failed to refresh.
+    Findings = 5,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// An error whose exit code is not the generic 1.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: ExitStatus,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Refusal {
+            status: ExitStatus::Usage,
+            message: message.into(),
+        }
+    }
+    pub fn drift(message: impl Into<String>) -> Self {
+        Refusal {
+            status: ExitStatus::Drift,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The exit status for an error that reached `main`.
+pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Refusal>())
+        .map(|r| r.status)
+        .unwrap_or(ExitStatus::Failure)
+}
+
+/// One line, whatever the error chain held: CI logs and people read the first line only.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

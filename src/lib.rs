@@ -1,0 +1,124 @@
+//! arcdb: the ArcDesk database tool. `run` is the whole path of every subcommand:
+//! CLI → config → connection → capability → report → renderer.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod embedded;
+pub mod engine;
+pub mod error;
+pub mod local;
+pub mod lock;
+pub mod migrate;
+pub mod output;
+
+use cli::{Cli, Command, GlobalArgs};
+use config::Target;
+use db::{Db, Dsn};
+use error::{ExitStatus, Refusal};
+use output::{emit, notice};
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+/// Run one parsed command line; the returned status is the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let format = cli.global.format;
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "arcdb", &mut std::io::stdout());
+            Ok(ExitStatus::Ok)
+        }
+        Command::Local(args) => {
+            let report = local::run_local(args.action.into(), cli.global.pg_bin.as_deref())?;
+            emit(&report, format)
+        }
+        Command::Status(source) => {
+            let db = connect(&cli.global).await?;
+            emit(&migrate::status(&db, source.source).await?, format)
+        }
+        Command::Up(args) => {
+            let mut db = connect(&cli.global).await?;
+            let opts = migrate::UpOptions {
+                to: args.to,
+                dry_run: args.dry_run,
+                lock_wait: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            emit(&migrate::up(&mut db, opts).await?, format)
+        }
+        Command::Rollback(args) => {
+            let mut db = connect(&cli.global).await?;
+            let yes = args.yes;
+            let opts = migrate::RollbackOptions {
+                to: args.to,
+                dry_run: args.dry_run,
+                lock_wait: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            let report =
+                migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
+            emit(&report, format)
+        }
+        Command::Seed(_)
+        | Command::VerifyRls(_)
+        | Command::Refresh(_)
+        | Command::Views
+        | Command::Lint(_) => Err(anyhow::anyhow!(
+            "this command is not available in this build yet"
+        )),
+    }
+}
+
+/// Resolve the target (starting the local server when no database is named) and connect.
+async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
+    match config::resolve(global)? {
+        Target::Remote {
+            dsn,
+            connect_timeout,
+            ..
+        } => db::connect(&dsn, connect_timeout).await,
+        Target::Local { connect_timeout } => {
+            let server = local::LocalServer::from_env(global.pg_bin.as_deref())?;
+            let what = match server.ensure_running()? {
+                local::Ensured::AlreadyRunning => "using",
+                local::Ensured::Started => "started",
+                local::Ensured::Initialized => "created and started",
+            };
+            notice(format!(
+                "no database named (--dsn, DATABASE_URL or a profile): {what} the local PostgreSQL in {}",
+                server.root().display()
+            ));
+            let dsn = Dsn::parse(&server.dsn())?;
+            db::connect(&dsn, connect_timeout).await
+        }
+    }
+}
+
+/// Ask before dropping data: on a terminal, a typed "yes"; elsewhere `--yes` is required.
+fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Refusal::usage(
+            "rollback drops schema objects and their data: pass --yes to confirm when not on a terminal (or --dry-run to see the plan)",
+        )
+        .into());
+    }
+    let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
+        if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
+        plan.target,
+        names.join(", "),
+        plan.estimated_rows
+    )?;
+    write!(err, "Type 'yes' to continue: ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}

@@ -1,0 +1,332 @@
+//! The migration set: plain values parsed from the embedded files (or a `--source` directory),
+//! with the SQL variant each engine runs. No I/O against a database here.
+//!
+//! Layout: `NNNN_name/up.sql` and `NNNN_name/down.sql`; an engine variant replaces one of them
+//! where the SQL must differ: `up.<engine>.sql`, or `up.<engine>-<X.Y>.sql` for that engine
+//! version and later (the highest version not above the server's wins).
+
+use crate::embedded::{EmbeddedFile, MIGRATIONS};
+use crate::engine::{Engine, Version};
+use crate::error::Refusal;
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One SQL file and where it came from (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// Display path, e.g. `migrations/0002_core_schema/up.sql`.
+    pub file: String,
+    pub sql: String,
+}
+
+/// A migration as found on disk: its version, name and every file of its directory.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: u32,
+    pub name: String,
+    /// File name → contents (`up.sql`, `down.sql`, `up.cockroachdb.sql`, …).
+    files: BTreeMap<String, String>,
+    dir: String,
+}
+
+/// A migration with the scripts one engine runs.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub version: u32,
+    pub name: String,
+    pub up: Script,
+    pub down: Script,
+    /// sha256 of the up script the engine runs, hex.
+    pub checksum: String,
+}
+
+impl Resolved {
+    /// `0002_core_schema`.
+    pub fn label(&self) -> String {
+        format!("{:04}_{}", self.version, self.name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrationSet {
+    pub migrations: Vec<Migration>,
+}
+
+impl MigrationSet {
+    /// The set compiled into this binary.
+    pub fn embedded() -> anyhow::Result<MigrationSet> {
+        Self::from_files(
+            "migrations",
+            MIGRATIONS
+                .iter()
+                .map(|f: &EmbeddedFile| (f.path.to_string(), f.contents.to_string())),
+        )
+    }
+
+    /// Either the embedded set, or the one in `dir` (`--source`).
+    pub fn load(source: Option<&Path>) -> anyhow::Result<MigrationSet> {
+        match source {
+            None => Self::embedded(),
+            Some(dir) => Self::from_dir(dir),
+        }
+    }
+
+    pub fn from_dir(dir: &Path) -> anyhow::Result<MigrationSet> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            Refusal::usage(format!(
+                "cannot read migrations directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let sub = entry.path();
+            if !sub.is_dir() {
+                continue;
+            }
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            for file in std::fs::read_dir(&sub)?.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".sql") {
+                    let text = std::fs::read_to_string(file.path())
+                        .with_context(|| format!("cannot read {}", file.path().display()))?;
+                    files.push((format!("{dir_name}/{name}"), text));
+                }
+            }
+        }
+        Self::from_files(&dir.display().to_string(), files)
+    }
+
+    /// Build and validate a set from `(NNNN_name/file.sql, contents)` pairs.
+    pub fn from_files(
+        root: &str,
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<MigrationSet> {
+        let mut by_dir: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (path, contents) in files {
+            let Some((dir, file)) = path.split_once('/') else {
+                return Err(Refusal::usage(format!(
+                    "{root}/{path}: migrations live in NNNN_name/ directories (up.sql + down.sql)"
+                ))
+                .into());
+            };
+            by_dir
+                .entry(dir.to_string())
+                .or_default()
+                .insert(file.to_string(), contents);
+        }
+        let mut migrations: Vec<Migration> = Vec::new();
+        for (dir, files) in by_dir {
+            let bad = |why: &str| Refusal::usage(format!("{root}/{dir}: {why}"));
+            let (number, name) = dir
+                .split_once('_')
+                .filter(|(n, rest)| {
+                    n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
+                })
+                .ok_or_else(|| {
+                    bad("directory must be named NNNN_name (four digits, underscore, name)")
+                })?;
+            let version: u32 = number.parse().unwrap_or(0);
+            if version == 0 {
+                return Err(bad("version 0 is reserved for the empty database").into());
+            }
+            for required in ["up.sql", "down.sql"] {
+                if !files.contains_key(required) {
+                    return Err(bad(&format!(
+                        "{required} is missing (every migration has an up and a down script)"
+                    ))
+                    .into());
+                }
+            }
+            for file in files.keys() {
+                if parse_variant(file).is_none() {
+                    return Err(bad(&format!(
+                        "unexpected file {file}: allowed are up.sql, down.sql and engine variants like up.cockroachdb.sql or up.cockroachdb-25.2.sql"
+                    ))
+                    .into());
+                }
+            }
+            if let Some(prev) = migrations.last() {
+                if prev.version == version {
+                    return Err(bad(&format!("version {version} is used twice")).into());
+                }
+            }
+            migrations.push(Migration {
+                version,
+                name: name.to_string(),
+                files,
+                dir: format!("{root}/{dir}"),
+            });
+        }
+        Ok(MigrationSet { migrations })
+    }
+
+    /// The scripts `engine` runs, oldest first.
+    pub fn resolve(&self, engine: &Engine) -> Vec<Resolved> {
+        self.migrations.iter().map(|m| m.resolve(engine)).collect()
+    }
+
+    pub fn latest_version(&self) -> u32 {
+        self.migrations.last().map(|m| m.version).unwrap_or(0)
+    }
+}
+
+/// A parsed file name: direction ("up"/"down"), engine tag, minimum engine version.
+#[derive(Debug, PartialEq, Eq)]
+struct Variant<'a> {
+    direction: &'a str,
+    engine: Option<&'a str>,
+    since: Option<Version>,
+}
+
+fn parse_variant(file: &str) -> Option<Variant<'_>> {
+    let stem = file.strip_suffix(".sql")?;
+    let (direction, rest) = match stem.split_once('.') {
+        Some((d, r)) => (d, Some(r)),
+        None => (stem, None),
+    };
+    if direction != "up" && direction != "down" {
+        return None;
+    }
+    let Some(rest) = rest else {
+        return Some(Variant {
+            direction,
+            engine: None,
+            since: None,
+        });
+    };
+    let (engine, since) = match rest.split_once('-') {
+        Some((engine, version)) => (engine, Some(Version::parse(version)?)),
+        None => (rest, None),
+    };
+    if engine != "postgres" && engine != "cockroachdb" {
+        return None;
+    }
+    Some(Variant {
+        direction,
+        engine: Some(engine),
+        since,
+    })
+}
+
+impl Migration {
+    fn resolve(&self, engine: &Engine) -> Resolved {
+        let up = self.script_for("up", engine);
+        let down = self.script_for("down", engine);
+        let checksum = checksum(&up.sql);
+        Resolved {
+            version: self.version,
+            name: self.name.clone(),
+            up,
+            down,
+            checksum,
+        }
+    }
+
+    /// The most specific file for this engine: `<dir>.<engine>-<v>.sql` with the highest
+    /// v ≤ server version, else `<dir>.<engine>.sql`, else `<dir>.sql`.
+    fn script_for(&self, direction: &str, engine: &Engine) -> Script {
+        let tag = engine.kind.tag();
+        let best = self
+            .files
+            .keys()
+            .filter_map(|f| parse_variant(f).map(|v| (f, v)))
+            .filter(|(_, v)| v.direction == direction)
+            .filter(|(_, v)| v.engine.is_none_or(|e| e == tag))
+            .filter(|(_, v)| v.since.is_none_or(|s| s <= engine.version))
+            .max_by_key(|(_, v)| (v.engine.is_some(), v.since))
+            .map(|(f, _)| f.clone())
+            .expect("up.sql and down.sql are checked when the set is built");
+        Script {
+            file: format!("{}/{best}", self.dir),
+            sql: self.files[&best].clone(),
+        }
+    }
+}
+
+pub fn checksum(sql: &str) -> String {
+    let digest = Sha256::digest(sql.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(files: &[(&str, &str)]) -> anyhow::Result<MigrationSet> {
+        MigrationSet::from_files(
+            "m",
+            files.iter().map(|(p, c)| (p.to_string(), c.to_string())),
+        )
+    }
+
+    #[test]
+    fn embedded_set_is_valid_and_contiguous() {
+        let set = MigrationSet::embedded().unwrap();
+        assert!(!set.migrations.is_empty(), "no migrations embedded");
+        for (i, m) in set.migrations.iter().enumerate() {
+            assert_eq!(
+                m.version as usize,
+                i + 1,
+                "versions must be 1..n without gaps"
+            );
+        }
+    }
+
+    #[test]
+    fn picks_the_most_specific_variant_for_the_engine() {
+        let s = set(&[
+            ("0001_a/up.sql", "pg"),
+            ("0001_a/down.sql", "d"),
+            ("0001_a/up.cockroachdb.sql", "crdb"),
+            ("0001_a/up.cockroachdb-25.2.sql", "crdb25"),
+        ])
+        .unwrap();
+        let pg = Engine::detect("PostgreSQL 16.2 on x").unwrap();
+        let old = Engine::detect("CockroachDB CCL v24.3.1 (x)").unwrap();
+        let new = Engine::detect("CockroachDB CCL v25.3.0 (x)").unwrap();
+        assert_eq!(s.resolve(&pg)[0].up.sql, "pg");
+        assert_eq!(s.resolve(&old)[0].up.sql, "crdb");
+        assert_eq!(s.resolve(&new)[0].up.sql, "crdb25");
+        assert_eq!(
+            s.resolve(&new)[0].up.file,
+            "m/0001_a/up.cockroachdb-25.2.sql"
+        );
+        assert_eq!(s.resolve(&new)[0].down.sql, "d");
+        assert_ne!(s.resolve(&pg)[0].checksum, s.resolve(&new)[0].checksum);
+    }
+
+    #[test]
+    fn rejects_malformed_sets() {
+        for (files, needle) in [
+            (vec![("0001_a/up.sql", "")], "down.sql is missing"),
+            (vec![("1_a/up.sql", ""), ("1_a/down.sql", "")], "NNNN_name"),
+            (
+                vec![
+                    ("0001_a/up.sql", ""),
+                    ("0001_a/down.sql", ""),
+                    ("0001_a/notes.sql", ""),
+                ],
+                "unexpected file notes.sql",
+            ),
+            (
+                vec![("0000_a/up.sql", ""), ("0000_a/down.sql", "")],
+                "version 0",
+            ),
+            (
+                vec![
+                    ("0001_a/up.sql", ""),
+                    ("0001_a/down.sql", ""),
+                    ("0001_b/up.sql", ""),
+                    ("0001_b/down.sql", ""),
+                ],
+                "used twice",
+            ),
+        ] {
+            let err = set(&files).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Reading and writing `arcdb.schema_history`.
+
+use super::catalog::Resolved;
+use super::plan::AppliedRecord;
+use tokio_postgres::GenericClient;
+
+const CREATE: &str = include_str!("history.sql");
+
+/// Create the history table if needed. Call it only while holding the migration lock: two
+/// concurrent `CREATE … IF NOT EXISTS` can still collide on the catalog's unique index.
+pub async fn ensure(client: &impl GenericClient) -> anyhow::Result<()> {
+    client.batch_execute(CREATE).await?;
+    Ok(())
+}
+
+/// The applied migrations, oldest first; empty when arcdb never ran here.
+pub async fn load(client: &impl GenericClient) -> anyhow::Result<Vec<AppliedRecord>> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('arcdb.schema_history') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "SELECT version, name, checksum, complete, applied_at FROM arcdb.schema_history ORDER BY version",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AppliedRecord {
+            version: r.get::<_, i32>(0) as u32,
+            name: r.get(1),
+            checksum: r.get(2),
+            complete: r.get(3),
+            applied_at: r.get(4),
+        })
+        .collect())
+}
+
+/// Record `m` as applied (`complete`), or as started (`!complete`, non-transactional engines).
+pub async fn record(
+    client: &impl GenericClient,
+    m: &Resolved,
+    complete: bool,
+    execution_ms: i64,
+) -> anyhow::Result<()> {
+    let script =
+        m.up.file
+            .rsplit('/')
+            .next()
+            .unwrap_or(&m.up.file)
+            .to_string();
+    client
+        .execute(
+            "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (version) DO UPDATE
+                SET complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
+            &[&(m.version as i32), &m.name, &m.checksum, &script, &complete, &execution_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Remove `version`'s record (in the same transaction as its down script).
+pub async fn remove(client: &impl GenericClient, version: u32) -> anyhow::Result<()> {
+    client
+        .execute(
+            "DELETE FROM arcdb.schema_history WHERE version = $1",
+            &[&(version as i32)],
+        )
+        .await?;
+    Ok(())
+}

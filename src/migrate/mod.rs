@@ -1,0 +1,420 @@
+//! `arcdb up`, `status` and `rollback`: read the history, plan (pure, in `plan`), then apply
+//! under the migration lock, one transaction per migration.
+
+pub mod catalog;
+pub mod history;
+pub mod plan;
+
+use crate::db::Db;
+use crate::error::ExitStatus;
+use crate::lock::MigrationLock;
+use crate::output::{table, Report};
+use anyhow::anyhow;
+use catalog::{MigrationSet, Resolved, Script};
+use plan::{Entry, State};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `status`: every migration and its state.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub target: String,
+    pub engine: String,
+    pub current_version: u32,
+    pub latest_version: u32,
+    pub migrations: Vec<Entry>,
+}
+
+impl StatusReport {
+    fn count(&self, state: State) -> usize {
+        self.migrations.iter().filter(|m| m.state == state).count()
+    }
+}
+
+impl Report for StatusReport {
+    fn render_table(&self) -> String {
+        let rows = self.migrations.iter().map(|m| {
+            vec![
+                format!("{:04}", m.version),
+                m.name.clone(),
+                format!("{:?}", m.state).to_lowercase(),
+                m.applied_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default(),
+            ]
+        });
+        let verdict = match self.exit_status() {
+            ExitStatus::Ok => "up to date".to_string(),
+            ExitStatus::Pending => format!(
+                "{} pending — run `arcdb up`",
+                self.count(State::Pending) + self.count(State::Incomplete)
+            ),
+            _ => format!(
+                "{} drifted, {} unknown — `arcdb up` refuses until this is resolved",
+                self.count(State::Drifted),
+                self.count(State::Unknown)
+            ),
+        };
+        format!(
+            "{}\n{} ({}) at version {} of {}: {verdict}",
+            table(&["version", "name", "state", "applied at"], rows),
+            self.target,
+            self.engine,
+            self.current_version,
+            self.latest_version
+        )
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        if self.count(State::Drifted) + self.count(State::Unknown) > 0 {
+            ExitStatus::Drift
+        } else if self.count(State::Pending) + self.count(State::Incomplete) > 0 {
+            ExitStatus::Pending
+        } else {
+            ExitStatus::Ok
+        }
+    }
+}
+
+/// One migration applied or undone.
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub version: u32,
+    pub name: String,
+    pub file: String,
+    /// Absent in a dry run.
+    pub duration_ms: Option<u64>,
+}
+
+/// `up` and `rollback`.
+#[derive(Debug, Serialize)]
+pub struct ChangeReport {
+    pub command: &'static str,
+    pub target: String,
+    pub engine: String,
+    pub dry_run: bool,
+    pub from_version: u32,
+    pub to_version: u32,
+    pub steps: Vec<Step>,
+}
+
+impl Report for ChangeReport {
+    fn render_table(&self) -> String {
+        let verb = match (self.command, self.dry_run) {
+            ("up", false) => "applied",
+            ("up", true) => "would apply",
+            (_, false) => "rolled back",
+            (_, true) => "would roll back",
+        };
+        if self.steps.is_empty() {
+            return format!(
+                "{} ({}) is at version {}: nothing to do",
+                self.target, self.engine, self.from_version
+            );
+        }
+        let rows = self.steps.iter().map(|s| {
+            vec![
+                format!("{:04}", s.version),
+                s.name.clone(),
+                s.file.clone(),
+                s.duration_ms
+                    .map(|ms| format!("{ms} ms"))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        });
+        format!(
+            "{}\n{} ({}): {verb} {} migration(s), version {} → {}",
+            table(&["version", "name", "script", "took"], rows),
+            self.target,
+            self.engine,
+            self.steps.len(),
+            self.from_version,
+            self.to_version
+        )
+    }
+}
+
+pub struct UpOptions {
+    pub to: Option<u32>,
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+    pub source: Option<PathBuf>,
+}
+
+pub struct RollbackOptions {
+    pub to: u32,
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+    pub source: Option<PathBuf>,
+}
+
+/// What a rollback is about to do, shown to the person who confirms it.
+pub struct RollbackPlan<'a> {
+    pub target: String,
+    pub migrations: Vec<&'a Resolved>,
+    /// Rows (estimated from statistics) in the application's tables now.
+    pub estimated_rows: i64,
+}
+
+async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
+    let applied = history::load(&db.client).await?;
+    Ok(plan::compare(resolved, &applied))
+}
+
+pub async fn status(db: &Db, source: Option<PathBuf>) -> anyhow::Result<StatusReport> {
+    let set = MigrationSet::load(source.as_deref())?;
+    let resolved = set.resolve(&db.engine);
+    let migrations = entries(db, &resolved).await?;
+    Ok(StatusReport {
+        target: db.target(),
+        engine: db.engine.describe(),
+        current_version: plan::current_version(&migrations),
+        latest_version: set.latest_version(),
+        migrations,
+    })
+}
+
+pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
+    let set = MigrationSet::load(opts.source.as_deref())?;
+    let resolved = set.resolve(&db.engine);
+    let mut report = ChangeReport {
+        command: "up",
+        target: db.target(),
+        engine: db.engine.describe(),
+        dry_run: opts.dry_run,
+        from_version: 0,
+        to_version: 0,
+        steps: Vec::new(),
+    };
+    if opts.dry_run {
+        let entries = entries(db, &resolved).await?;
+        let planned = plan::plan_up(&entries, opts.to)?;
+        report.from_version = plan::current_version(&entries);
+        report.to_version = planned.last().copied().unwrap_or(report.from_version);
+        report.steps = steps(&resolved, &planned, |m| &m.up);
+        return Ok(report);
+    }
+    let lock = MigrationLock::for_engine(&db.engine);
+    let guard = lock.acquire(db, opts.lock_wait).await?;
+    // Whatever happens, give the lock back before reporting.
+    let outcome = apply_pending(db, &resolved, opts.to, &mut report).await;
+    let released = guard.release(db).await;
+    outcome?;
+    released?;
+    Ok(report)
+}
+
+/// Under the lock: read the history afresh (a concurrent run may just have applied
+/// everything), then apply what is still pending.
+async fn apply_pending(
+    db: &mut Db,
+    resolved: &[Resolved],
+    to: Option<u32>,
+    report: &mut ChangeReport,
+) -> anyhow::Result<()> {
+    history::ensure(&db.client).await?;
+    let entries = entries(db, resolved).await?;
+    let planned = plan::plan_up(&entries, to)?;
+    report.from_version = plan::current_version(&entries);
+    report.to_version = report.from_version;
+    for version in planned {
+        let m = resolved
+            .iter()
+            .find(|m| m.version == version)
+            .expect("planned from this set");
+        let started = Instant::now();
+        if db.engine.transactional_ddl() {
+            let at = report.to_version;
+            let tx = db.client.transaction().await?;
+            tx.batch_execute(&m.up.sql)
+                .await
+                .map_err(|e| script_error(&m.up, &e, at))?;
+            history::record(&tx, m, true, started.elapsed().as_millis() as i64).await?;
+            tx.commit().await?;
+        } else {
+            return Err(anyhow!(
+                "{} cannot run migrations statement by statement yet",
+                db.engine.describe()
+            ));
+        }
+        report.to_version = version;
+        report.steps.push(Step {
+            version,
+            name: m.name.clone(),
+            file: m.up.file.clone(),
+            duration_ms: Some(started.elapsed().as_millis() as u64),
+        });
+    }
+    Ok(())
+}
+
+pub async fn rollback(
+    db: &mut Db,
+    opts: RollbackOptions,
+    confirm: impl FnOnce(&RollbackPlan) -> anyhow::Result<bool>,
+) -> anyhow::Result<ChangeReport> {
+    let set = MigrationSet::load(opts.source.as_deref())?;
+    let resolved = set.resolve(&db.engine);
+    let entries = entries(db, &resolved).await?;
+    let planned = plan::plan_rollback(&entries, opts.to)?;
+    let mut report = ChangeReport {
+        command: "rollback",
+        target: db.target(),
+        engine: db.engine.describe(),
+        dry_run: opts.dry_run,
+        from_version: plan::current_version(&entries),
+        to_version: opts.to,
+        steps: Vec::new(),
+    };
+    if opts.dry_run || planned.is_empty() {
+        report.steps = steps(&resolved, &planned, |m| &m.down);
+        if planned.is_empty() {
+            report.to_version = report.from_version;
+        }
+        return Ok(report);
+    }
+    let rollback_plan = RollbackPlan {
+        target: db.target(),
+        migrations: planned
+            .iter()
+            .filter_map(|v| resolved.iter().find(|m| m.version == *v))
+            .collect(),
+        estimated_rows: estimated_rows(db).await?,
+    };
+    if !confirm(&rollback_plan)? {
+        return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
+    }
+    let guard = MigrationLock::for_engine(&db.engine)
+        .acquire(db, opts.lock_wait)
+        .await?;
+    let outcome = undo(db, &resolved, &planned, &mut report).await;
+    let released = guard.release(db).await;
+    outcome?;
+    released?;
+    Ok(report)
+}
+
+async fn undo(
+    db: &mut Db,
+    resolved: &[Resolved],
+    confirmed: &[u32],
+    report: &mut ChangeReport,
+) -> anyhow::Result<()> {
+    // Another run may have moved the database while we asked: only go ahead if the plan holds.
+    let now = plan::plan_rollback(&entries(db, resolved).await?, report.to_version)?;
+    if now != confirmed {
+        return Err(anyhow!(
+            "the database changed while waiting for confirmation or the lock; nothing was rolled back, run the command again"
+        ));
+    }
+    let mut at = report.from_version;
+    for &version in confirmed {
+        let m = resolved
+            .iter()
+            .find(|m| m.version == version)
+            .expect("planned from this set");
+        let started = Instant::now();
+        let tx = db.client.transaction().await?;
+        tx.batch_execute(&m.down.sql)
+            .await
+            .map_err(|e| script_error(&m.down, &e, at))?;
+        history::remove(&tx, version).await?;
+        tx.commit().await?;
+        at = resolved
+            .iter()
+            .map(|r| r.version)
+            .filter(|v| *v < version)
+            .max()
+            .unwrap_or(0);
+        report.steps.push(Step {
+            version,
+            name: m.name.clone(),
+            file: m.down.file.clone(),
+            duration_ms: Some(started.elapsed().as_millis() as u64),
+        });
+    }
+    Ok(())
+}
+
+fn steps(
+    resolved: &[Resolved],
+    versions: &[u32],
+    script: impl Fn(&Resolved) -> &Script,
+) -> Vec<Step> {
+    versions
+        .iter()
+        .filter_map(|v| resolved.iter().find(|m| m.version == *v))
+        .map(|m| Step {
+            version: m.version,
+            name: m.name.clone(),
+            file: script(m).file.clone(),
+            duration_ms: None,
+        })
+        .collect()
+}
+
+async fn estimated_rows(db: &Db) -> anyhow::Result<i64> {
+    let row = db
+        .client
+        .query_one(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// "migrations/0003_x/up.sql, line 12, column 5: <server message> (SQLSTATE …); the database
+/// stays at version 2" — everything a person needs to find and fix the statement.
+fn script_error(script: &Script, err: &tokio_postgres::Error, stays_at: u32) -> anyhow::Error {
+    let state = format!("nothing of it was applied; the database stays at version {stays_at}");
+    let Some(db) = err.as_db_error() else {
+        return anyhow!("{} failed: {err}; {state}", script.file);
+    };
+    let position = match db.position() {
+        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
+            let (line, column) = line_column(&script.sql, *p as usize);
+            format!(", line {line}, column {column}")
+        }
+        _ => String::new(),
+    };
+    let context = db
+        .where_()
+        .map(|w| format!(" (in {})", w.lines().next().unwrap_or(w)))
+        .unwrap_or_default();
+    anyhow!(
+        "{}{position}: {} (SQLSTATE {}){context}; {state}",
+        script.file,
+        db.message(),
+        db.code().code()
+    )
+}
+
+/// 1-based line and column of the 1-based character `position` in `sql`.
+fn line_column(sql: &str, position: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    for c in sql.chars().take(position.saturating_sub(1)) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn line_column_counts_characters_not_bytes() {
+        let sql = "SELECT 1;\nSELECT 'é' FROM nope;";
+        let pos = sql.chars().position(|c| c == 'n').unwrap() + 1;
+        assert_eq!(super::line_column(sql, pos), (2, 17));
+        assert_eq!(super::line_column(sql, 1), (1, 1));
+    }
+}

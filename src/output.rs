@@ -1,0 +1,73 @@
+//! Rendering of reports. Every command computes a report value; this module alone writes it.
+
+use crate::error::ExitStatus;
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    /// Aligned table for people.
+    #[default]
+    Table,
+    /// One JSON document on stdout.
+    Json,
+    /// JUnit XML (for CI test reporters); reports without test cases render as JSON.
+    Junit,
+}
+
+/// What every command returns. `render_table` is for people; JSON comes from `Serialize`.
+pub trait Report: Serialize {
+    /// Human-readable rendering (tables and a summary line).
+    fn render_table(&self) -> String;
+
+    /// JUnit rendering, for reports that are made of pass/fail cases.
+    fn render_junit(&self) -> Option<String> {
+        None
+    }
+
+    /// The exit status this report implies (findings, pending migrations…).
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Ok
+    }
+}
+
+/// Write `report` to stdout in `format` and return the exit status it implies.
+pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<ExitStatus> {
+    let text = match format {
+        Format::Table => report.render_table(),
+        Format::Json => serde_json::to_string_pretty(report)?,
+        Format::Junit => match report.render_junit() {
+            Some(xml) => xml,
+            None => serde_json::to_string_pretty(report)?,
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(report.exit_status())
+}
+
+/// A table with a header row, in arcdb's one style.
+pub fn table<R, I, S>(header: &[&str], rows: R) -> String
+where
+    R: IntoIterator<Item = I>,
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut builder = tabled::builder::Builder::default();
+    builder.push_record(header.iter().map(|h| h.to_string()));
+    for row in rows {
+        builder.push_record(row.into_iter().map(Into::into));
+    }
+    let mut table = builder.build();
+    table.with(tabled::settings::Style::sharp());
+    table.to_string()
+}
+
+/// A notice for people, on stderr (never mixed into stdout, which carries the report).
+pub fn notice(message: impl AsRef<str>) {
+    eprintln!("arcdb: {}", message.as_ref());
+}
