@@ -142,31 +142,42 @@ impl Dsn {
         self.config.get_dbname()
     }
 
-    /// The connection string without its password: `postgresql://user@host:port/db?sslmode=…`.
+    /// The connection string without its password: `postgresql://user@host:port/db?sslmode=…`
+    /// (socket directories go in a `host=` parameter, as libpq writes them).
     pub fn redacted(&self) -> String {
         let user = self.config.get_user().unwrap_or("");
-        let hosts: Vec<String> = self
-            .config
-            .get_hosts()
-            .iter()
-            .map(|h| match h {
-                Host::Tcp(name) => name.clone(),
-                #[cfg(unix)]
-                Host::Unix(path) => path.display().to_string(),
-            })
-            .collect();
-        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
-        let port = if ports.is_empty() {
-            String::new()
-        } else {
-            format!(":{}", ports.join(","))
-        };
         let pw = if self.has_password() { ":***" } else { "" };
+        let db = self.config.get_dbname().unwrap_or(user);
+        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
+        let mut tcp = Vec::new();
+        let mut sockets = Vec::new();
+        for host in self.config.get_hosts() {
+            match host {
+                Host::Tcp(name) => tcp.push(name.clone()),
+                #[cfg(unix)]
+                Host::Unix(path) => sockets.push(path.display().to_string()),
+            }
+        }
+        let mut params = Vec::new();
+        if !sockets.is_empty() {
+            params.push(format!("host={}", sockets.join(",")));
+            if !ports.is_empty() {
+                params.push(format!("port={}", ports.join(",")));
+            }
+        }
+        let authority = if tcp.is_empty() {
+            String::new()
+        } else if ports.is_empty() || !sockets.is_empty() {
+            tcp.join(",")
+        } else {
+            format!("{}:{}", tcp.join(","), ports.join(","))
+        };
+        if sockets.is_empty() {
+            params.push(format!("sslmode={}", self.ssl_mode.as_str()));
+        }
         format!(
-            "postgresql://{user}{pw}@{}{port}/{}?sslmode={}",
-            hosts.join(","),
-            self.config.get_dbname().unwrap_or(user),
-            self.ssl_mode.as_str()
+            "postgresql://{user}{pw}@{authority}/{db}?{}",
+            params.join("&")
         )
     }
 
@@ -472,6 +483,15 @@ mod tests {
             );
             assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
         }
+    }
+
+    #[test]
+    fn socket_targets_redact_to_a_libpq_url() {
+        let dsn = Dsn::parse("host=/var/run/pg port=5439 user=postgres dbname=arcdesk").unwrap();
+        assert_eq!(
+            dsn.redacted(),
+            "postgresql://postgres@/arcdesk?host=/var/run/pg&port=5439"
+        );
     }
 
     #[test]

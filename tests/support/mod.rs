@@ -178,6 +178,7 @@ impl TestCluster {
         for var in [
             "DATABASE_URL",
             "ARCDB_PROFILE",
+            "ARCDB_CONFIG",
             "ARCDB_LOCAL_PORT",
             "PGPASSWORD",
             "PGHOST",
@@ -190,6 +191,8 @@ impl TestCluster {
             cmd.env_remove(var);
         }
         cmd.env("ARCDB_LOCAL_DIR", self.local_dir());
+        // Never pick up a developer's arcdb.toml from the working directory.
+        cmd.current_dir(self.root());
         cmd.env("ARCDB_PG_BIN", self.bins().dir());
         cmd
     }
