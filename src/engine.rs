@@ -126,7 +126,155 @@ impl Engine {
     pub fn transactional_ddl(&self) -> bool {
         self.kind == EngineKind::Postgres
     }
+
+    /// Whether the migration runner applies a migration one statement at a time (recording it
+    /// as incomplete first) instead of in one transaction: on engines without transactional DDL,
+    /// and on any engine when `ARCDB_FORCE_STEPWISE=1` (a test hook, so that the statement-wise
+    /// runner is exercised against a real PostgreSQL). The only place that variable is read.
+    pub fn runs_stepwise(&self) -> bool {
+        !self.transactional_ddl() || env_flag("ARCDB_FORCE_STEPWISE")
+    }
+
+    /// Whether `REFRESH MATERIALIZED VIEW CONCURRENTLY` means something. CockroachDB accepts the
+    /// word and ignores it, and refuses REFRESH inside an explicit transaction (docs v26.2
+    /// `refresh.md`), so callers refresh plainly and outside a transaction there.
+    pub fn supports_concurrent_refresh(&self) -> bool {
+        self.kind == EngineKind::Postgres
+    }
+
+    /// Whether session advisory locks lock anything. On CockroachDB `pg_advisory_lock` does
+    /// not exist and `pg_try_advisory_lock` always returns true without locking (cockroach
+    /// issue 13546; session-scoped advisory locks are still open in issue 169981, after 26.2).
+    pub fn supports_advisory_locks(&self) -> bool {
+        self.kind == EngineKind::Postgres
+    }
+
+    /// The features of [`SCHEMA_FEATURES`] this server lacks (empty on PostgreSQL 13+, which
+    /// has them all).
+    pub fn missing_features(&self) -> Vec<&'static Feature> {
+        SCHEMA_FEATURES
+            .iter()
+            .filter(|f| !f.available_on(self))
+            .collect()
+    }
+
+    /// Refuse (exit 2, nothing touched) when the server lacks a feature the ArcDesk schema
+    /// needs, naming every missing one with the version that brought it.
+    pub fn require_schema_support(&self) -> anyhow::Result<()> {
+        let missing = self.missing_features();
+        let Some(newest) = missing.iter().map(|f| f.cockroachdb_since).max() else {
+            return Ok(());
+        };
+        let list: Vec<String> = missing
+            .iter()
+            .map(|f| format!("{} ({})", f.name, short(f.cockroachdb_since)))
+            .collect();
+        Err(Refusal::usage(format!(
+            "{} lacks what the ArcDesk schema needs: {}; upgrade to {} {} or later (nothing was changed)",
+            self.describe(),
+            list.join(", "),
+            match self.kind {
+                EngineKind::Postgres => "PostgreSQL",
+                EngineKind::Cockroachdb => "CockroachDB",
+            },
+            short(newest)
+        ))
+        .into())
+    }
 }
+
+/// "25.2" for 25.2.0, "23.2.27" otherwise.
+fn short(v: Version) -> String {
+    if v.patch == 0 {
+        format!("{}.{}", v.major, v.minor)
+    } else {
+        v.to_string()
+    }
+}
+
+/// `NAME=1|true|yes|on` (case-insensitive).
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+/// A capability the ArcDesk schema relies on, and the CockroachDB version that brought it.
+/// PostgreSQL has all of them from [`MIN_POSTGRES`] on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Feature {
+    pub name: &'static str,
+    /// What in the schema needs it.
+    pub used_for: &'static str,
+    pub cockroachdb_since: Version,
+    /// Where the version comes from.
+    pub source: &'static str,
+}
+
+impl Feature {
+    pub fn available_on(&self, engine: &Engine) -> bool {
+        match engine.kind {
+            EngineKind::Postgres => true,
+            EngineKind::Cockroachdb => engine.version >= self.cockroachdb_since,
+        }
+    }
+}
+
+/// What the ArcDesk schema needs from CockroachDB, oldest first (docs v26.2, release notes;
+/// see docs/cockroachdb.md).
+pub const SCHEMA_FEATURES: &[Feature] = &[
+    Feature {
+        name: "enum types",
+        used_for: "the 7 enum types of 0002",
+        cockroachdb_since: Version::new(20, 2, 0),
+        source: "docs v26.2 enum.md; release notes v20.2.0",
+    },
+    Feature {
+        name: "materialized views",
+        used_for: "the analytics views of 0005",
+        cockroachdb_since: Version::new(20, 2, 0),
+        source: "docs v26.2 views.md; release notes v20.2.0",
+    },
+    Feature {
+        name: "session variables",
+        used_for: "app.current_org_id, set_config, current_setting(name, true)",
+        cockroachdb_since: Version::new(22, 1, 0),
+        source: "docs v26.2 set-vars.md; release notes v22.1.0",
+    },
+    Feature {
+        name: "SQL functions",
+        used_for: "current_org_id(), current_app_user_id()",
+        cockroachdb_since: Version::new(22, 2, 0),
+        source: "docs v26.2 user-defined-functions.md; release notes v22.2.0",
+    },
+    Feature {
+        name: "PL/pgSQL",
+        used_for: "the trigger functions of 0003",
+        cockroachdb_since: Version::new(23, 2, 0),
+        source: "docs v26.2 plpgsql.md; release notes v23.2.0-alpha.1",
+    },
+    Feature {
+        name: "triggers",
+        used_for: "desk paths, task numbers, billing months, updated_at (0003)",
+        cockroachdb_since: Version::new(24, 3, 0),
+        source: "docs v26.2 triggers.md; release notes v24.3.0-beta.1 (preview; GA in 26.2)",
+    },
+    Feature {
+        name: "row-level security",
+        used_for: "the tenant policies of 0004",
+        cockroachdb_since: Version::new(25, 2, 0),
+        source: "docs v26.2 row-level-security.md; release notes v25.2.0",
+    },
+    Feature {
+        name: "CITEXT",
+        used_for: "case-insensitive emails, usernames, slugs, desk ids",
+        cockroachdb_since: Version::new(25, 3, 0),
+        source: "docs v26.2 citext.md",
+    },
+];
 
 #[cfg(test)]
 mod tests {
@@ -158,6 +306,73 @@ mod tests {
                 .version,
             Version::new(25, 2, 0)
         );
+    }
+
+    fn crdb(version: &str) -> Engine {
+        Engine::detect(&format!(
+            "CockroachDB CCL v{version} (x86_64-pc-linux-gnu, built 2025/06/02 10:00:00, go1.23.7)"
+        ))
+        .unwrap()
+    }
+
+    fn names(engine: &Engine) -> Vec<&'static str> {
+        engine.missing_features().iter().map(|f| f.name).collect()
+    }
+
+    #[test]
+    fn missing_features_follow_the_version() {
+        let pg = Engine::detect("PostgreSQL 13.16 on x86_64").unwrap();
+        assert!(pg.missing_features().is_empty());
+        pg.require_schema_support().unwrap();
+        assert!(crdb("25.3.0").missing_features().is_empty());
+        assert!(crdb("26.2.1").missing_features().is_empty());
+        assert_eq!(names(&crdb("25.2.4")), vec!["CITEXT"]);
+        assert_eq!(
+            names(&crdb("24.3.0-beta.1")),
+            vec!["row-level security", "CITEXT"]
+        );
+        assert_eq!(
+            names(&crdb("23.1.2")),
+            vec!["PL/pgSQL", "triggers", "row-level security", "CITEXT"]
+        );
+        assert_eq!(
+            names(&crdb("22.1.0")),
+            vec![
+                "SQL functions",
+                "PL/pgSQL",
+                "triggers",
+                "row-level security",
+                "CITEXT"
+            ]
+        );
+        assert_eq!(names(&crdb("21.2.17")).first(), Some(&"session variables"));
+    }
+
+    #[test]
+    fn refusal_lists_every_missing_feature_on_one_line() {
+        let err = crdb("24.1.3").require_schema_support().unwrap_err();
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "CockroachDB 24.1.3 lacks what the ArcDesk schema needs: triggers (24.3), row-level security (25.2), CITEXT (25.3); upgrade to CockroachDB 25.3 or later (nothing was changed)"
+        );
+        assert!(!text.contains('\n'));
+        crdb("25.3.0").require_schema_support().unwrap();
+    }
+
+    #[test]
+    fn capabilities_per_engine() {
+        let pg = Engine::detect("PostgreSQL 16.4 on x86_64").unwrap();
+        let cr = crdb("26.2.0");
+        assert!(pg.transactional_ddl() && pg.supports_concurrent_refresh());
+        assert!(pg.supports_advisory_locks());
+        assert!(!cr.transactional_ddl() && !cr.supports_concurrent_refresh());
+        assert!(!cr.supports_advisory_locks());
+        assert!(cr.runs_stepwise());
     }
 
     #[test]
