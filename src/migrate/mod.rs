@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod history;
 pub mod plan;
+pub mod statements;
 
 use crate::db::Db;
 use crate::error::ExitStatus;
@@ -176,6 +177,8 @@ pub async fn status(db: &Db, source: Option<PathBuf>) -> anyhow::Result<StatusRe
 }
 
 pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
+    // A server without what the schema needs is refused before anything is touched or locked.
+    db.engine.require_schema_support()?;
     let set = MigrationSet::load(opts.source.as_deref())?;
     let resolved = set.resolve(&db.engine);
     let mut report = ChangeReport {
@@ -224,7 +227,17 @@ async fn apply_pending(
             .find(|m| m.version == version)
             .expect("planned from this set");
         let started = Instant::now();
-        if db.engine.transactional_ddl() {
+        if db.engine.runs_stepwise() {
+            // DDL is not transactional here: recorded as incomplete first, marked complete
+            // after its last statement; an interrupted run is re-run from the start by `up`.
+            history::record(&db.client, m, false, 0).await?;
+            let state = format!(
+                "{} stays recorded as incomplete (the statements before this one were applied); fix the cause and run `arcdb up` again, which re-runs it from its first statement",
+                m.label()
+            );
+            run_statements(db, &m.up, &state).await?;
+            history::record(&db.client, m, true, started.elapsed().as_millis() as i64).await?;
+        } else {
             let at = report.to_version;
             let tx = db.client.transaction().await?;
             tx.batch_execute(&m.up.sql)
@@ -232,11 +245,6 @@ async fn apply_pending(
                 .map_err(|e| script_error(&m.up, &e, at))?;
             history::record(&tx, m, true, started.elapsed().as_millis() as i64).await?;
             tx.commit().await?;
-        } else {
-            return Err(anyhow!(
-                "{} cannot run migrations statement by statement yet",
-                db.engine.describe()
-            ));
         }
         report.to_version = version;
         report.steps.push(Step {
@@ -315,12 +323,22 @@ async fn undo(
             .find(|m| m.version == version)
             .expect("planned from this set");
         let started = Instant::now();
-        let tx = db.client.transaction().await?;
-        tx.batch_execute(&m.down.sql)
-            .await
-            .map_err(|e| script_error(&m.down, &e, at))?;
-        history::remove(&tx, version).await?;
-        tx.commit().await?;
+        if db.engine.runs_stepwise() {
+            history::record(&db.client, m, false, 0).await?;
+            let state = format!(
+                "{} stays recorded as incomplete (the statements before this one were undone); fix the cause and run the rollback again, or `arcdb up` to re-apply it",
+                m.label()
+            );
+            run_statements(db, &m.down, &state).await?;
+            history::remove(&db.client, version).await?;
+        } else {
+            let tx = db.client.transaction().await?;
+            tx.batch_execute(&m.down.sql)
+                .await
+                .map_err(|e| script_error(&m.down, &e, at))?;
+            history::remove(&tx, version).await?;
+            tx.commit().await?;
+        }
         at = resolved
             .iter()
             .map(|r| r.version)
@@ -391,6 +409,34 @@ fn script_error(script: &Script, err: &tokio_postgres::Error, stays_at: u32) -> 
         db.message(),
         db.code().code()
     )
+}
+
+/// Run `script` one statement at a time (engines without transactional DDL). A failure names
+/// the file, the line of the statement, its first words and the server's message, then `state`.
+async fn run_statements(db: &Db, script: &Script, state: &str) -> anyhow::Result<()> {
+    for statement in statements::split(&script.sql) {
+        if let Err(err) = db.client.batch_execute(&statement.text).await {
+            let mut line = statement.line;
+            let words: Vec<&str> = statement.text.split_whitespace().take(6).collect();
+            let what = format!("`{} …`", words.join(" "));
+            let Some(dberr) = err.as_db_error() else {
+                return Err(anyhow!(
+                    "{}, line {line} ({what}) failed: {err}; {state}",
+                    script.file
+                ));
+            };
+            if let Some(tokio_postgres::error::ErrorPosition::Original(p)) = dberr.position() {
+                line += line_column(&statement.text, *p as usize).0 - 1;
+            }
+            return Err(anyhow!(
+                "{}, line {line} ({what}): {} (SQLSTATE {}); {state}",
+                script.file,
+                dberr.message(),
+                dberr.code().code()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// 1-based line and column of the 1-based character `position` in `sql`.
