@@ -2,23 +2,38 @@
 //!
 //! An interface with one implementation per kind of guarantee, chosen by the engine:
 //! PostgreSQL's session advisory lock (released by the server if arcdb dies), and a lease row
-//! for engines whose advisory locks lock nothing (CockroachDB).
+//! for engines whose advisory locks lock nothing (CockroachDB): `arcdb.migration_lock` holds
+//! one row naming the holder and when its lease expires; the holder renews it from a second
+//! connection while it migrates and deletes it when done, and a lease that expired (its holder
+//! died) is taken over. Both work on PostgreSQL (`ARCDB_LOCK=lease` selects the lease there, a
+//! test hook), so the lease is exercised against a real server.
 
 use crate::db::Db;
-use crate::engine::{Engine, EngineKind};
+use crate::engine::Engine;
 use crate::output::notice;
 use anyhow::anyhow;
-use std::time::Duration;
+use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
 
-/// Held while migrations run; release it explicitly (async), or let the session end.
+/// Held while migrations run; release it explicitly (async), or let the session end (advisory)
+/// or the lease expire (lease).
 #[must_use = "release the lock when done"]
 pub struct LockGuard {
     lock: MigrationLock,
+    lease: Option<HeldLease>,
 }
 
 impl LockGuard {
     pub async fn release(self, db: &Db) -> anyhow::Result<()> {
-        self.lock.release(db).await
+        match self.lease {
+            Some(lease) => lease.release(db).await,
+            None => self.lock.release_advisory(db).await,
+        }
     }
 }
 
@@ -26,34 +41,42 @@ impl LockGuard {
 pub enum MigrationLock {
     /// `pg_advisory_lock` on the migrating session.
     Advisory,
+    /// A lease row in `arcdb.migration_lock`, renewed by a heartbeat.
+    Lease,
 }
 
 /// The advisory lock key: "arcdbmig" as a big-endian i64, so other tools' keys won't collide.
 const ADVISORY_KEY: i64 = i64::from_be_bytes(*b"arcdbmig");
 
 impl MigrationLock {
+    /// The lock that really excludes other runs on this engine: the advisory lock where
+    /// advisory locks work, else the lease. `ARCDB_LOCK=lease` forces the lease (test hook; the
+    /// only place that variable is read).
     pub fn for_engine(engine: &Engine) -> MigrationLock {
-        match engine.kind {
-            EngineKind::Postgres | EngineKind::Cockroachdb => MigrationLock::Advisory,
+        let forced = std::env::var("ARCDB_LOCK").is_ok_and(|v| v.eq_ignore_ascii_case("lease"));
+        if forced || !engine.supports_advisory_locks() {
+            MigrationLock::Lease
+        } else {
+            MigrationLock::Advisory
         }
     }
 
     /// Take the lock, waiting up to `wait` for another holder (and saying so on stderr).
     pub async fn acquire(self, db: &Db, wait: Duration) -> anyhow::Result<LockGuard> {
-        match self {
-            MigrationLock::Advisory => acquire_advisory(db, wait).await?,
-        }
-        Ok(LockGuard { lock: self })
+        let lease = match self {
+            MigrationLock::Advisory => {
+                acquire_advisory(db, wait).await?;
+                None
+            }
+            MigrationLock::Lease => Some(acquire_lease(db, wait, lease_ttl()).await?),
+        };
+        Ok(LockGuard { lock: self, lease })
     }
 
-    async fn release(self, db: &Db) -> anyhow::Result<()> {
-        match self {
-            MigrationLock::Advisory => {
-                db.client
-                    .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_KEY])
-                    .await?;
-            }
-        }
+    async fn release_advisory(self, db: &Db) -> anyhow::Result<()> {
+        db.client
+            .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_KEY])
+            .await?;
         Ok(())
     }
 }
@@ -118,4 +141,303 @@ async fn advisory_holder(db: &Db) -> anyhow::Result<String> {
             )
         })
         .unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lease
+// ---------------------------------------------------------------------------------------------
+
+/// How long a lease lasts without renewal. The heartbeat renews it every third of that, so a
+/// holder that stops renewing (killed, frozen, cut off) loses it within this time.
+const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// The lease's only row: one migration lock per database.
+const LEASE_ID: &str = "migrations";
+
+const LEASE_TABLE: &str = "CREATE SCHEMA IF NOT EXISTS arcdb;
+CREATE TABLE IF NOT EXISTS arcdb.migration_lock (
+    id          text        PRIMARY KEY,
+    holder      text        NOT NULL,
+    acquired_at timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL
+)";
+
+/// `ARCDB_LEASE_TTL_SECS` (a test hook, so that a takeover test need not wait 30 s), else 30 s.
+fn lease_ttl() -> Duration {
+    std::env::var("ARCDB_LEASE_TTL_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|secs| *secs > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_LEASE_TTL)
+}
+
+/// A lease this process holds: its holder id and the heartbeat that renews it.
+struct HeldLease {
+    holder: String,
+    stop: watch::Sender<bool>,
+    heartbeat: JoinHandle<Option<Db>>,
+    lost: Arc<AtomicBool>,
+}
+
+/// Who holds the lease now, as the table says.
+struct LeaseRow {
+    holder: String,
+    acquired_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl LeaseRow {
+    fn expired(&self) -> bool {
+        self.expires_at < self.now
+    }
+
+    fn describe(&self) -> String {
+        let left = (self.expires_at - self.now).num_seconds();
+        format!(
+            "{} since {} UTC (lease {})",
+            self.holder,
+            self.acquired_at.format("%H:%M:%S"),
+            if left >= 0 {
+                format!("expires in {left}s unless renewed")
+            } else {
+                format!("expired {}s ago", -left)
+            }
+        )
+    }
+}
+
+/// "host pid 1234 #1a2b3c4d": unique per acquisition, readable in the waiting message.
+fn holder_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host} pid {} #{}", std::process::id(), &tag[..8])
+}
+
+/// Errors that mean "try again": a concurrent run created the table or took the row first
+/// (PostgreSQL), or a serialization conflict (CockroachDB runs SERIALIZABLE).
+fn is_contention(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|c| {
+        [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::DUPLICATE_TABLE,
+            SqlState::DUPLICATE_SCHEMA,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(c)
+    })
+}
+
+async fn ensure_lease_table(client: &tokio_postgres::Client) -> anyhow::Result<()> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('arcdb.migration_lock') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    if exists {
+        return Ok(());
+    }
+    // Concurrent first runs can collide on the catalog while creating it: retry a few times.
+    let mut attempt = 0;
+    loop {
+        match client.batch_execute(LEASE_TABLE).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 && is_contention(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn read_lease(client: &tokio_postgres::Client) -> anyhow::Result<Option<LeaseRow>> {
+    let row = client
+        .query_opt(
+            "SELECT holder, acquired_at, expires_at, now() FROM arcdb.migration_lock WHERE id = $1",
+            &[&LEASE_ID],
+        )
+        .await?;
+    Ok(row.map(|r| LeaseRow {
+        holder: r.get(0),
+        acquired_at: r.get(1),
+        expires_at: r.get(2),
+        now: r.get(3),
+    }))
+}
+
+/// One attempt: insert the row, or take it over if its lease expired. True when we hold it.
+async fn try_take(
+    client: &tokio_postgres::Client,
+    holder: &str,
+    ttl: Duration,
+) -> Result<bool, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "INSERT INTO arcdb.migration_lock AS l (id, holder, acquired_at, expires_at)
+             VALUES ($1, $2, now(), now() + $3::float8 * INTERVAL '1 second')
+             ON CONFLICT (id) DO UPDATE
+                SET holder = excluded.holder, acquired_at = excluded.acquired_at,
+                    expires_at = excluded.expires_at
+              WHERE l.expires_at < now()
+             RETURNING l.holder",
+            &[&LEASE_ID, &holder, &ttl.as_secs_f64()],
+        )
+        .await?;
+    Ok(rows
+        .first()
+        .is_some_and(|r| r.get::<_, String>(0) == holder))
+}
+
+async fn acquire_lease(db: &Db, wait: Duration, ttl: Duration) -> anyhow::Result<HeldLease> {
+    ensure_lease_table(&db.client).await?;
+    let holder = holder_id();
+    let deadline = Instant::now() + wait;
+    let mut announced: Option<String> = None;
+    loop {
+        let before = read_lease(&db.client).await?;
+        match try_take(&db.client, &holder, ttl).await {
+            Ok(true) => {
+                if let Some(stale) = before.filter(|b| b.holder != holder && b.expired()) {
+                    notice(format!(
+                        "took over the migration lock from {}: its holder stopped renewing it (it died or lost its connection); a migration it left incomplete is re-run from the start",
+                        stale.describe()
+                    ));
+                }
+                break;
+            }
+            Ok(false) => {}
+            Err(e) if is_contention(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let current = read_lease(&db.client).await?;
+        let who = current
+            .as_ref()
+            .map(LeaseRow::describe)
+            .unwrap_or_else(|| "another arcdb run".into());
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(anyhow!(
+                "timed out after {}s waiting for the migration lock held by {who}: another arcdb run is still migrating; retry later or raise --lock-timeout",
+                wait.as_secs()
+            ));
+        }
+        let holder_now = current.as_ref().map(|c| c.holder.clone());
+        if holder_now.is_some() && holder_now != announced {
+            notice(format!(
+                "waiting up to {}s for the migration lock held by {who}",
+                remaining.as_secs()
+            ));
+            announced = holder_now;
+        }
+        tokio::time::sleep(remaining.min(Duration::from_secs(1))).await;
+    }
+    start_heartbeat(db, holder, ttl).await
+}
+
+/// Renew the lease every third of its lifetime, on a connection of its own (the migrating one
+/// is busy with long statements).
+async fn start_heartbeat(db: &Db, holder: String, ttl: Duration) -> anyhow::Result<HeldLease> {
+    let mut conn = match db.reconnect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            // Without a heartbeat the lease would expire under us: give it back and fail.
+            let _ = delete_lease(&db.client, &holder).await;
+            return Err(e.context("cannot open the connection that renews the migration lock"));
+        }
+    };
+    let (stop, mut stopped) = watch::channel(false);
+    let lost = Arc::new(AtomicBool::new(false));
+    let lost_flag = Arc::clone(&lost);
+    let me = holder.clone();
+    let every = (ttl / 3).max(Duration::from_millis(200));
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => return Some(conn),
+                _ = tokio::time::sleep(every) => {}
+            }
+            let renewed = conn
+                .client
+                .execute(
+                    "UPDATE arcdb.migration_lock
+                        SET expires_at = now() + $3::float8 * INTERVAL '1 second'
+                      WHERE id = $1 AND holder = $2",
+                    &[&LEASE_ID, &me, &ttl.as_secs_f64()],
+                )
+                .await;
+            match renewed {
+                Ok(1) => {}
+                Ok(_) => {
+                    lost_flag.store(true, Ordering::SeqCst);
+                    notice(
+                        "the migration lock lease was taken over by another run after it expired; this run's remaining work may overlap with it",
+                    );
+                    return Some(conn);
+                }
+                Err(e) => {
+                    notice(format!(
+                        "could not renew the migration lock lease ({e}); retrying"
+                    ));
+                    if conn.client.is_closed() {
+                        if let Ok(fresh) = conn.reconnect().await {
+                            conn = fresh;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Ok(HeldLease {
+        holder,
+        stop,
+        heartbeat,
+        lost,
+    })
+}
+
+async fn delete_lease(
+    client: &tokio_postgres::Client,
+    holder: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM arcdb.migration_lock WHERE id = $1 AND holder = $2",
+            &[&LEASE_ID, &holder],
+        )
+        .await
+}
+
+impl HeldLease {
+    /// Stop renewing and delete the own row (on the migrating connection, or the heartbeat's if
+    /// that one broke). Fails if the lease was lost while held.
+    async fn release(self, db: &Db) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let conn = self.heartbeat.await.ok().flatten();
+        let deleted = match delete_lease(&db.client, &self.holder).await {
+            Ok(n) => Ok(n),
+            Err(e) => match &conn {
+                Some(conn) => delete_lease(&conn.client, &self.holder).await,
+                None => Err(e),
+            },
+        };
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(anyhow!(
+                "the migration lock lease expired and was taken over by another run while this one was migrating; check `arcdb status`"
+            ));
+        }
+        deleted.map_err(|e| {
+            anyhow!("could not release the migration lock ({e}); it expires on its own")
+        })?;
+        Ok(())
+    }
 }
