@@ -1,6 +1,7 @@
 -- 0004_row_level_security (down): revoke the tenant's grants, drop the policies, disable RLS,
--- drop the two setting helpers, and drop the role arcdesk_tenant unless another database of
--- the cluster still uses it.
+-- give PUBLIC back CREATE on schema public if the up took it (PostgreSQL 14 and older), drop
+-- the two setting helpers, and drop the role arcdesk_tenant unless another database of the
+-- cluster still uses it.
 
 -- Grants (REVOKE ALL on a table also revokes its column privileges).
 REVOKE ALL ON
@@ -41,6 +42,17 @@ ALTER TABLE workflows       DISABLE ROW LEVEL SECURITY;
 ALTER TABLE desks           DISABLE ROW LEVEL SECURITY;
 ALTER TABLE users           DISABLE ROW LEVEL SECURITY;
 ALTER TABLE organizations   DISABLE ROW LEVEL SECURITY;
+
+-- Give PUBLIC back CREATE on schema public if the up migration took it (PostgreSQL 14 and older;
+-- see the note it left in the comment of current_org_id()).
+DO $$
+BEGIN
+    IF pg_catalog.obj_description('public.current_org_id()'::pg_catalog.regprocedure, 'pg_proc')
+           LIKE '%[arcdb:revoked-public-create:%' THEN
+        GRANT CREATE ON SCHEMA public TO PUBLIC;
+    END IF;
+END
+$$;
 
 DROP FUNCTION current_app_user_id();
 DROP FUNCTION current_org_id();

@@ -9,7 +9,9 @@
 --     per-user policies on agent_sessions and messages;
 --   * the smallest grants that let the application work: append-only audit_logs and
 --     cost_tracking, column-limited updates of organizations and api_keys, no TRUNCATE,
---     TRIGGER or REFERENCES (which RLS does not govern), nothing on sequences or views of 0005.
+--     TRIGGER or REFERENCES (which RLS does not govern), no CREATE on any schema (on PostgreSQL
+--     14 and older that means revoking the default CREATE of PUBLIC on schema public), nothing
+--     on sequences; the views of 0005 are granted there.
 -- The policies compare with (SELECT current_org_id()): a scalar subquery is planned as an
 -- InitPlan evaluated once per query, not once per row, and leaves organization_id = $param
 -- usable by the indexes that all start with organization_id.
@@ -32,12 +34,6 @@ BEGIN
             USING HINT = 'ALTER ROLE arcdesk_tenant NOSUPERUSER NOBYPASSRLS, then migrate again.';
     END IF;
 
-    -- PostgreSQL 14 and older let PUBLIC create objects in schema public (CVE-2018-1058);
-    -- that is a database-wide setting this migration does not change behind the DBA's back.
-    IF pg_catalog.has_schema_privilege('public', 'public', 'CREATE') THEN
-        RAISE WARNING 'PUBLIC may CREATE in schema public, so arcdesk_tenant may too'
-            USING HINT = 'Run REVOKE CREATE ON SCHEMA public FROM PUBLIC (the default since PostgreSQL 15).';
-    END IF;
 END
 $$;
 
@@ -57,6 +53,34 @@ CREATE FUNCTION current_app_user_id() RETURNS uuid
 AS $$ SELECT NULLIF(current_setting('app.current_user_id', true), '')::uuid $$;
 COMMENT ON FUNCTION current_app_user_id() IS
     'The acting user (setting app.current_user_id); NULL when unset or empty (no per-user restriction).';
+
+-- ---------------------------------------------------------------------------------------------
+-- No CREATE for the tenant on schema public. PostgreSQL 14 and older grant CREATE on it to
+-- PUBLIC (CVE-2018-1058), so every role, arcdesk_tenant included, could create tables and
+-- functions next to the application's. When this migration may change that (it runs as the
+-- schema's owner or a superuser), it revokes it, as PostgreSQL 15+ does by default, and notes
+-- so in the comment of current_org_id(); the down migration reads that note and grants it back.
+-- Otherwise it only warns.
+-- ---------------------------------------------------------------------------------------------
+DO $$
+BEGIN
+    IF NOT pg_catalog.has_schema_privilege('public', 'public', 'CREATE') THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace AS n
+                WHERE n.nspname = 'public'
+                  AND pg_catalog.pg_has_role(current_user, n.nspowner, 'USAGE'))
+       OR (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+        COMMENT ON FUNCTION current_org_id() IS
+            'The organization of the current tenant (setting app.current_org_id); NULL when unset or empty, so tenant policies match no row. [arcdb:revoked-public-create: migration 0004 revoked CREATE ON SCHEMA public FROM PUBLIC; its down grants it back]';
+        RAISE NOTICE 'revoked CREATE ON SCHEMA public FROM PUBLIC (the PostgreSQL 15+ default), so that arcdesk_tenant cannot create objects';
+    ELSE
+        RAISE WARNING 'PUBLIC may CREATE in schema public, so arcdesk_tenant may too'
+            USING HINT = 'As the owner of schema public: REVOKE CREATE ON SCHEMA public FROM PUBLIC (the default since PostgreSQL 15).';
+    END IF;
+END
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Enable RLS (no FORCE: the owner bypasses it on purpose)
