@@ -64,9 +64,9 @@ DROP FUNCTION current_org_id();
 -- on shared objects such as CONNECT on databases, which is why it must not run while other
 -- databases still use the role). So: look in pg_shdepend for references from other databases
 -- (or grants on another database); if there are none, DROP OWNED BY here (whatever else was
--- granted to the role in this database, or created by it) and DROP ROLE; otherwise keep the
--- role and say so. Role memberships (login roles granted arcdesk_tenant) are not dependencies:
--- dropping the role removes them.
+-- granted to the role in this database, or created by it; skipped when nothing is left) and
+-- DROP ROLE; otherwise keep the role and say so. Role memberships (login roles granted
+-- arcdesk_tenant) are not dependencies: dropping the role removes them.
 DO $$
 DECLARE
     role_oid oid;
@@ -94,9 +94,21 @@ BEGIN
 
     IF users_elsewhere IS NOT NULL THEN
         RAISE NOTICE 'role arcdesk_tenant kept: still referenced by %', users_elsewhere;
-    ELSE
-        DROP OWNED BY arcdesk_tenant;
-        DROP ROLE arcdesk_tenant;
+        RETURN;
     END IF;
+
+    -- DROP OWNED BY needs the privileges of the role, which a non-superuser migrator with
+    -- CREATEROLE does not have on PostgreSQL 16+ (it only gets ADMIN OPTION on roles it
+    -- creates); so run it only when something of the role is left in this database.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend AS s
+                WHERE s.refclassid = 'pg_catalog.pg_authid'::regclass
+                  AND s.refobjid = role_oid
+                  AND s.deptype <> 'p'
+                  AND (s.dbid = this_db
+                       OR (s.dbid = 0 AND s.classid = 'pg_catalog.pg_database'::regclass
+                           AND s.objid = this_db))) THEN
+        DROP OWNED BY arcdesk_tenant;
+    END IF;
+    DROP ROLE arcdesk_tenant;
 END
 $$;

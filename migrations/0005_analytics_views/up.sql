@@ -2,8 +2,9 @@
 -- tenant-facing views.
 --   * mv_org_cost_summary: LLM cost per organization, billing month and provider;
 --   * mv_desk_performance: tasks, completion time, QA outcome and LLM cost per desk.
--- Each has a UNIQUE index on its key (so REFRESH MATERIALIZED VIEW CONCURRENTLY works) and an
--- index led by organization_id for the per-organization queries.
+-- Each has a UNIQUE index on its key (required for the non-blocking refresh that `arcdb refresh`
+-- can run, which keeps the views readable meanwhile) and an index led by organization_id for
+-- the per-organization queries.
 -- Materialized views carry no row-level security: the tenant role gets no privilege on them.
 -- Tenants read them through org_cost_summary and desk_performance, plain views filtered by
 -- current_org_id(). A plain view reads its base relation with its owner's rights, which is what
@@ -38,7 +39,7 @@ WITH DATA;
 COMMENT ON MATERIALIZED VIEW mv_org_cost_summary IS
     'LLM cost per organization, billing month and provider. No RLS: not granted to tenants (they read org_cost_summary).';
 
--- Key (REFRESH CONCURRENTLY); also "costs of one organization, newest month first".
+-- Key (needed by the non-blocking refresh); also "costs of one organization, newest month first".
 CREATE UNIQUE INDEX mv_org_cost_summary_key
     ON mv_org_cost_summary (organization_id, billing_month, provider);
 -- "Cost trend of one provider in one organization".
@@ -121,7 +122,7 @@ WITH DATA;
 COMMENT ON MATERIALIZED VIEW mv_desk_performance IS
     'Per-desk task, QA and LLM cost metrics. desk_id is desks.id (desk_code is the handle). No RLS: not granted to tenants (they read desk_performance).';
 
--- Key (REFRESH CONCURRENTLY); led by organization_id like every tenant key.
+-- Key (needed by the non-blocking refresh); led by organization_id like every tenant key.
 CREATE UNIQUE INDEX mv_desk_performance_key
     ON mv_desk_performance (organization_id, desk_id);
 -- "Desks of one organization by workload" (the Analytics query: ORDER BY total_tasks DESC).
