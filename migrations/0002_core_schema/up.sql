@@ -13,6 +13,10 @@
 --     api_keys.key_hash) are created and tagged in the last section of this file.
 --   * Every foreign key is covered by an index that starts with its columns (organization_id
 --     first); the other indexes each serve a query named in the comment above them.
+--   * created_at/updated_at (timestamptz) on every table; the append-only ones (cost_tracking,
+--     audit_logs) have created_at only. Soft deletes (deleted_at) where a row is referenced by
+--     history (organizations, users, desks, knowledge bases, data sources); soft limits
+--     (max_*, *_budget_usd, rate_limit_per_minute) are read by the application, not enforced.
 --   * Columns filled by triggers of 0003 (desks.path/depth, tasks.task_number,
 --     cost_tracking.billing_month) are NOT NULL without a default: without those triggers an
 --     insert fails loudly instead of storing a wrong value.
