@@ -529,3 +529,32 @@ fn without_any_dsn_arcdb_uses_its_local_server() {
     let stopped = run(stop);
     assert_eq!(stopped.code, 0, "{}", stopped.stderr);
 }
+
+#[test]
+fn a_missing_extension_is_refused_before_anything_is_touched() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("noext");
+    let source = pg.root().join("needs-extension");
+    add_migration(
+        &source,
+        "0001_exotic",
+        "CREATE EXTENSION IF NOT EXISTS no_such_extension_xyz;\n",
+        "DROP EXTENSION no_such_extension_xyz;",
+    );
+    let refused = arcdb(&pg, &dsn, &["up", "--source", source.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("no_such_extension_xyz"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        scalar(
+            &pg,
+            "noext",
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'arcdb'"
+        ),
+        "0",
+        "not even arcdb's history was created"
+    );
+}

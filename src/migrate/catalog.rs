@@ -246,6 +246,38 @@ impl Migration {
     }
 }
 
+/// Extensions the up scripts create (`CREATE EXTENSION [IF NOT EXISTS] name`), sorted, so a
+/// server lacking one is refused before anything runs.
+pub fn required_extensions(resolved: &[Resolved]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for m in resolved {
+        let words: Vec<String> =
+            m.up.sql
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .flat_map(|l| l.split_whitespace())
+                .map(|w| w.trim_end_matches(';').to_string())
+                .collect();
+        for (i, pair) in words.windows(2).enumerate() {
+            if pair[0].eq_ignore_ascii_case("create") && pair[1].eq_ignore_ascii_case("extension") {
+                let mut rest = words[i + 2..].iter();
+                let mut name = rest.next();
+                if name.is_some_and(|n| n.eq_ignore_ascii_case("if")) {
+                    name = rest.nth(2); // skip NOT EXISTS
+                }
+                if let Some(name) = name {
+                    let name = name.trim_matches('"').to_string();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
 pub fn checksum(sql: &str) -> String {
     let digest = Sha256::digest(sql.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -296,6 +328,20 @@ mod tests {
         );
         assert_eq!(s.resolve(&new)[0].down.sql, "d");
         assert_ne!(s.resolve(&pg)[0].checksum, s.resolve(&new)[0].checksum);
+    }
+
+    #[test]
+    fn finds_the_extensions_the_scripts_create() {
+        let s = set(&[
+            ("0001_a/up.sql", "-- CREATE EXTENSION commented;\nCREATE EXTENSION IF NOT EXISTS citext;\ncreate extension \"pgcrypto\" WITH SCHEMA public;"),
+            ("0001_a/down.sql", "DROP EXTENSION citext;"),
+        ])
+        .unwrap();
+        let pg = Engine::detect("PostgreSQL 16.2 on x").unwrap();
+        assert_eq!(
+            required_extensions(&s.resolve(&pg)),
+            vec!["citext", "pgcrypto"]
+        );
     }
 
     #[test]
