@@ -181,6 +181,7 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
     db.engine.require_schema_support()?;
     let set = MigrationSet::load(opts.source.as_deref())?;
     let resolved = set.resolve(&db.engine);
+    require_extensions(db, &resolved).await?;
     let mut report = ChangeReport {
         command: "up",
         target: db.target(),
@@ -206,6 +207,34 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
     outcome?;
     released?;
     Ok(report)
+}
+
+/// Refuse, before anything is touched, a server that lacks an extension the migrations create
+/// (a PostgreSQL built without contrib, say), naming each one.
+async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()> {
+    if db.engine.kind != crate::engine::EngineKind::Postgres {
+        return Ok(());
+    }
+    let wanted = catalog::required_extensions(resolved);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let rows = db
+        .client
+        .query("SELECT name FROM pg_available_extensions WHERE name = ANY($1)", &[&wanted])
+        .await?;
+    let available: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let missing: Vec<&String> = wanted.iter().filter(|w| !available.contains(w)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+    Err(crate::error::Refusal::usage(format!(
+        "{} lacks the extension(s) {} that the migrations create: install the server's contrib package (e.g. postgresql-contrib); nothing was changed",
+        db.engine.describe(),
+        names.join(", ")
+    ))
+    .into())
 }
 
 /// Under the lock: read the history afresh (a concurrent run may just have applied
