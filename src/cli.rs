@@ -184,7 +184,34 @@ pub struct RefreshArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct LintArgs {}
+pub struct LintArgs {
+    /// Engine whose documentation the statements are checked against.
+    #[arg(long, value_enum)]
+    pub engine: LintEngine,
+
+    /// Engine version to check for, e.g. 25.3 or 13 (default: the newest the rules know,
+    /// CockroachDB 26.2 / PostgreSQL 18).
+    #[arg(long, value_name = "X.Y")]
+    pub engine_version: Option<String>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LintEngine {
+    Postgres,
+    Cockroachdb,
+}
+
+impl From<LintEngine> for crate::engine::EngineKind {
+    fn from(engine: LintEngine) -> Self {
+        match engine {
+            LintEngine::Postgres => crate::engine::EngineKind::Postgres,
+            LintEngine::Cockroachdb => crate::engine::EngineKind::Cockroachdb,
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct LocalArgs {

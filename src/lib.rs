@@ -7,6 +7,7 @@ pub mod db;
 pub mod embedded;
 pub mod engine;
 pub mod error;
+pub mod lint;
 pub mod local;
 pub mod lock;
 pub mod migrate;
@@ -60,13 +61,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
             emit(&report, format)
         }
-        Command::Seed(_)
-        | Command::VerifyRls(_)
-        | Command::Refresh(_)
-        | Command::Views
-        | Command::Lint(_) => Err(anyhow::anyhow!(
-            "this command is not available in this build yet"
-        )),
+        Command::Lint(args) => {
+            let opts = lint::LintOptions {
+                engine: args.engine.into(),
+                version: args.engine_version,
+                source: args.source.source,
+            };
+            emit(&lint::lint(opts)?, format)
+        }
+        Command::Seed(_) | Command::VerifyRls(_) | Command::Refresh(_) | Command::Views => {
+            Err(anyhow::anyhow!(
+                "this command is not available in this build yet"
+            ))
+        }
     }
 }
 
