@@ -287,6 +287,17 @@ pub static RULES: &[Rule] = &[
         reason: "COMMENT ON covers databases, schemas, tables, columns, indexes, constraints, types and functions only",
         source: "docs v26.2 comment-on.md; cockroach catalog comment types",
     },
+    Rule {
+        id: "crdb-merge",
+        engine: CRDB,
+        since: None,
+        until: None,
+        scope: Everywhere,
+        pattern: "^MERGE INTO",
+        kind: Unsupported,
+        reason: "MERGE is not supported: use UPSERT or INSERT … ON CONFLICT",
+        source: "docs v26.2 sql-statements.md (no MERGE); cockroach issue 5436",
+    },
     // ----- CockroachDB: notifications, locks, session variables ------------------------------
     Rule {
         id: "crdb-listen-notify",

@@ -1,0 +1,641 @@
+//! What arcdb does for CockroachDB, tested without a CockroachDB server (none can be installed
+//! here): the statement-by-statement runner and the lease lock run against a real PostgreSQL
+//! through their test hooks (`ARCDB_FORCE_STEPWISE=1`, `ARCDB_LOCK=lease`), and `arcdb lint`
+//! runs over the embedded migrations (both engines, variants included) and over fixtures.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::TestCluster;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+fn finish(output: Output) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn run(mut cmd: Command) -> Run {
+    finish(cmd.output().expect("arcdb runs"))
+}
+
+/// `arcdb --dsn <dsn> <args…>` with extra environment variables (the test hooks).
+fn arcdb_cmd(pg: &TestCluster, dsn: &str, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = pg.arcdb();
+    for var in ["ARCDB_FORCE_STEPWISE", "ARCDB_LOCK", "ARCDB_LEASE_TTL_SECS"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.arg("--dsn").arg(dsn).args(args);
+    cmd
+}
+
+fn arcdb(pg: &TestCluster, dsn: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
+    run(arcdb_cmd(pg, dsn, env, args))
+}
+
+/// `arcdb` without a database (lint).
+fn arcdb_offline(args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    cmd.env_remove("DATABASE_URL").args(args);
+    run(cmd)
+}
+
+fn scalar(pg: &TestCluster, db: &str, sql: &str) -> String {
+    pg.psql(db, sql).trim().to_string()
+}
+
+fn write_migration(source: &Path, dir: &str, up: &str, down: &str) {
+    let path = source.join(dir);
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("up.sql"), up).unwrap();
+    std::fs::write(path.join("down.sql"), down).unwrap();
+}
+
+const STEPWISE: (&str, &str) = ("ARCDB_FORCE_STEPWISE", "1");
+const LEASE: (&str, &str) = ("ARCDB_LOCK", "lease");
+
+// ---------------------------------------------------------------------------------------------
+// The statement-by-statement runner (what CockroachDB gets), on PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn stepwise_runner_builds_and_removes_the_same_schema_as_the_transactional_one() {
+    let pg = TestCluster::start();
+    let tx = pg.create_db("tx");
+    let step = pg.create_db("step");
+
+    let plain = arcdb(&pg, &tx, &[], &["up"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let stepwise = arcdb(&pg, &step, &[STEPWISE], &["up", "--format", "json"]);
+    assert_eq!(stepwise.code, 0, "{}", stepwise.stderr);
+    assert!(!stepwise.json()["steps"].as_array().unwrap().is_empty());
+    assert_eq!(
+        pg.pg_dump_schema("tx"),
+        pg.pg_dump_schema("step"),
+        "the stepwise runner built a different schema"
+    );
+    assert_eq!(
+        scalar(
+            &pg,
+            "step",
+            "SELECT count(*) FILTER (WHERE NOT complete) FROM arcdb.schema_history"
+        ),
+        "0"
+    );
+    let status = arcdb(&pg, &step, &[STEPWISE], &["status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+
+    for (dsn, env) in [(&tx, vec![]), (&step, vec![STEPWISE])] {
+        let back = arcdb(&pg, dsn, &env, &["rollback", "--to", "0", "--yes"]);
+        assert_eq!(back.code, 0, "{}", back.stderr);
+    }
+    assert_eq!(pg.pg_dump_schema("tx"), pg.pg_dump_schema("step"));
+    assert_eq!(
+        scalar(&pg, "step", "SELECT count(*) FROM arcdb.schema_history"),
+        "0"
+    );
+}
+
+#[test]
+fn stepwise_failure_names_file_and_line_and_the_next_up_reruns_the_migration() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("resume");
+    let source = pg.root().join("stepwise-migrations");
+    write_migration(
+        &source,
+        "0001_first",
+        "CREATE TABLE IF NOT EXISTS first_t (x int);\n",
+        "DROP TABLE IF EXISTS first_t;\n",
+    );
+    // The second statement fails on line 5 (where `later_t` is); the first one stays applied.
+    write_migration(
+        &source,
+        "0002_resumable",
+        "-- idempotent, as CockroachDB variants must be\nCREATE TABLE IF NOT EXISTS step_a (x int);\n\nINSERT INTO step_a (x)\n    SELECT x FROM later_t;\nCREATE TABLE IF NOT EXISTS step_c (y int);\n",
+        "DROP TABLE IF EXISTS step_c;\nDROP TABLE IF EXISTS step_a;\n",
+    );
+    let src = source.to_str().unwrap();
+
+    let failed = arcdb(&pg, &dsn, &[STEPWISE], &["up", "--source", src]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    for needle in [
+        "0002_resumable/up.sql, line 5",
+        "INSERT INTO step_a",
+        "later_t",
+        "does not exist",
+        "42P01",
+        "0002_resumable stays recorded as incomplete",
+    ] {
+        assert!(
+            failed.stderr.contains(needle),
+            "{needle}: {}",
+            failed.stderr
+        );
+    }
+    assert_eq!(
+        scalar(
+            &pg,
+            "resume",
+            "SELECT to_regclass('step_a') IS NOT NULL, to_regclass('step_c') IS NULL"
+        ),
+        "t|t",
+        "the statement before the failing one stays applied, the ones after do not run"
+    );
+    let status = arcdb(
+        &pg,
+        &dsn,
+        &[STEPWISE],
+        &["status", "--source", src, "--format", "json"],
+    );
+    assert_eq!(status.code, 3, "{}", status.stderr);
+    let states: Vec<String> = status.json()["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states, vec!["applied", "incomplete"]);
+
+    pg.psql(
+        "resume",
+        "CREATE TABLE later_t (x int); INSERT INTO later_t VALUES (7);",
+    );
+    let resumed = arcdb(
+        &pg,
+        &dsn,
+        &[STEPWISE],
+        &["up", "--source", src, "--format", "json"],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let steps = resumed.json()["steps"].as_array().unwrap().clone();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["version"], 2);
+    assert_eq!(
+        scalar(
+            &pg,
+            "resume",
+            "SELECT (SELECT count(*) FROM step_a), to_regclass('step_c') IS NOT NULL, (SELECT bool_and(complete) FROM arcdb.schema_history)"
+        ),
+        "1|t|t"
+    );
+    let status = arcdb(&pg, &dsn, &[STEPWISE], &["status", "--source", src]);
+    assert_eq!(status.code, 0, "{}", status.stdout);
+
+    // A failing down script leaves the version incomplete too, and says so.
+    std::fs::write(
+        source.join("0002_resumable/down.sql"),
+        "DROP TABLE IF EXISTS step_c;\nDROP TABLE step_a_typo;\n",
+    )
+    .unwrap();
+    // (A changed down script is not drift: only the up script's checksum is recorded.)
+    let back = arcdb(
+        &pg,
+        &dsn,
+        &[STEPWISE],
+        &["rollback", "--to", "1", "--yes", "--source", src],
+    );
+    assert_eq!(back.code, 1, "{}", back.stderr);
+    assert!(
+        back.stderr.contains("0002_resumable/down.sql, line 2")
+            && back.stderr.contains("step_a_typo"),
+        "{}",
+        back.stderr
+    );
+    assert_eq!(
+        scalar(
+            &pg,
+            "resume",
+            "SELECT complete FROM arcdb.schema_history WHERE version = 2"
+        ),
+        "f"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lease lock (what CockroachDB gets), on PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn lease_lock_lets_concurrent_runs_apply_each_version_once() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("lease");
+    let source = pg.root().join("lease-migrations");
+    // Not idempotent and slow: two runs applying the same version would collide.
+    for (version, name) in [(1, "one"), (2, "two"), (3, "three")] {
+        write_migration(
+            &source,
+            &format!("{version:04}_{name}"),
+            &format!(
+                "CREATE TABLE probe_{name} (pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());\nINSERT INTO probe_{name} (pid) SELECT pg_backend_pid();\nSELECT pg_sleep(0.4);\n"
+            ),
+            &format!("DROP TABLE probe_{name};\n"),
+        );
+    }
+    let src = source.to_str().unwrap().to_string();
+    let runners: Vec<Child> = (0..5)
+        .map(|_| {
+            let mut cmd = arcdb_cmd(
+                &pg,
+                &dsn,
+                &[LEASE, ("ARCDB_LEASE_TTL_SECS", "5")],
+                &[
+                    "up",
+                    "--source",
+                    &src,
+                    "--lock-timeout",
+                    "60",
+                    "--format",
+                    "json",
+                ],
+            );
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.spawn().expect("spawn arcdb")
+        })
+        .collect();
+    let runs: Vec<Run> = runners
+        .into_iter()
+        .map(|c| finish(c.wait_with_output().unwrap()))
+        .collect();
+    for r in &runs {
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    }
+    let applied: usize = runs
+        .iter()
+        .map(|r| r.json()["steps"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(applied, 3, "each version applied by exactly one run");
+    assert!(
+        runs.iter()
+            .any(|r| r.stderr.contains("waiting up to") && r.stderr.contains("held by")),
+        "nobody said it waited: {:?}",
+        runs.iter().map(|r| &r.stderr).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        scalar(
+            &pg,
+            "lease",
+            "SELECT (SELECT count(*) FROM probe_one) + (SELECT count(*) FROM probe_two) + (SELECT count(*) FROM probe_three), (SELECT count(*) FROM arcdb.schema_history)"
+        ),
+        "3|3"
+    );
+    // The lease was used (the table exists) and given back (no row left).
+    assert_eq!(
+        scalar(&pg, "lease", "SELECT count(*) FROM arcdb.migration_lock"),
+        "0"
+    );
+    let again = arcdb(&pg, &dsn, &[LEASE], &["up", "--source", &src]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+}
+
+#[test]
+fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("takeover");
+    pg.psql(
+        "takeover",
+        "CREATE TABLE sleep_control (seconds float8 NOT NULL); INSERT INTO sleep_control VALUES (60);",
+    );
+    let source = pg.root().join("takeover-migrations");
+    write_migration(
+        &source,
+        "0001_slow",
+        "CREATE TABLE slow_done (x int);\nSELECT pg_sleep(seconds) FROM public.sleep_control;\n",
+        "DROP TABLE slow_done;\n",
+    );
+    let src = source.to_str().unwrap().to_string();
+    let ttl = [LEASE, ("ARCDB_LEASE_TTL_SECS", "3")];
+
+    let mut holder = arcdb_cmd(&pg, &dsn, &ttl, &["up", "--source", &src]);
+    holder.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut holder = holder.spawn().expect("spawn the holder");
+    let holder_pid = holder.id();
+    // Wait until it holds the lease and is inside the migration.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let busy = scalar(
+            &pg,
+            "takeover",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'arcdb' AND query LIKE '%pg_sleep%'",
+        );
+        if busy != "0" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the holder never started migrating"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lease = scalar(&pg, "takeover", "SELECT holder FROM arcdb.migration_lock");
+    assert!(lease.contains(&format!("pid {holder_pid} ")), "{lease}");
+
+    // A live holder renews its lease: another run times out and names it.
+    let blocked = arcdb(
+        &pg,
+        &dsn,
+        &ttl,
+        &["up", "--source", &src, "--lock-timeout", "4"],
+    );
+    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
+    assert!(
+        blocked
+            .stderr
+            .contains("timed out after 4s waiting for the migration lock held by")
+            && blocked.stderr.contains(&format!("pid {holder_pid} ")),
+        "{}",
+        blocked.stderr
+    );
+
+    // SIGKILL: no release, no more heartbeats. Its server sessions are ended too (a server
+    // notices a dead client only when it next writes to it) and the sleep is cut short.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    pg.psql(
+        "takeover",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'arcdb'; UPDATE sleep_control SET seconds = 0;",
+    );
+    assert_eq!(
+        scalar(&pg, "takeover", "SELECT count(*) FROM arcdb.migration_lock"),
+        "1",
+        "a killed holder leaves its lease behind"
+    );
+    let started = Instant::now();
+    let next = arcdb(
+        &pg,
+        &dsn,
+        &ttl,
+        &["up", "--source", &src, "--lock-timeout", "30"],
+    );
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert!(
+        next.stderr.contains("took over the migration lock from")
+            && next.stderr.contains(&format!("pid {holder_pid} ")),
+        "{}",
+        next.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        scalar(
+            &pg,
+            "takeover",
+            "SELECT to_regclass('slow_done') IS NOT NULL, (SELECT count(*) FROM arcdb.schema_history WHERE complete), (SELECT count(*) FROM arcdb.migration_lock)"
+        ),
+        "t|1|0"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// arcdb lint
+// ---------------------------------------------------------------------------------------------
+
+fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn findings(run: &Run) -> BTreeSet<(String, u64, String)> {
+    run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            let short = file.rsplit_once("lint/").map(|(_, s)| s).unwrap_or(file);
+            (
+                short.to_string(),
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn embedded_migrations_lint_clean_for_both_engines() {
+    for args in [
+        vec!["--engine", "postgres", "--engine-version", "13"],
+        vec!["--engine", "postgres"],
+        vec!["--engine", "cockroachdb"],
+        vec!["--engine", "cockroachdb", "--engine-version", "25.3"],
+    ] {
+        let mut all = vec!["lint", "--format", "json"];
+        all.extend(&args);
+        let run = arcdb_offline(&all);
+        assert_eq!(
+            run.code,
+            0,
+            "{args:?}: {}",
+            serde_json::to_string_pretty(&run.json()["findings"]).unwrap()
+        );
+        let report = run.json();
+        assert!(report["statements"].as_u64().unwrap() > 100, "{args:?}");
+        let files: Vec<&str> = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        let variants = files.iter().filter(|f| f.contains(".cockroachdb")).count();
+        if args[1] == "cockroachdb" {
+            assert!(
+                variants > 0,
+                "the CockroachDB variants were not selected: {files:?}"
+            );
+        } else {
+            assert_eq!(variants, 0, "{files:?}");
+        }
+    }
+}
+
+#[test]
+fn lint_refuses_what_older_cockroachdb_versions_lack() {
+    let run = arcdb_offline(&[
+        "lint",
+        "--engine",
+        "cockroachdb",
+        "--engine-version",
+        "24.1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let rules: BTreeSet<String> = findings(&run).into_iter().map(|(_, _, r)| r).collect();
+    for rule in [
+        "crdb-triggers",
+        "crdb-policies",
+        "crdb-row-level-security",
+        "crdb-citext-type",
+    ] {
+        assert!(rules.contains(rule), "{rule} missing from {rules:?}");
+    }
+}
+
+#[test]
+fn lint_fixture_reports_each_finding_at_its_line() {
+    let source = repo_path("tests/fixtures/lint");
+    let src = source.to_str().unwrap();
+    let up = "0001_unsupported/up.sql";
+    let down = "0001_unsupported/down.sql";
+    let pg_up = "0002_newer_postgres/up.sql";
+    let expected_crdb: BTreeSet<(String, u64, String)> = [
+        (up, 4, "crdb-extension-citext"),
+        (up, 5, "crdb-extension-unavailable"),
+        (up, 7, "crdb-serial"),
+        (up, 11, "crdb-exclusion-constraint"),
+        (up, 13, "crdb-deferrable"),
+        (up, 15, "crdb-jsonb-path-ops"),
+        (up, 16, "crdb-index-concurrently"),
+        (up, 17, "crdb-btree-opclass"),
+        (up, 18, "crdb-listen-notify"),
+        (up, 19, "crdb-advisory-lock"),
+        (up, 21, "crdb-routine-set-option"),
+        (up, 24, "crdb-plpgsql-record-variable"),
+        (up, 25, "crdb-plpgsql-type-copy"),
+        (up, 27, "crdb-pg-notify"),
+        (up, 27, "crdb-plpgsql-perform"),
+        (up, 27, "crdb-composite-field-access"),
+        (up, 28, "crdb-plpgsql-execute"),
+        (up, 29, "crdb-plpgsql-found"),
+        (up, 35, "crdb-trigger-update-of"),
+        (up, 36, "crdb-trigger-when-field-access"),
+        (up, 38, "crdb-trigger-statement-level"),
+        (up, 40, "crdb-policy-subquery"),
+        (up, 41, "crdb-column-privileges"),
+        (up, 42, "crdb-view-with-data"),
+        (up, 43, "crdb-refresh-concurrently"),
+        (up, 44, "crdb-view-option"),
+        (up, 44, "crdb-view-star"),
+        (up, 45, "crdb-comment-on-view"),
+        (down, 1, "crdb-drop-trigger-cascade"),
+        (down, 2, "crdb-plpgsql-perform"),
+        (pg_up, 10, "crdb-merge"),
+        (pg_up, 12, "crdb-index-concurrently"),
+    ]
+    .into_iter()
+    .map(|(f, l, r)| (f.to_string(), l, r.to_string()))
+    .collect();
+    let crdb = arcdb_offline(&[
+        "lint",
+        "--engine",
+        "cockroachdb",
+        "--source",
+        src,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(crdb.code, 5, "{}", crdb.stderr);
+    assert_eq!(findings(&crdb), expected_crdb);
+
+    let expected_pg13: BTreeSet<(String, u64, String)> = [
+        (up, 16, "pg-no-transaction-block"),
+        (pg_up, 3, "pg-nulls-not-distinct"),
+        (pg_up, 4, "pg-security-invoker"),
+        (pg_up, 8, "pg-fk-set-column-list"),
+        (pg_up, 10, "pg-merge"),
+        (pg_up, 11, "pg-create-or-replace-trigger"),
+        (pg_up, 12, "pg-no-transaction-block"),
+        (pg_up, 13, "pg-uuidv7"),
+    ]
+    .into_iter()
+    .map(|(f, l, r)| (f.to_string(), l, r.to_string()))
+    .collect();
+    let pg13 = arcdb_offline(&[
+        "lint",
+        "--engine",
+        "postgres",
+        "--engine-version",
+        "13",
+        "--source",
+        src,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(pg13.code, 5, "{}", pg13.stderr);
+    assert_eq!(findings(&pg13), expected_pg13);
+
+    // On PostgreSQL 18 only what no version allows inside a migration remains.
+    let pg18 = arcdb_offline(&[
+        "lint", "--engine", "postgres", "--source", src, "--format", "json",
+    ]);
+    let rules: BTreeSet<String> = findings(&pg18).into_iter().map(|(_, _, r)| r).collect();
+    assert_eq!(
+        rules,
+        ["pg-no-transaction-block".to_string()]
+            .into_iter()
+            .collect()
+    );
+
+    // The table names file:line and the statement; JUnit has one failing case per file.
+    let table = arcdb_offline(&["lint", "--engine", "cockroachdb", "--source", src]);
+    assert_eq!(table.code, 5);
+    assert!(
+        table.stdout.contains("0001_unsupported/up.sql:35")
+            && table.stdout.contains("CREATE TRIGGER bookings_touch")
+            && table.stdout.contains("docs v26.2"),
+        "{}",
+        table.stdout
+    );
+    let junit = arcdb_offline(&[
+        "lint",
+        "--engine",
+        "cockroachdb",
+        "--source",
+        src,
+        "--format",
+        "junit",
+    ]);
+    assert_eq!(junit.code, 5);
+    assert!(junit.stdout.starts_with("<?xml"), "{}", junit.stdout);
+    assert_eq!(
+        junit.stdout.matches("<testcase").count(),
+        4,
+        "{}",
+        junit.stdout
+    );
+    assert_eq!(
+        junit.stdout.matches("<failure").count(),
+        3,
+        "{}",
+        junit.stdout
+    );
+}
+
+#[test]
+fn lint_rejects_a_bad_version() {
+    let run = arcdb_offline(&[
+        "lint",
+        "--engine",
+        "cockroachdb",
+        "--engine-version",
+        "latest",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--engine-version latest"),
+        "{}",
+        run.stderr
+    );
+}
