@@ -99,9 +99,19 @@ pub enum Command {
     VerifyRls(VerifyRlsArgs),
 
     /// Refresh the analytics materialized views, concurrently where possible.
+    ///
+    /// Each view is refreshed in its own transaction: CONCURRENTLY (readers never wait) when it
+    /// is populated and has a usable unique index, plainly otherwise, saying why. Every attempt
+    /// is recorded in arcdb.refresh_log. Exit code: 0 all refreshed, 5 some view failed (the
+    /// others are still refreshed), 2 bad view name or timeout (nothing refreshed).
     Refresh(RefreshArgs),
 
     /// List the managed materialized views with size, rows and last refresh.
+    ///
+    /// Managed views are the materialized views in schema public. For each: rows (counted when
+    /// small, else estimated), size, whether it is populated and can be refreshed concurrently,
+    /// the latest refresh recorded in arcdb.refresh_log and its age, and the tenant-facing view
+    /// that tenants read it through.
     Views,
 
     /// Report statements a target engine does not support, with file and line.
@@ -178,9 +188,23 @@ pub struct VerifyRlsArgs {}
 
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
-    /// Views to refresh (default: all arcdb-managed materialized views).
+    /// Views to refresh (default: every materialized view in schema public, dependencies first).
     #[arg(value_name = "VIEW")]
     pub views: Vec<String>,
+
+    /// Show which views would be refreshed and how (concurrently or plainly, and why); change
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds each refresh may wait for a lock before it is cancelled (0 = no limit). A plain
+    /// refresh waiting for its lock blocks new readers meanwhile, so keep this short.
+    #[arg(long, value_name = "SECS", default_value = "30", allow_negative_numbers = true)]
+    pub lock_timeout: String,
+
+    /// Seconds each refresh may run before it is cancelled (0 = no limit).
+    #[arg(long, value_name = "SECS", default_value = "0", allow_negative_numbers = true)]
+    pub statement_timeout: String,
 }
 
 #[derive(Debug, Args)]

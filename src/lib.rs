@@ -12,6 +12,7 @@ pub mod local;
 pub mod lock;
 pub mod migrate;
 pub mod output;
+pub mod views;
 
 use cli::{Cli, Command, GlobalArgs};
 use config::Target;
@@ -69,11 +70,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             };
             emit(&lint::lint(opts)?, format)
         }
-        Command::Seed(_) | Command::VerifyRls(_) | Command::Refresh(_) | Command::Views => {
-            Err(anyhow::anyhow!(
-                "this command is not available in this build yet"
-            ))
+        Command::Refresh(args) => {
+            // Bad timeouts are refused before connecting: nothing is touched.
+            let opts = views::RefreshOptions {
+                lock_timeout: views::Timeout::parse("--lock-timeout", &args.lock_timeout)?,
+                statement_timeout: views::Timeout::parse(
+                    "--statement-timeout",
+                    &args.statement_timeout,
+                )?,
+                views: args.views,
+                dry_run: args.dry_run,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let mut db = connect(&cli.global).await?;
+            emit(&views::refresh(&mut db, opts).await?, format)
         }
+        Command::Views => {
+            let db = connect(&cli.global).await?;
+            emit(&views::views(&db).await?, format)
+        }
+        Command::Seed(_) | Command::VerifyRls(_) => Err(anyhow::anyhow!(
+            "this command is not available in this build yet"
+        )),
     }
 }
 

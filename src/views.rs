@@ -1,0 +1,1405 @@
+//! `arcdb refresh` and `arcdb views`: the analytics materialized views.
+//!
+//! **Managed views** are every materialized view in schema `public`, the application schema the
+//! migrations create their objects in, read from the catalog on every run: a materialized view
+//! added by a later migration is managed without a code change. (The catalog does not record
+//! which migration created an object, so "created by arcdb's migrations" cannot be told apart
+//! reliably; a materialized view a DBA creates by hand in `public` is managed too, and those in
+//! other schemas never are.)
+//!
+//! **Refresh.** Each view is refreshed in a transaction of its own, bounded by `SET LOCAL
+//! lock_timeout` / `statement_timeout`: `REFRESH MATERIALIZED VIEW CONCURRENTLY` when the view
+//! is populated and has a unique index PostgreSQL can use for it (readers are never blocked),
+//! a plain `REFRESH` otherwise (which locks readers out until it commits), with the reason in
+//! the report. CONCURRENTLY may run inside a transaction block, unlike CREATE INDEX
+//! CONCURRENTLY. On engines where CONCURRENTLY means nothing (CockroachDB), every refresh is
+//! plain and runs outside an explicit transaction, the timeouts set for the session around it.
+//! A view that fails is reported with a one-line reason, its transaction rolled back (nothing
+//! stays locked) and the next view refreshed; the report then exits 5.
+//!
+//! **Record.** Every attempt, failed or not, is a row of `arcdb.refresh_log` (created on first
+//! use), written after the attempt's transaction ended, in a transaction of its own.
+
+use crate::db::Db;
+use crate::engine::Engine;
+use crate::error::{ExitStatus, Refusal};
+use crate::output::{notice, table, Report};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::time::Instant;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient, Row};
+
+const CATALOG: &str = include_str!("views/catalog.sql");
+const CATALOG_COCKROACH: &str = include_str!("views/catalog_cockroach.sql");
+const CREATE_LOG: &str = include_str!("views/refresh_log.sql");
+const LAST_REFRESH: &str = include_str!("views/last_refresh.sql");
+
+/// The schema whose materialized views arcdb manages.
+pub const MANAGED_SCHEMA: &str = "public";
+/// Serializes concurrent first uses of `arcdb.refresh_log` ("arcdbrlg" as a big-endian i64).
+const LOG_CREATE_LOCK: i64 = i64::from_be_bytes(*b"arcdbrlg");
+/// `arcdb views` counts the rows of a view whose heap is at most this big; above, it shows the
+/// planner's estimate (`pg_class.reltuples`).
+const EXACT_COUNT_MAX_BYTES: i64 = 8 * 1024 * 1024;
+/// PostgreSQL's limit for lock_timeout / statement_timeout (INT_MAX milliseconds).
+const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+// -------------------------------------------------------------------------------------------
+// Options
+// -------------------------------------------------------------------------------------------
+
+/// A lock or statement timeout: `None` means no limit (PostgreSQL's 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeout(Option<u64>);
+
+impl Timeout {
+    pub const NONE: Timeout = Timeout(None);
+
+    pub fn from_millis(ms: u64) -> Timeout {
+        Timeout((ms > 0).then_some(ms))
+    }
+
+    /// Seconds as given on the command line (`30`, `0.5`; `0` = no limit). Anything else is a
+    /// one-line usage error naming the flag.
+    pub fn parse(flag: &str, text: &str) -> Result<Timeout, Refusal> {
+        let bad = |why: &str| {
+            Refusal::usage(format!(
+                "{flag} '{text}' {why}: give seconds, such as 30 or 0.5 (0 = no limit); nothing was refreshed"
+            ))
+        };
+        let secs: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| bad("is not a number of seconds"))?;
+        if !secs.is_finite() {
+            return Err(bad("is not a number of seconds"));
+        }
+        if secs < 0.0 {
+            return Err(bad("is negative"));
+        }
+        let ms = (secs * 1000.0).ceil();
+        if ms > MAX_TIMEOUT_MS as f64 {
+            return Err(bad(&format!(
+                "is above PostgreSQL's limit of {} seconds",
+                MAX_TIMEOUT_MS / 1000
+            )));
+        }
+        Ok(Timeout::from_millis(ms as u64))
+    }
+
+    pub fn millis(self) -> Option<u64> {
+        self.0
+    }
+
+    /// The value for `set_config` / `SET`: milliseconds, 0 for no limit.
+    fn setting(self) -> String {
+        format!("{}ms", self.0.unwrap_or(0))
+    }
+
+    /// "1 s", "0.5 s", "none".
+    pub fn describe(self) -> String {
+        match self.0 {
+            None => "none".into(),
+            Some(ms) if ms % 1000 == 0 => format!("{} s", ms / 1000),
+            Some(ms) => format!("{} s", ms as f64 / 1000.0),
+        }
+    }
+}
+
+pub struct RefreshOptions {
+    /// Views named on the command line (all managed views when empty).
+    pub views: Vec<String>,
+    pub dry_run: bool,
+    pub lock_timeout: Timeout,
+    pub statement_timeout: Timeout,
+    /// A line per view on stderr as it starts (set when stderr is a terminal).
+    pub progress: bool,
+}
+
+// -------------------------------------------------------------------------------------------
+// The catalog
+// -------------------------------------------------------------------------------------------
+
+/// A UNIQUE index of a materialized view, with what PostgreSQL checks before it uses one for
+/// REFRESH … CONCURRENTLY (matview.c, `is_usable_unique_index`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct UniqueIndex {
+    pub name: String,
+    pub valid: bool,
+    pub immediate: bool,
+    pub btree: bool,
+    pub partial: bool,
+    /// Only plain user columns: no expression, no system column.
+    pub plain_columns: bool,
+}
+
+impl UniqueIndex {
+    /// Why PostgreSQL would not use it for a concurrent refresh; `None` when it would.
+    pub fn unusable_because(&self) -> Option<&'static str> {
+        if !self.valid {
+            Some("is not valid")
+        } else if self.partial {
+            Some("is partial (has a WHERE clause)")
+        } else if !self.plain_columns {
+            Some("is on an expression, not only on columns")
+        } else if !self.btree {
+            Some("is not a btree index")
+        } else if !self.immediate {
+            Some("is deferrable")
+        } else {
+            None
+        }
+    }
+}
+
+/// A view that reads a materialized view: the path tenants are meant to read it through.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct TenantView {
+    pub schema: String,
+    pub name: String,
+    pub security_barrier: bool,
+    pub security_invoker: bool,
+    /// Whether its definition calls `current_org_id()` (a heuristic; `verify-rls` probes it).
+    pub filters_by_current_org: bool,
+    /// Whether `arcdesk_tenant` may SELECT it (`None` when the role does not exist).
+    pub granted_to_tenant: Option<bool>,
+}
+
+/// A managed materialized view as the catalog describes it.
+#[derive(Debug, Clone)]
+pub struct MatView {
+    pub oid: i64,
+    pub schema: String,
+    pub name: String,
+    pub owner: String,
+    pub populated: bool,
+    pub total_bytes: Option<i64>,
+    pub heap_bytes: Option<i64>,
+    pub reltuples: Option<f64>,
+    pub can_select: bool,
+    pub unique_indexes: Vec<UniqueIndex>,
+    /// Other materialized views it reads (oids): refreshed before it.
+    pub reads_matviews: Vec<i64>,
+    pub tenant_views: Vec<TenantView>,
+    /// Whether `arcdesk_tenant` may read the materialized view itself (it must not).
+    pub tenant_can_read: Option<bool>,
+    /// Tables it reads under FORCE ROW LEVEL SECURITY while its owner is subject to policies.
+    pub forced_rls_tables: Vec<String>,
+}
+
+impl MatView {
+    fn from_row(row: &Row) -> anyhow::Result<MatView> {
+        let json = |col: &str| -> anyhow::Result<serde_json::Value> {
+            Ok(row
+                .try_get::<_, Option<serde_json::Value>>(col)?
+                .unwrap_or(serde_json::Value::Array(Vec::new())))
+        };
+        Ok(MatView {
+            oid: row.try_get("oid")?,
+            schema: row.try_get("schema")?,
+            name: row.try_get("name")?,
+            owner: row.try_get("owner")?,
+            populated: row.try_get("populated")?,
+            total_bytes: row.try_get("total_bytes")?,
+            heap_bytes: row.try_get("heap_bytes")?,
+            reltuples: row.try_get("reltuples")?,
+            can_select: row.try_get("can_select")?,
+            unique_indexes: serde_json::from_value(json("unique_indexes")?)
+                .context("reading the unique indexes of a materialized view")?,
+            reads_matviews: row.try_get("reads_matviews")?,
+            tenant_views: serde_json::from_value(json("tenant_views")?)
+                .context("reading the views over a materialized view")?,
+            tenant_can_read: row.try_get("tenant_can_read")?,
+            forced_rls_tables: row.try_get("forced_rls_tables")?,
+        })
+    }
+
+    /// The quoted, schema-qualified name for SQL.
+    fn sql_name(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+
+    /// The name for people: unqualified in the managed schema.
+    pub fn display_name(&self) -> String {
+        if self.schema == MANAGED_SCHEMA {
+            self.name.clone()
+        } else {
+            format!("{}.{}", self.schema, self.name)
+        }
+    }
+
+    /// What a person should know before trusting this view (empty when all is well).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.tenant_can_read == Some(true) {
+            warnings.push(format!(
+                "arcdesk_tenant can read {} itself: a materialized view has no row-level security, so every tenant sees every organization's rows; revoke the grant and let tenants read it through a security_barrier view filtered by current_org_id()",
+                self.display_name()
+            ));
+        }
+        if !self.forced_rls_tables.is_empty() {
+            warnings.push(format!(
+                "{} reads {} under FORCE ROW LEVEL SECURITY and its owner {} is neither superuser nor BYPASSRLS: REFRESH runs as the owner, so it stores only the rows the policies show the owner (none when app.current_org_id is unset)",
+                self.display_name(),
+                self.forced_rls_tables.join(", "),
+                self.owner
+            ));
+        }
+        for v in &self.tenant_views {
+            if v.granted_to_tenant == Some(true) && v.security_invoker {
+                warnings.push(format!(
+                    "{} (granted to arcdesk_tenant) is security_invoker: tenants would need SELECT on the unprotected {}",
+                    v.name,
+                    self.display_name()
+                ));
+            } else if v.granted_to_tenant == Some(true) && !v.security_barrier {
+                warnings.push(format!(
+                    "{} (granted to arcdesk_tenant) is not a security_barrier view: a tenant's own WHERE clauses may run before its organization filter",
+                    v.name
+                ));
+            }
+        }
+        warnings
+    }
+}
+
+/// Every managed materialized view, by name.
+pub async fn managed_views(db: &Db) -> anyhow::Result<Vec<MatView>> {
+    let sql = if db.engine.supports_concurrent_refresh() {
+        CATALOG
+    } else {
+        CATALOG_COCKROACH
+    };
+    let rows = db
+        .client
+        .query(sql, &[])
+        .await
+        .context("cannot read the materialized views from the catalog")?;
+    rows.iter().map(MatView::from_row).collect()
+}
+
+/// `"name"` with embedded quotes doubled: always valid, whatever the name.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+// -------------------------------------------------------------------------------------------
+// Refresh mode
+// -------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `REFRESH MATERIALIZED VIEW CONCURRENTLY`: readers keep reading the old contents.
+    Concurrent,
+    /// `REFRESH MATERIALIZED VIEW`: readers wait until it commits.
+    Plain,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Concurrent => "concurrent",
+            Mode::Plain => "plain",
+        }
+    }
+}
+
+/// How a view would be refreshed now, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub mode: Mode,
+    pub reason: String,
+    /// Whether the refresh runs in an explicit transaction (with SET LOCAL timeouts).
+    pub in_transaction: bool,
+}
+
+/// CONCURRENTLY when the engine honours it, the view is populated and a unique index is usable;
+/// plain otherwise, saying why.
+pub fn decide(engine: &Engine, mv: &MatView) -> Decision {
+    if !engine.supports_concurrent_refresh() {
+        return Decision {
+            mode: Mode::Plain,
+            reason: format!(
+                "{} ignores CONCURRENTLY and cannot refresh inside a transaction: plain refresh, outside a transaction",
+                engine.describe()
+            ),
+            in_transaction: false,
+        };
+    }
+    let usable = mv
+        .unique_indexes
+        .iter()
+        .find(|ix| ix.unusable_because().is_none());
+    let no_index = || {
+        if mv.unique_indexes.is_empty() {
+            "no unique index".to_string()
+        } else {
+            let why: Vec<String> = mv
+                .unique_indexes
+                .iter()
+                .map(|ix| format!("{} {}", ix.name, ix.unusable_because().unwrap_or("")))
+                .collect();
+            format!("no usable unique index ({})", why.join("; "))
+        }
+    };
+    let (mode, reason) = match (mv.populated, usable) {
+        (true, Some(ix)) => (Mode::Concurrent, format!("populated, unique index {}", ix.name)),
+        (false, Some(_)) => (
+            Mode::Plain,
+            "not populated yet: CONCURRENTLY needs a populated view (this first refresh is plain)"
+                .to_string(),
+        ),
+        (false, None) => (
+            Mode::Plain,
+            format!(
+                "not populated yet, and {}: CONCURRENTLY needs both",
+                no_index()
+            ),
+        ),
+        (true, None) => (
+            Mode::Plain,
+            format!(
+                "{}: CONCURRENTLY needs a unique index on plain columns without WHERE",
+                no_index()
+            ),
+        ),
+    };
+    Decision {
+        mode,
+        reason,
+        in_transaction: true,
+    }
+}
+
+/// `views` in an order where a view comes after the materialized views it reads, by name
+/// otherwise.
+fn refresh_order(mut views: Vec<MatView>) -> Vec<MatView> {
+    views.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    let selected: BTreeSet<i64> = views.iter().map(|v| v.oid).collect();
+    let mut done: BTreeSet<i64> = BTreeSet::new();
+    let mut ordered = Vec::with_capacity(views.len());
+    while !views.is_empty() {
+        let ready = views
+            .iter()
+            .position(|v| {
+                v.reads_matviews
+                    .iter()
+                    .all(|dep| *dep == v.oid || !selected.contains(dep) || done.contains(dep))
+            })
+            // A cycle cannot exist between materialized views; keep going whatever happens.
+            .unwrap_or(0);
+        let v = views.remove(ready);
+        done.insert(v.oid);
+        ordered.push(v);
+    }
+    ordered
+}
+
+// -------------------------------------------------------------------------------------------
+// Resolving names
+// -------------------------------------------------------------------------------------------
+
+/// The managed views the command line names (all when none), or a one-line usage error naming
+/// every name that is not a managed materialized view.
+async fn select(db: &Db, all: Vec<MatView>, names: &[String]) -> anyhow::Result<Vec<MatView>> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen: Vec<MatView> = Vec::new();
+    let mut problems = Vec::new();
+    for given in names {
+        let (schema, name) = match given.split_once('.') {
+            Some((s, n)) => (Some(s), n),
+            None => (None, given.as_str()),
+        };
+        // Exactly as stored, else as PostgreSQL folds an unquoted identifier (lower case).
+        let find = |fold: bool| {
+            let fold = |text: &str| if fold { text.to_lowercase() } else { text.to_string() };
+            all.iter().find(|v| {
+                schema.is_none_or(|s| v.schema == fold(s)) && v.name == fold(name)
+            })
+        };
+        match find(false).or_else(|| find(true)) {
+            Some(v) => {
+                if !chosen.iter().any(|c| c.oid == v.oid) {
+                    chosen.push(v.clone());
+                }
+            }
+            None => problems.push(explain_unknown(db, schema, name, given).await?),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(chosen);
+    }
+    let known = if all.is_empty() {
+        format!("there is no materialized view in schema {MANAGED_SCHEMA}")
+    } else {
+        let names: Vec<String> = all.iter().map(MatView::display_name).collect();
+        format!("the managed materialized views are {}", names.join(", "))
+    };
+    Err(Refusal::usage(format!(
+        "{} ({known}); nothing was refreshed",
+        problems.join("; ")
+    ))
+    .into())
+}
+
+/// Why `given` is not a managed materialized view, in a few words.
+async fn explain_unknown(
+    db: &Db,
+    schema: Option<&str>,
+    name: &str,
+    given: &str,
+) -> anyhow::Result<String> {
+    let found = db
+        .client
+        .query_opt(
+            "SELECT n.nspname::text, c.relkind::text,
+                    ARRAY(SELECT DISTINCT m.relname::text
+                            FROM pg_rewrite AS r
+                            JOIN pg_depend AS d
+                              ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                             AND d.refclassid = 'pg_class'::regclass
+                            JOIN pg_class AS m ON m.oid = d.refobjid AND m.relkind = 'm'
+                           WHERE r.ev_class = c.oid AND m.oid <> c.oid
+                           ORDER BY 1)
+               FROM pg_class AS c
+               JOIN pg_namespace AS n ON n.oid = c.relnamespace
+              WHERE c.relname::text IN ($2::text, lower($2::text))
+                AND ($1::text IS NULL OR n.nspname::text IN ($1::text, lower($1::text)))
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              ORDER BY n.nspname = 'public' DESC, c.relname::text = $2::text DESC, n.nspname
+              LIMIT 1",
+            &[&schema, &name],
+        )
+        .await
+        .with_context(|| format!("cannot look up '{given}' in the catalog"))?;
+    let Some(row) = found else {
+        return Ok(format!("unknown materialized view '{given}'"));
+    };
+    let found_schema: String = row.get(0);
+    let kind: String = row.get(1);
+    let reads: Vec<String> = row.get(2);
+    Ok(match kind.as_str() {
+        "m" => format!(
+            "{found_schema}.{name} is a materialized view outside schema {MANAGED_SCHEMA}, which arcdb does not manage"
+        ),
+        "v" if reads.is_empty() => {
+            format!("{given} is a view, not materialized: there is nothing to refresh")
+        }
+        "v" => format!(
+            "{given} is a view, not materialized: there is nothing to refresh (it reads {}: refresh that)",
+            reads.join(", ")
+        ),
+        "r" | "p" => format!("{given} is a table, not a materialized view"),
+        _ => format!("{given} is not a materialized view"),
+    })
+}
+
+// -------------------------------------------------------------------------------------------
+// arcdb.refresh_log
+// -------------------------------------------------------------------------------------------
+
+async fn log_exists(client: &impl GenericClient) -> anyhow::Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT to_regclass('arcdb.refresh_log') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// Create `arcdb.refresh_log` unless it exists. Concurrent first uses: on PostgreSQL a
+/// transaction-level advisory lock serializes them; elsewhere (and against a concurrent `arcdb
+/// up` creating schema arcdb) a creation that collides in the catalog is retried, by when the
+/// other side has committed and IF NOT EXISTS skips.
+async fn ensure_log(db: &mut Db) -> anyhow::Result<()> {
+    const ATTEMPTS: usize = 3;
+    for attempt in 1..=ATTEMPTS {
+        if log_exists(&db.client).await? {
+            return Ok(());
+        }
+        match create_log(db).await {
+            Ok(()) => return Ok(()),
+            Err(err) if attempt < ATTEMPTS && is_catalog_collision(&err) => continue,
+            Err(err) => {
+                return Err(anyhow::anyhow!(
+                    "cannot create arcdb.refresh_log, where arcdb records refreshes: {}; nothing was refreshed",
+                    server_message(&err)
+                ))
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+async fn create_log(db: &mut Db) -> Result<(), tokio_postgres::Error> {
+    if db.engine.transactional_ddl() {
+        let tx = db.client.transaction().await?;
+        if db.engine.supports_advisory_locks() {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_CREATE_LOCK])
+                .await?;
+        }
+        tx.batch_execute(CREATE_LOG).await?;
+        tx.commit().await
+    } else {
+        db.client.batch_execute(CREATE_LOG).await
+    }
+}
+
+fn is_catalog_collision(err: &tokio_postgres::Error) -> bool {
+    [
+        SqlState::UNIQUE_VIOLATION,
+        SqlState::DUPLICATE_SCHEMA,
+        SqlState::DUPLICATE_TABLE,
+        SqlState::DUPLICATE_OBJECT,
+    ]
+    .iter()
+    .any(|code| err.code() == Some(code))
+}
+
+/// Write the record of one attempt (its own statement, after the attempt's transaction ended).
+async fn record(client: &Client, mv: &MatView, entry: &RefreshEntry) -> anyhow::Result<()> {
+    let outcome = match entry.outcome {
+        Outcome::Refreshed => "ok",
+        _ => "failed",
+    };
+    client
+        .execute(
+            "INSERT INTO arcdb.refresh_log
+                    (view_schema, view_name, started_at, finished_at, duration_ms, rows, mode,
+                     mode_reason, outcome, error)
+             SELECT $1, $2, t - $3::int8 * interval '1 millisecond', t, $3, $4, $5, $6, $7, $8
+               FROM (SELECT clock_timestamp() AS t) AS now",
+            &[
+                &mv.schema,
+                &mv.name,
+                &(entry.duration_ms.unwrap_or(0) as i64),
+                &entry.rows,
+                &entry.mode.as_str(),
+                &entry.mode_reason,
+                &outcome,
+                &entry.error,
+            ],
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "the refresh of {} ended ({outcome}) but cannot be recorded in arcdb.refresh_log",
+                mv.display_name()
+            )
+        })?;
+    Ok(())
+}
+
+/// The latest attempt per view, when the log exists.
+async fn last_refreshes(db: &Db) -> anyhow::Result<Vec<(String, String, LastRefresh)>> {
+    if !log_exists(&db.client).await? {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .client
+        .query(LAST_REFRESH, &[])
+        .await
+        .context("cannot read arcdb.refresh_log")?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("view_schema"),
+                r.get("view_name"),
+                LastRefresh {
+                    started_at: r.get("started_at"),
+                    finished_at: r.get("finished_at"),
+                    duration_ms: r.get("duration_ms"),
+                    rows: r.get("rows"),
+                    mode: r.get("mode"),
+                    outcome: r.get("outcome"),
+                    error: r.get("error"),
+                    age_seconds: r.get::<_, f64>("age_seconds").max(0.0),
+                    last_ok_at: r.get("last_ok_at"),
+                },
+            )
+        })
+        .collect())
+}
+
+// -------------------------------------------------------------------------------------------
+// `arcdb refresh`
+// -------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Refreshed,
+    Failed,
+    /// `--dry-run`: nothing was done.
+    WouldRefresh,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefreshEntry {
+    pub schema: String,
+    pub name: String,
+    pub mode: Mode,
+    pub mode_reason: String,
+    /// Whether it ran in a transaction of its own (SET LOCAL timeouts); false on CockroachDB.
+    pub in_transaction: bool,
+    pub outcome: Outcome,
+    /// The attempt, from BEGIN to COMMIT or ROLLBACK; absent in a dry run.
+    pub duration_ms: Option<u64>,
+    /// Rows in the view after the refresh.
+    pub rows: Option<i64>,
+    /// Why it failed, in one line.
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl RefreshEntry {
+    fn display_name(&self) -> String {
+        if self.schema == MANAGED_SCHEMA {
+            self.name.clone()
+        } else {
+            format!("{}.{}", self.schema, self.name)
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefreshReport {
+    pub target: String,
+    pub engine: String,
+    pub dry_run: bool,
+    /// Milliseconds; absent = no limit.
+    pub lock_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
+    pub views: Vec<RefreshEntry>,
+}
+
+impl RefreshReport {
+    fn count(&self, outcome: Outcome) -> usize {
+        self.views.iter().filter(|v| v.outcome == outcome).count()
+    }
+}
+
+impl Report for RefreshReport {
+    fn render_table(&self) -> String {
+        let settings = format!(
+            "lock timeout {}, statement timeout {}",
+            Timeout(self.lock_timeout_ms).describe(),
+            Timeout(self.statement_timeout_ms).describe()
+        );
+        if self.views.is_empty() {
+            return format!(
+                "{} ({}): no materialized views in schema {MANAGED_SCHEMA}, nothing to refresh",
+                self.target, self.engine
+            );
+        }
+        let rows = self.views.iter().map(|v| {
+            let mode = if v.in_transaction {
+                v.mode.as_str().to_string()
+            } else {
+                format!("{} (no transaction)", v.mode.as_str())
+            };
+            vec![
+                v.display_name(),
+                mode,
+                match v.outcome {
+                    Outcome::Refreshed => "refreshed".into(),
+                    Outcome::Failed => "FAILED".into(),
+                    Outcome::WouldRefresh => "would refresh".into(),
+                },
+                v.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "-".into()),
+                v.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                v.mode_reason.clone(),
+            ]
+        });
+        let mut text = table(&["view", "mode", "outcome", "took", "rows", "why this mode"], rows);
+        for v in &self.views {
+            if let Some(error) = &v.error {
+                text.push_str(&format!("\n{} failed: {error}", v.display_name()));
+            }
+            for w in &v.warnings {
+                text.push_str(&format!("\nwarning: {w}"));
+            }
+        }
+        let summary = if self.dry_run {
+            format!(
+                "dry run: would refresh {} view(s), {} concurrently; nothing was changed",
+                self.views.len(),
+                self.views.iter().filter(|v| v.mode == Mode::Concurrent).count()
+            )
+        } else {
+            let concurrent = self
+                .views
+                .iter()
+                .filter(|v| v.outcome == Outcome::Refreshed && v.mode == Mode::Concurrent)
+                .count();
+            format!(
+                "{} refreshed ({concurrent} concurrently), {} failed",
+                self.count(Outcome::Refreshed),
+                self.count(Outcome::Failed)
+            )
+        };
+        text.push_str(&format!(
+            "\n{} ({}): {summary}; {settings}",
+            self.target, self.engine
+        ));
+        text
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        if self.count(Outcome::Failed) > 0 {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Ok
+        }
+    }
+}
+
+/// Refresh the named managed views (all when none), each in its own transaction, recording
+/// every attempt. Bad names are refused before anything is touched.
+pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<RefreshReport> {
+    let all = managed_views(db).await?;
+    let chosen = refresh_order(select(db, all, &opts.views).await?);
+    let mut report = RefreshReport {
+        target: db.target(),
+        engine: db.engine.describe(),
+        dry_run: opts.dry_run,
+        lock_timeout_ms: opts.lock_timeout.millis(),
+        statement_timeout_ms: opts.statement_timeout.millis(),
+        views: Vec::new(),
+    };
+    if !opts.dry_run && !chosen.is_empty() {
+        ensure_log(db).await?;
+    }
+    let total = chosen.len();
+    for (i, mv) in chosen.iter().enumerate() {
+        let decision = decide(&db.engine, mv);
+        let mut entry = RefreshEntry {
+            schema: mv.schema.clone(),
+            name: mv.name.clone(),
+            mode: decision.mode,
+            mode_reason: decision.reason.clone(),
+            in_transaction: decision.in_transaction,
+            outcome: Outcome::WouldRefresh,
+            duration_ms: None,
+            rows: None,
+            error: None,
+            warnings: mv.warnings(),
+        };
+        if opts.dry_run {
+            report.views.push(entry);
+            continue;
+        }
+        if opts.progress {
+            notice(format!(
+                "[{}/{total}] refreshing {} ({})…",
+                i + 1,
+                mv.display_name(),
+                decision.mode.as_str()
+            ));
+        }
+        let started = Instant::now();
+        let attempt = if decision.in_transaction {
+            refresh_in_transaction(&mut db.client, mv, decision.mode, &opts).await
+        } else {
+            refresh_in_session(&db.client, mv, decision.mode, &opts).await
+        };
+        entry.duration_ms = Some(started.elapsed().as_millis() as u64);
+        match attempt {
+            Ok(rows) => {
+                entry.outcome = Outcome::Refreshed;
+                entry.rows = Some(rows);
+            }
+            Err(err) => {
+                entry.outcome = Outcome::Failed;
+                entry.error = Some(failure_reason(db, mv, decision.mode, &err, &opts).await);
+            }
+        }
+        record(&db.client, mv, &entry).await?;
+        report.views.push(entry);
+    }
+    Ok(report)
+}
+
+fn refresh_sql(mv: &MatView, mode: Mode) -> String {
+    match mode {
+        Mode::Concurrent => format!("REFRESH MATERIALIZED VIEW CONCURRENTLY {}", mv.sql_name()),
+        Mode::Plain => format!("REFRESH MATERIALIZED VIEW {}", mv.sql_name()),
+    }
+}
+
+/// BEGIN; SET LOCAL timeouts; REFRESH; count; COMMIT. On any error the transaction is rolled
+/// back before returning, so nothing stays locked.
+async fn refresh_in_transaction(
+    client: &mut Client,
+    mv: &MatView,
+    mode: Mode,
+    opts: &RefreshOptions,
+) -> Result<i64, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let work = async {
+        tx.execute(
+            "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+            &[&opts.lock_timeout.setting(), &opts.statement_timeout.setting()],
+        )
+        .await?;
+        tx.batch_execute(&refresh_sql(mv, mode)).await?;
+        let rows: i64 = tx
+            .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
+            .await?
+            .get(0);
+        Ok::<i64, tokio_postgres::Error>(rows)
+    }
+    .await;
+    match work {
+        Ok(rows) => {
+            tx.commit().await?;
+            Ok(rows)
+        }
+        Err(err) => {
+            // If the connection itself broke, the server has ended the transaction anyway.
+            let _ = tx.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+/// Engines that cannot REFRESH in an explicit transaction: session timeouts around a
+/// single-statement REFRESH, reset afterwards whatever happened.
+async fn refresh_in_session(
+    client: &Client,
+    mv: &MatView,
+    mode: Mode,
+    opts: &RefreshOptions,
+) -> Result<i64, tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "SET lock_timeout = '{}'; SET statement_timeout = '{}'",
+            opts.lock_timeout.setting(),
+            opts.statement_timeout.setting()
+        ))
+        .await?;
+    let work = async {
+        client.batch_execute(&refresh_sql(mv, mode)).await?;
+        let rows: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
+            .await?
+            .get(0);
+        Ok::<i64, tokio_postgres::Error>(rows)
+    }
+    .await;
+    let reset = client
+        .batch_execute("RESET lock_timeout; RESET statement_timeout")
+        .await;
+    let rows = work?;
+    reset?;
+    Ok(rows)
+}
+
+/// One line saying why a refresh failed, naming the lock holders on a lock timeout.
+async fn failure_reason(
+    db: &Db,
+    mv: &MatView,
+    mode: Mode,
+    err: &tokio_postgres::Error,
+    opts: &RefreshOptions,
+) -> String {
+    let name = mv.display_name();
+    let text = if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+        let holders = lock_holders(db, mv, mode).await;
+        format!(
+            "lock timeout: {name} (or a table it reads) stayed locked by another session for more than {}{}; the refresh was cancelled and {name} keeps its previous contents",
+            opts.lock_timeout.describe(),
+            if holders.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", holders.join(", "))
+            }
+        )
+    } else if err.code() == Some(&SqlState::QUERY_CANCELED)
+        && server_message(err).contains("statement timeout")
+    {
+        format!(
+            "statement timeout: the refresh ran longer than {} and was cancelled; {name} keeps its previous contents",
+            opts.statement_timeout.describe()
+        )
+    } else {
+        server_message(err)
+    };
+    one_line(&text)
+}
+
+/// "held by pid 123 (psql): AccessExclusiveLock on mv_x": granted locks of other sessions
+/// that conflict with the refresh, on the view or on what it reads. Best effort (the holder may
+/// be gone by now); PostgreSQL only.
+async fn lock_holders(db: &Db, mv: &MatView, mode: Mode) -> Vec<String> {
+    if !db.engine.supports_advisory_locks() {
+        return Vec::new();
+    }
+    let rows = db
+        .client
+        .query(
+            "SELECT l.pid, coalesce(nullif(a.application_name, ''), '?'), l.mode, c.relname::text
+               FROM pg_locks AS l
+               JOIN pg_class AS c ON c.oid = l.relation
+               LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
+              WHERE l.granted
+                AND l.pid <> pg_backend_pid()
+                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                AND ((l.relation = $1::int8::oid AND (l.mode <> 'AccessShareLock' OR NOT $2))
+                     OR (l.mode = 'AccessExclusiveLock' AND l.relation IN (
+                            SELECT d.refobjid
+                              FROM pg_rewrite AS r
+                              JOIN pg_depend AS d
+                                ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                               AND d.refclassid = 'pg_class'::regclass
+                             WHERE r.ev_class = $1::int8::oid)))
+              ORDER BY l.pid
+              LIMIT 3",
+            &[&mv.oid, &(mode == Mode::Concurrent)],
+        )
+        .await;
+    match rows {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "held by pid {} ({}): {} on {}",
+                    r.get::<_, i32>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, String>(2),
+                    r.get::<_, String>(3)
+                )
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The server's message and SQLSTATE, or the client error.
+fn server_message(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => err.to_string(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+// -------------------------------------------------------------------------------------------
+// `arcdb views`
+// -------------------------------------------------------------------------------------------
+
+/// Where a row count comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowsSource {
+    /// `count(*)`: the view is small enough.
+    Count,
+    /// `pg_class.reltuples`: the planner's estimate from the last ANALYZE/VACUUM or plain refresh.
+    Estimate,
+    /// Not populated, or no estimate yet.
+    Unknown,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastRefresh {
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub rows: Option<i64>,
+    pub mode: String,
+    pub outcome: String,
+    pub error: Option<String>,
+    /// Seconds since it finished (server clock).
+    pub age_seconds: f64,
+    /// When the latest successful refresh finished (the age of the data).
+    pub last_ok_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ViewEntry {
+    pub schema: String,
+    pub name: String,
+    pub owner: String,
+    pub rows: Option<i64>,
+    pub rows_source: RowsSource,
+    /// pg_total_relation_size: heap, indexes and TOAST.
+    pub size_bytes: Option<i64>,
+    pub populated: bool,
+    /// Whether `arcdb refresh` would refresh it CONCURRENTLY now.
+    pub concurrent_refresh: bool,
+    pub refresh_mode: Mode,
+    pub mode_reason: String,
+    pub unique_indexes: Vec<String>,
+    /// Views reading it: the tenant-facing path (granted to arcdesk_tenant, filtered by
+    /// current_org_id()).
+    pub tenant_views: Vec<TenantView>,
+    /// Whether arcdesk_tenant can read the materialized view itself (must be false; null when
+    /// the role does not exist).
+    pub tenant_can_read: Option<bool>,
+    pub warnings: Vec<String>,
+    /// The latest attempt in arcdb.refresh_log; null when never refreshed by arcdb.
+    pub last_refresh: Option<LastRefresh>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ViewsReport {
+    pub target: String,
+    pub engine: String,
+    /// What "managed" means.
+    pub managed: String,
+    pub views: Vec<ViewEntry>,
+}
+
+impl Report for ViewsReport {
+    fn render_table(&self) -> String {
+        if self.views.is_empty() {
+            return format!(
+                "{} ({}): no materialized views in schema {MANAGED_SCHEMA}",
+                self.target, self.engine
+            );
+        }
+        let rows = self.views.iter().map(|v| {
+            let rows = match (v.rows, v.rows_source) {
+                (Some(n), RowsSource::Count) => n.to_string(),
+                (Some(n), RowsSource::Estimate) => format!("~{n} (estimate)"),
+                _ if !v.populated => "not populated".into(),
+                _ => "?".into(),
+            };
+            let tenant: Vec<String> = v
+                .tenant_views
+                .iter()
+                .filter(|t| t.granted_to_tenant == Some(true))
+                .map(|t| t.name.clone())
+                .collect();
+            let (when, took, outcome, age) = match &v.last_refresh {
+                None => ("never".to_string(), "-".into(), "-".into(), "-".into()),
+                Some(l) => (
+                    l.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    format!("{} ms", l.duration_ms),
+                    format!("{} ({})", l.outcome, l.mode),
+                    human_age(l.age_seconds),
+                ),
+            };
+            vec![
+                v.name.clone(),
+                rows,
+                v.size_bytes.map(human_bytes).unwrap_or_else(|| "?".into()),
+                if v.populated { "yes" } else { "no" }.into(),
+                v.refresh_mode.as_str().into(),
+                when,
+                took,
+                outcome,
+                age,
+                if tenant.is_empty() {
+                    "none".into()
+                } else {
+                    tenant.join(", ")
+                },
+            ]
+        });
+        let mut text = table(
+            &[
+                "view",
+                "rows",
+                "size",
+                "populated",
+                "refresh",
+                "last refresh",
+                "took",
+                "outcome",
+                "age",
+                "tenants read via",
+            ],
+            rows,
+        );
+        for v in &self.views {
+            text.push_str(&format!(
+                "\n{}: {} refresh — {}",
+                v.name,
+                v.refresh_mode.as_str(),
+                v.mode_reason
+            ));
+            if let Some(error) = v.last_refresh.as_ref().and_then(|l| l.error.as_ref()) {
+                text.push_str(&format!("\n{}: last refresh failed: {error}", v.name));
+            }
+            for w in &v.warnings {
+                text.push_str(&format!("\nwarning: {w}"));
+            }
+        }
+        text.push_str(&format!(
+            "\n{} ({}): {} managed view(s) ({})",
+            self.target,
+            self.engine,
+            self.views.len(),
+            self.managed
+        ));
+        text
+    }
+}
+
+/// Every managed view with its size, rows, refresh mode, tenant path and latest refresh.
+pub async fn views(db: &Db) -> anyhow::Result<ViewsReport> {
+    let managed = managed_views(db).await?;
+    let mut last = last_refreshes(db).await?;
+    let mut entries = Vec::with_capacity(managed.len());
+    for mv in managed {
+        let decision = decide(&db.engine, &mv);
+        let (rows, rows_source) = row_count(db, &mv).await?;
+        let last_refresh = last
+            .iter()
+            .position(|(s, n, _)| *s == mv.schema && *n == mv.name)
+            .map(|i| last.remove(i).2);
+        entries.push(ViewEntry {
+            warnings: mv.warnings(),
+            schema: mv.schema,
+            name: mv.name,
+            owner: mv.owner,
+            rows,
+            rows_source,
+            size_bytes: mv.total_bytes,
+            populated: mv.populated,
+            concurrent_refresh: decision.mode == Mode::Concurrent,
+            refresh_mode: decision.mode,
+            mode_reason: decision.reason,
+            unique_indexes: mv.unique_indexes.into_iter().map(|ix| ix.name).collect(),
+            tenant_views: mv.tenant_views,
+            tenant_can_read: mv.tenant_can_read,
+            last_refresh,
+        });
+    }
+    Ok(ViewsReport {
+        target: db.target(),
+        engine: db.engine.describe(),
+        managed: format!(
+            "every materialized view in schema {MANAGED_SCHEMA}; rows counted exactly up to {} MB of heap, estimated above",
+            EXACT_COUNT_MAX_BYTES / (1024 * 1024)
+        ),
+        views: entries,
+    })
+}
+
+/// Exact when the view is small (or its size unknown) and readable, else the estimate.
+async fn row_count(db: &Db, mv: &MatView) -> anyhow::Result<(Option<i64>, RowsSource)> {
+    if !mv.populated {
+        return Ok((None, RowsSource::Unknown));
+    }
+    let small = mv.heap_bytes.is_none_or(|b| b <= EXACT_COUNT_MAX_BYTES);
+    if small && mv.can_select {
+        let n: i64 = db
+            .client
+            .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
+            .await
+            .with_context(|| format!("cannot count the rows of {}", mv.display_name()))?
+            .get(0);
+        return Ok((Some(n), RowsSource::Count));
+    }
+    match mv.reltuples {
+        Some(n) if n >= 0.0 => Ok((Some(n.round() as i64), RowsSource::Estimate)),
+        _ => Ok((None, RowsSource::Unknown)),
+    }
+}
+
+/// Like `pg_size_pretty`: bytes below 10 kB, then kB, MB, GB, TB (rounded half up).
+pub fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes.abs() < 10 * 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    for (i, unit) in UNITS.iter().enumerate() {
+        if value.abs() < 10.0 * 1024.0 || i == UNITS.len() - 1 {
+            return format!("{} {unit}", value.round() as i64);
+        }
+        value /= 1024.0;
+    }
+    unreachable!("the last unit returns")
+}
+
+/// "42 s", "5 min", "3 h", "2 d".
+pub fn human_age(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s < 90 {
+        format!("{s} s")
+    } else if s < 90 * 60 {
+        format!("{} min", (s + 30) / 60)
+    } else if s < 36 * 3600 {
+        format!("{} h", (s + 1800) / 3600)
+    } else {
+        format!("{} d", (s + 43_200) / 86_400)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg() -> Engine {
+        Engine::detect("PostgreSQL 15.18 on x86_64").unwrap()
+    }
+
+    fn index(name: &str) -> UniqueIndex {
+        UniqueIndex {
+            name: name.into(),
+            valid: true,
+            immediate: true,
+            btree: true,
+            partial: false,
+            plain_columns: true,
+        }
+    }
+
+    fn mv(name: &str, oid: i64, populated: bool, indexes: Vec<UniqueIndex>) -> MatView {
+        MatView {
+            oid,
+            schema: "public".into(),
+            name: name.into(),
+            owner: "owner".into(),
+            populated,
+            total_bytes: Some(0),
+            heap_bytes: Some(0),
+            reltuples: None,
+            can_select: true,
+            unique_indexes: indexes,
+            reads_matviews: Vec::new(),
+            tenant_views: Vec::new(),
+            tenant_can_read: Some(false),
+            forced_rls_tables: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn timeouts_parse_seconds_and_refuse_the_rest_in_one_line() {
+        assert_eq!(
+            Timeout::parse("--lock-timeout", "30").unwrap().millis(),
+            Some(30_000)
+        );
+        assert_eq!(
+            Timeout::parse("--lock-timeout", " 0.25 ").unwrap().millis(),
+            Some(250)
+        );
+        assert_eq!(Timeout::parse("--lock-timeout", "0").unwrap(), Timeout::NONE);
+        assert_eq!(
+            Timeout::parse("--lock-timeout", "0.0001").unwrap().millis(),
+            Some(1)
+        );
+        for bad in ["", "abc", "-1", "1s", "NaN", "inf", "99999999"] {
+            let err = Timeout::parse("--statement-timeout", bad).unwrap_err();
+            assert_eq!(err.status, ExitStatus::Usage, "{bad}");
+            assert!(err.message.starts_with("--statement-timeout '"), "{}", err.message);
+            assert!(!err.message.contains('\n'));
+        }
+        assert_eq!(Timeout::from_millis(1500).describe(), "1.5 s");
+        assert_eq!(Timeout::from_millis(2000).describe(), "2 s");
+        assert_eq!(Timeout::NONE.describe(), "none");
+        assert_eq!(Timeout::NONE.setting(), "0ms");
+    }
+
+    #[test]
+    fn concurrent_only_when_populated_with_a_usable_unique_index() {
+        let engine = pg();
+        let d = decide(&engine, &mv("a", 1, true, vec![index("a_key")]));
+        assert_eq!(d.mode, Mode::Concurrent);
+        assert!(d.reason.contains("a_key") && d.in_transaction);
+
+        let d = decide(&engine, &mv("a", 1, false, vec![index("a_key")]));
+        assert_eq!(d.mode, Mode::Plain);
+        assert!(d.reason.contains("not populated"), "{}", d.reason);
+
+        let d = decide(&engine, &mv("a", 1, true, vec![]));
+        assert_eq!(d.mode, Mode::Plain);
+        assert!(d.reason.starts_with("no unique index"), "{}", d.reason);
+
+        let partial = UniqueIndex {
+            partial: true,
+            ..index("p")
+        };
+        let expr = UniqueIndex {
+            plain_columns: false,
+            ..index("e")
+        };
+        let invalid = UniqueIndex {
+            valid: false,
+            ..index("i")
+        };
+        let d = decide(&engine, &mv("a", 1, true, vec![partial.clone(), expr, invalid]));
+        assert_eq!(d.mode, Mode::Plain);
+        assert!(d.reason.contains("p is partial"), "{}", d.reason);
+        assert!(d.reason.contains("e is on an expression"), "{}", d.reason);
+        assert!(d.reason.contains("i is not valid"), "{}", d.reason);
+
+        // One usable index among unusable ones is enough.
+        let d = decide(&engine, &mv("a", 1, true, vec![partial, index("ok")]));
+        assert_eq!(d.mode, Mode::Concurrent);
+        assert!(d.reason.contains("ok"));
+    }
+
+    #[test]
+    fn cockroach_refreshes_plainly_outside_a_transaction() {
+        let crdb = Engine::detect("CockroachDB CCL v25.3.0 (x86_64-pc-linux-gnu)").unwrap();
+        let d = decide(&crdb, &mv("a", 1, true, vec![index("a_key")]));
+        assert_eq!(d.mode, Mode::Plain);
+        assert!(!d.in_transaction);
+        assert!(d.reason.contains("CockroachDB"), "{}", d.reason);
+    }
+
+    #[test]
+    fn views_come_after_the_materialized_views_they_read() {
+        let mut top = mv("a_top", 3, true, vec![]);
+        top.reads_matviews = vec![2, 3];
+        let mut middle = mv("b_middle", 2, true, vec![]);
+        middle.reads_matviews = vec![1];
+        let base = mv("c_base", 1, true, vec![]);
+        let other = mv("d_other", 4, true, vec![]);
+        let order: Vec<String> = refresh_order(vec![other, top, base, middle])
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(order, ["c_base", "b_middle", "a_top", "d_other"]);
+    }
+
+    #[test]
+    fn warnings_for_tenant_readable_views_and_forced_rls() {
+        let mut v = mv("m", 1, true, vec![]);
+        assert!(v.warnings().is_empty());
+        v.tenant_can_read = Some(true);
+        v.forced_rls_tables = vec!["public.tasks".into()];
+        let w = v.warnings();
+        assert_eq!(w.len(), 2);
+        assert!(w[0].contains("arcdesk_tenant can read m"));
+        assert!(w[1].contains("FORCE ROW LEVEL SECURITY"));
+    }
+
+    #[test]
+    fn identifiers_are_always_quoted() {
+        let mut v = mv("we\"ird", 1, true, vec![]);
+        v.schema = "public".into();
+        assert_eq!(v.sql_name(), "\"public\".\"we\"\"ird\"");
+        assert_eq!(
+            refresh_sql(&v, Mode::Concurrent),
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY \"public\".\"we\"\"ird\""
+        );
+    }
+
+    #[test]
+    fn sizes_and_ages_for_people() {
+        assert_eq!(human_bytes(8192), "8192 bytes");
+        assert_eq!(human_bytes(49_152), "48 kB");
+        assert_eq!(human_bytes(50 * 1024 * 1024), "50 MB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024 * 1024), "3072 GB");
+        assert_eq!(human_age(3.2), "3 s");
+        assert_eq!(human_age(600.0), "10 min");
+        assert_eq!(human_age(7200.0), "2 h");
+        assert_eq!(human_age(3.0 * 86_400.0), "3 d");
+    }
+}
