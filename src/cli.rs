@@ -178,9 +178,40 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// Generate volume instead of the sample data.
+    /// Generate volume through COPY instead of loading the sample data. One transaction: a
+    /// failed or interrupted load leaves nothing. Refused when the database already holds scale
+    /// data, unless --append. Runs as the tables' owner (it bypasses row-level security).
     #[arg(long)]
     pub scale: bool,
+
+    /// Organizations to generate (--scale).
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "scale")]
+    pub orgs: u32,
+
+    /// Tasks in total, spread over the organizations by --skew (--scale). Every other table is
+    /// proportional: users, desks (a hierarchy), sessions and messages, QA reviews, delegations,
+    /// costs, audit logs, API keys, knowledge bases and data sources.
+    #[arg(long, value_name = "M", default_value_t = 100_000, requires = "scale")]
+    pub tasks: u64,
+
+    /// Random seed: the same seed and run generate the same rows (--scale).
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "scale")]
+    pub seed: u64,
+
+    /// How concentrated the tasks are: organization k gets a share proportional to 1/k^SKEW.
+    /// 0 = all the same size; 1 = a few large tenants and many small ones (with 100
+    /// organizations the largest holds ~19% of the tasks) (--scale).
+    #[arg(long, value_name = "SKEW", default_value_t = 1.0, requires = "scale")]
+    pub skew: f64,
+
+    /// Load another run of organizations (new ids and slugs) into a database that already holds
+    /// scale data, instead of refusing (--scale).
+    #[arg(long, requires = "scale")]
+    pub append: bool,
+
+    /// COPY format: binary (default, less parsing on the server) or text (--scale).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::seed::CopyFormat::Binary, requires = "scale")]
+    pub copy_format: crate::seed::CopyFormat,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod local;
 pub mod lock;
 pub mod migrate;
 pub mod output;
+pub mod seed;
 pub mod views;
 
 use cli::{Cli, Command, GlobalArgs};
@@ -89,7 +90,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             let db = connect(&cli.global).await?;
             emit(&views::views(&db).await?, format)
         }
-        Command::Seed(_) | Command::VerifyRls(_) => Err(anyhow::anyhow!(
+        Command::Seed(args) => {
+            let mut db = connect(&cli.global).await?;
+            if args.scale {
+                let opts = seed::ScaleOptions {
+                    orgs: args.orgs,
+                    tasks: args.tasks,
+                    seed: args.seed,
+                    skew: args.skew,
+                    append: args.append,
+                    copy_format: args.copy_format,
+                };
+                emit(&seed::scale(&mut db, opts).await?, format)
+            } else {
+                emit(&seed::sample(&mut db).await?, format)
+            }
+        }
+        Command::VerifyRls(_) => Err(anyhow::anyhow!(
             "this command is not available in this build yet"
         )),
     }
