@@ -639,3 +639,275 @@ fn lint_rejects_a_bad_version() {
         run.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The CockroachDB variants
+// ---------------------------------------------------------------------------------------------
+
+/// "kind:name" of what a script creates: tables, their columns and constraints, types,
+/// indexes, views, functions, triggers, policies.
+fn created_objects(sql: &str) -> BTreeSet<String> {
+    use arcdb::migrate::statements::{split_tokens, TokenKind};
+    let mut out = BTreeSet::new();
+    for (_, tokens) in split_tokens(sql) {
+        let words: Vec<String> = tokens
+            .iter()
+            .map(|t| match t.kind {
+                TokenKind::Word => t.text(sql).to_ascii_uppercase(),
+                _ => t.text(sql).to_string(),
+            })
+            .collect();
+        let skip = |from: usize, ws: &[&str]| {
+            let mut i = from;
+            while i < words.len() && ws.contains(&words[i].as_str()) {
+                i += 1;
+            }
+            i
+        };
+        if words.first().map(String::as_str) == Some("CREATE") {
+            let i = skip(1, &["OR", "REPLACE", "UNIQUE", "MATERIALIZED"]);
+            let Some(kind) = words.get(i) else { continue };
+            let j = skip(i + 1, &["IF", "NOT", "EXISTS"]);
+            let Some(name) = words.get(j) else { continue };
+            let name = name.to_ascii_lowercase();
+            out.insert(format!("{}:{name}", kind.to_ascii_lowercase()));
+            if kind == "TABLE" {
+                // Elements of the column list: a column name or CONSTRAINT name.
+                let mut depth = 0;
+                let mut at_start = false;
+                for (k, w) in words.iter().enumerate().skip(j + 1) {
+                    match w.as_str() {
+                        "(" => {
+                            depth += 1;
+                            at_start = depth == 1;
+                            continue;
+                        }
+                        ")" => depth -= 1,
+                        "," if depth == 1 => {
+                            at_start = true;
+                            continue;
+                        }
+                        _ if at_start && depth == 1 => {
+                            if w == "CONSTRAINT" {
+                                out.insert(format!(
+                                    "constraint:{}",
+                                    words[k + 1].to_ascii_lowercase()
+                                ));
+                            } else {
+                                out.insert(format!("column:{name}.{}", w.to_ascii_lowercase()));
+                            }
+                        }
+                        _ => {}
+                    }
+                    at_start = false;
+                }
+            }
+        } else if words.first().map(String::as_str) == Some("ALTER") {
+            if let Some(k) = words.iter().position(|w| w == "CONSTRAINT") {
+                if words.get(k - 1).map(String::as_str) == Some("ADD") {
+                    out.insert(format!("constraint:{}", words[k + 1].to_ascii_lowercase()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn cockroachdb_variants_create_what_the_postgres_scripts_create() {
+    // What a variant may add (and why): the helper and column guards of 0004 stand in for a
+    // subquery in a policy and for column privileges.
+    let extra: BTreeSet<String> = [
+        "function:message_session_visible",
+        "function:organizations_guard_tenant_update",
+        "function:api_keys_guard_tenant_update",
+        "trigger:organizations_guard_tenant_update",
+        "trigger:api_keys_guard_tenant_update",
+        // up.sql creates the role inside a DO block (CockroachDB routines cannot run DDL).
+        "role:arcdesk_tenant",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    // What a variant may leave out (and why): CITEXT is built in.
+    let left_out: BTreeSet<String> = ["extension:citext"].into_iter().map(String::from).collect();
+    let dir = repo_path("migrations");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let variant = entry.path().join("up.cockroachdb.sql");
+        if !variant.exists() {
+            continue;
+        }
+        let pg = created_objects(&std::fs::read_to_string(entry.path().join("up.sql")).unwrap());
+        let crdb = created_objects(&std::fs::read_to_string(&variant).unwrap());
+        let missing: Vec<&String> = pg
+            .difference(&crdb)
+            .filter(|o| !left_out.contains(*o))
+            .collect();
+        let added: Vec<&String> = crdb
+            .difference(&pg)
+            .filter(|o| !extra.contains(*o))
+            .collect();
+        assert!(
+            missing.is_empty() && added.is_empty(),
+            "{}: the CockroachDB variant is out of step with up.sql: missing {missing:?}, extra {added:?}",
+            entry.file_name().to_string_lossy()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} variants found");
+}
+
+/// A migration set whose 0003 is the CockroachDB variant (valid PostgreSQL too), the rest
+/// the PostgreSQL scripts.
+fn set_with_crdb_triggers(target: &Path) {
+    let repo = repo_path("migrations");
+    for (dir, use_variant) in [
+        ("0001_extensions", false),
+        ("0002_core_schema", false),
+        ("0003_triggers", true),
+    ] {
+        let from = repo.join(dir);
+        let (up, down) = if use_variant {
+            ("up.cockroachdb.sql", "down.cockroachdb.sql")
+        } else {
+            ("up.sql", "down.sql")
+        };
+        write_migration(
+            target,
+            dir,
+            &std::fs::read_to_string(from.join(up)).unwrap(),
+            &std::fs::read_to_string(from.join(down)).unwrap(),
+        );
+    }
+}
+
+/// Exercises every trigger of 0003; one line per observation (errors as SQLSTATE).
+const TRIGGER_BEHAVIOUR: &str = r#"
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN EXECUTE q; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE; END $f$;
+INSERT INTO organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-0000000000a1', 'Acme', 'acme');
+INSERT INTO users (id, organization_id, email, username)
+    VALUES ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000a1', 'a@acme.test', 'ann');
+INSERT INTO desks (id, organization_id, desk_id, title, role, llm_provider, llm_model)
+    VALUES ('00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000a1', 'root', 'Root', 'executive', 'anthropic', 'm');
+INSERT INTO desks (id, organization_id, desk_id, title, role, llm_provider, llm_model)
+    VALUES ('00000000-0000-4000-8000-0000000000d2', '00000000-0000-4000-8000-0000000000a1', 'other', 'Other', 'manager', 'openai', 'm');
+INSERT INTO desks (id, organization_id, desk_id, title, role, llm_provider, llm_model, parent_desk_id)
+    VALUES ('00000000-0000-4000-8000-0000000000d3', '00000000-0000-4000-8000-0000000000a1', 'child', 'Child', 'engineer', 'anthropic', 'm', '00000000-0000-4000-8000-0000000000d1');
+INSERT INTO desks (id, organization_id, desk_id, title, role, llm_provider, llm_model, parent_desk_id)
+    VALUES ('00000000-0000-4000-8000-0000000000d4', '00000000-0000-4000-8000-0000000000a1', 'grandchild', 'Grandchild', 'engineer', 'anthropic', 'm', '00000000-0000-4000-8000-0000000000d3');
+SELECT 'after insert', desk_id, depth, path FROM desks ORDER BY desk_id;
+UPDATE desks SET parent_desk_id = '00000000-0000-4000-8000-0000000000d2' WHERE desk_id = 'child';
+SELECT 'after move', desk_id, depth, path FROM desks ORDER BY desk_id;
+UPDATE desks SET title = 'Renamed', path = '/forged/' WHERE desk_id = 'grandchild';
+SELECT 'after forged path', desk_id, depth, path FROM desks WHERE desk_id = 'grandchild';
+SELECT 'cycle', pg_temp.try($$UPDATE desks SET parent_desk_id = '00000000-0000-4000-8000-0000000000d4' WHERE desk_id = 'other'$$);
+SELECT 'missing parent', pg_temp.try($$INSERT INTO desks (organization_id, desk_id, title, role, llm_provider, llm_model, parent_desk_id) VALUES ('00000000-0000-4000-8000-0000000000a1', 'orphan', 'O', 'engineer', 'anthropic', 'm', gen_random_uuid())$$);
+INSERT INTO tasks (organization_id, title) VALUES ('00000000-0000-4000-8000-0000000000a1', 'one');
+INSERT INTO tasks (organization_id, title) VALUES ('00000000-0000-4000-8000-0000000000a1', 'two');
+SELECT 'unreserved number', pg_temp.try($$INSERT INTO tasks (organization_id, title, task_number) VALUES ('00000000-0000-4000-8000-0000000000a1', 'x', 9)$$);
+SELECT 'reserved number', pg_temp.try($$INSERT INTO tasks (organization_id, title, task_number) VALUES ('00000000-0000-4000-8000-0000000000a1', 'x', 1)$$);
+SELECT 'unknown org', pg_temp.try($$INSERT INTO tasks (organization_id, title) VALUES (gen_random_uuid(), 'x')$$);
+UPDATE tasks SET title = 'one!' WHERE title = 'one';
+SELECT 'tasks', title, task_number FROM tasks ORDER BY task_number, title;
+SELECT 'counter', last_task_number FROM organizations;
+INSERT INTO cost_tracking (organization_id, provider, model, created_at)
+    VALUES ('00000000-0000-4000-8000-0000000000a1', 'anthropic', 'm', '2024-03-31 23:30:00-02');
+SELECT 'billing month', billing_month FROM cost_tracking;
+UPDATE cost_tracking SET billing_month = '2020-01-01';
+SELECT 'billing month kept', billing_month FROM cost_tracking;
+UPDATE users SET full_name = 'Ann' WHERE username = 'ann';
+SELECT 'updated_at moved', updated_at > created_at FROM users;
+UPDATE organizations SET last_task_number = last_task_number + 1;
+SELECT 'counter bump keeps updated_at', updated_at = created_at FROM organizations;
+"#;
+
+#[test]
+fn cockroachdb_trigger_variant_behaves_like_up_sql_and_can_be_rerun() {
+    let pg = TestCluster::start();
+    let pg_dsn = pg.create_db("pg_triggers");
+    let crdb_dsn = pg.create_db("crdb_triggers");
+    let source = pg.root().join("crdb-trigger-set");
+    set_with_crdb_triggers(&source);
+    let src = source.to_str().unwrap();
+
+    let plain = arcdb(&pg, &pg_dsn, &[], &["up", "--to", "3"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let variant = arcdb(&pg, &crdb_dsn, &[STEPWISE], &["up", "--source", src]);
+    assert_eq!(variant.code, 0, "{}", variant.stderr);
+
+    // As after an interruption: the whole variant runs again from its first statement.
+    pg.psql(
+        "crdb_triggers",
+        "UPDATE arcdb.schema_history SET complete = false WHERE version = 3",
+    );
+    let rerun = arcdb(
+        &pg,
+        &crdb_dsn,
+        &[STEPWISE],
+        &["up", "--source", src, "--format", "json"],
+    );
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(rerun.json()["steps"].as_array().unwrap().len(), 1);
+
+    // Both databases use a slow clock tick apart from their creation time for updated_at.
+    std::thread::sleep(Duration::from_millis(20));
+    let expected = pg.psql("pg_triggers", TRIGGER_BEHAVIOUR);
+    let got = pg.psql("crdb_triggers", TRIGGER_BEHAVIOUR);
+    assert_eq!(
+        got, expected,
+        "the CockroachDB trigger variant behaves differently"
+    );
+    for line in [
+        "after move|grandchild|2|/00000000-0000-4000-8000-0000000000d2/00000000-0000-4000-8000-0000000000d3/00000000-0000-4000-8000-0000000000d4/",
+        "cycle|23514",
+        "missing parent|23503",
+        "unreserved number|23514",
+        // Accepted by the trigger (not above the counter), stopped by the unique backstop.
+        "reserved number|23505",
+        "unknown org|23503",
+        "tasks|one!|1",
+        "tasks|two|2",
+        "billing month|2024-04-01",
+        "billing month kept|2024-04-01",
+        "updated_at moved|t",
+        "counter bump keeps updated_at|t",
+    ] {
+        assert!(got.lines().any(|l| l == line), "{line} not in:\n{got}");
+    }
+
+    // The variant's down script, twice (as after an interrupted rollback: the version is back
+    // as incomplete), leaves no trigger behind.
+    let checksum = scalar(
+        &pg,
+        "crdb_triggers",
+        "SELECT checksum FROM arcdb.schema_history WHERE version = 3",
+    );
+    for round in 0..2 {
+        if round == 1 {
+            pg.psql(
+                "crdb_triggers",
+                &format!("INSERT INTO arcdb.schema_history (version, name, checksum, script, complete) VALUES (3, 'triggers', '{checksum}', 'up.sql', false)"),
+            );
+        }
+        let back = arcdb(
+            &pg,
+            &crdb_dsn,
+            &[STEPWISE],
+            &[
+                "rollback", "--to", "2", "--yes", "--source", src, "--format", "json",
+            ],
+        );
+        assert_eq!(back.code, 0, "{}", back.stderr);
+        assert_eq!(back.json()["steps"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(
+        scalar(
+            &pg,
+            "crdb_triggers",
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+        ),
+        "0"
+    );
+}
