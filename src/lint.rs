@@ -358,7 +358,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "crdb-plpgsql",
         engine: CRDB,
-        since: Some(Version::new(22, 2, 0)),
+        since: v(22, 2),
         until: v(23, 2),
         scope: Stmt,
         pattern: "^CREATE OR? REPLACE? FUNCTION|PROCEDURE ... LANGUAGE plpgsql",

@@ -911,3 +911,17 @@ fn cockroachdb_trigger_variant_behaves_like_up_sql_and_can_be_rerun() {
         "0"
     );
 }
+
+#[test]
+fn every_lint_rule_is_documented() {
+    let doc = std::fs::read_to_string(repo_path("docs/cockroachdb.md")).unwrap();
+    let missing: Vec<&str> = arcdb::lint::RULES
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !doc.contains(&format!("`{id}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/cockroachdb.md lacks rules {missing:?}"
+    );
+}
