@@ -1,0 +1,686 @@
+//! The static audit of `verify-rls` against real PostgreSQL: each test migrates a throwaway
+//! database with `arcdb up`, opens one class of hole (the way a careless migration or DBA
+//! would), runs the audit and asserts the finding that names it (rule + object). A freshly
+//! migrated database has no finding at all.
+
+mod support;
+
+use arcdb::rls::{audit, Finding, Outcome, RlsReport, VerifyOptions};
+use std::time::Duration;
+use support::TestCluster;
+
+const DB: &str = "arcdesk";
+
+/// A cluster with `arcdesk` migrated by the binary under test.
+fn migrated() -> TestCluster {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db(DB);
+    let out = pg
+        .arcdb()
+        .args(["--dsn", &dsn, "up"])
+        .output()
+        .expect("arcdb runs");
+    assert!(
+        out.status.success(),
+        "arcdb up failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pg
+}
+
+/// Run the catalog audit (only the audit: no probes, no cases) on `db`.
+fn audit(pg: &TestCluster, db: &str) -> RlsReport {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dsn = arcdb::db::Dsn::parse(&pg.dsn(db)).unwrap();
+        let db = arcdb::db::connect(&dsn, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let opts = VerifyOptions {
+            static_only: true,
+            ..VerifyOptions::default()
+        };
+        let mut report = RlsReport {
+            target: db.target(),
+            engine: db.engine.describe(),
+            tenant_role: opts.tenant_role.clone(),
+            tables: 0,
+            organizations_probed: 0,
+            sampled: false,
+            checks: Vec::new(),
+            notes: Vec::new(),
+        };
+        audit::run(&db, &opts, &mut report)
+            .await
+            .unwrap_or_else(|e| panic!("audit failed: {e:#}"));
+        report
+    })
+}
+
+fn findings(report: &RlsReport) -> Vec<&Finding> {
+    report.findings().collect()
+}
+
+fn listing(report: &RlsReport) -> String {
+    report
+        .findings()
+        .map(|f| {
+            format!(
+                "  {} | {} | {} | {}\n",
+                f.rule,
+                f.object,
+                f.command.as_deref().unwrap_or("-"),
+                f.risk
+            )
+        })
+        .collect()
+}
+
+/// Open a hole with `sql` (as the superuser) and return the finding `rule` on `object`.
+fn hole(sql: &str, rule: &str, object: &str) -> Finding {
+    let pg = migrated();
+    pg.psql(DB, sql);
+    let report = audit(&pg, DB);
+    expect(&report, rule, object)
+}
+
+fn expect(report: &RlsReport, rule: &str, object: &str) -> Finding {
+    report
+        .findings()
+        .find(|f| f.rule == rule && f.object == object)
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "expected finding {rule} on {object}; the audit found:\n{}",
+                listing(report)
+            )
+        })
+}
+
+/// Known schema gap (reported, not fixed here: migrations belong to the schema engineer): the 13
+/// tenant tables of 0002 have `PRIMARY KEY (id)`, a unique key without organization_id and
+/// without the `arcdb:platform-unique:` tag. The audit rightly reports each one; until 0002
+/// tags them (or makes them `(organization_id, id)`), these are the only findings tolerated on
+/// a fresh database. Delete this list once the schema is fixed.
+const UNTAGGED_PRIMARY_KEYS: &[&str] = &[
+    "users",
+    "desks",
+    "workflows",
+    "tasks",
+    "agent_sessions",
+    "messages",
+    "qa_reviews",
+    "delegations",
+    "knowledge_bases",
+    "data_sources",
+    "cost_tracking",
+    "api_keys",
+    "audit_logs",
+];
+
+fn known_schema_gap(f: &Finding) -> bool {
+    f.rule == "unique-unscoped"
+        && UNTAGGED_PRIMARY_KEYS
+            .iter()
+            .any(|t| f.object == format!("constraint {t}_pkey on public.{t}"))
+}
+
+/// No finding but the known schema gap.
+fn assert_clean(report: &RlsReport) {
+    assert!(
+        report.findings().all(known_schema_gap),
+        "expected no finding; the audit found:\n{}",
+        listing(report)
+    );
+}
+
+#[test]
+fn freshly_migrated_database_has_no_finding() {
+    let pg = migrated();
+    let report = audit(&pg, DB);
+    let unexpected: Vec<&Finding> = findings(&report)
+        .into_iter()
+        .filter(|f| !known_schema_gap(f))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "a freshly migrated database must pass the audit; found:\n{}",
+        listing(&report)
+    );
+    // Every table of the schema was examined, and the checks say so.
+    assert_eq!(report.tables, 14, "tables examined");
+    for name in [
+        "rls-disabled public.tasks",
+        "table-owned-by-tenant public.tasks",
+        "policy-unscoped policy tasks_tenant_isolation on public.tasks [SELECT, UPDATE, DELETE]",
+        "policy-check-unscoped policy tasks_tenant_isolation on public.tasks [INSERT, UPDATE]",
+        "command-without-policy public.organizations [UPDATE]",
+        "view-unscoped view public.org_cost_summary [SELECT]",
+        "view-not-security-barrier view public.desk_performance [SELECT]",
+        "matview-readable materialized view public.mv_org_cost_summary [SELECT]",
+        "fk-unscoped constraint tasks_assigned_to_fkey on public.tasks",
+        "grant-truncate public.tasks [TRUNCATE]",
+        "schema-create schema public [CREATE]",
+        "role-bypassrls role arcdesk_tenant",
+        "org-helper-unsafe function public.current_org_id()",
+    ] {
+        assert!(
+            report
+                .checks
+                .iter()
+                .any(|c| c.name == name && matches!(c.outcome, Outcome::Pass)),
+            "missing passing check {name}"
+        );
+    }
+    assert!(
+        report.checks.iter().any(|c| c
+            .name
+            .starts_with("unique-unscoped constraint organizations_slug_key")
+            && c.name.contains("tagged platform-unique")),
+        "the tagged slug key is accepted as platform-unique"
+    );
+    assert!(report.notes.iter().any(|n| n.contains("SET LOCAL")));
+}
+
+#[test]
+fn rls_disabled_on_a_table() {
+    let f = hole(
+        "ALTER TABLE tasks DISABLE ROW LEVEL SECURITY;",
+        "rls-disabled",
+        "public.tasks",
+    );
+    assert!(f.fix.contains("ENABLE ROW LEVEL SECURITY"), "{}", f.fix);
+}
+
+#[test]
+fn new_tenant_table_without_rls() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE TABLE invoices (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+                                organization_id uuid NOT NULL REFERENCES organizations (id),
+                                amount numeric NOT NULL,
+                                UNIQUE (organization_id, id));
+         GRANT SELECT, INSERT ON invoices TO arcdesk_tenant;
+         CREATE TABLE scratch_notes (id serial PRIMARY KEY, body text);",
+    );
+    let report = audit(&pg, DB);
+    expect(&report, "rls-disabled", "public.invoices");
+    // A table without the tenant column (not tagged global) is a finding of its own.
+    expect(&report, "rls-disabled", "public.scratch_notes");
+    expect(&report, "tenant-column-missing", "public.scratch_notes");
+    // Partitions are audited on their own (queried directly they use their own RLS flag).
+    pg.psql(
+        DB,
+        "DROP TABLE invoices, scratch_notes;
+         CREATE TABLE events (organization_id uuid NOT NULL, at date NOT NULL, body text)
+             PARTITION BY RANGE (at);
+         ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY events_tenant ON events TO arcdesk_tenant
+             USING (organization_id = (SELECT current_org_id()));
+         CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         CREATE TABLE codes (code text PRIMARY KEY);
+         COMMENT ON TABLE codes IS 'arcdb:global: ISO codes shared by every organization';",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(&report, "rls-disabled", "public.events_2026");
+    assert!(f.risk.contains("public.events"), "{}", f.risk);
+    assert!(
+        !report.findings().any(|f| f.object == "public.codes"),
+        "a table tagged arcdb:global: is exempt:\n{}",
+        listing(&report)
+    );
+    assert_eq!(report.tables, 17);
+}
+
+#[test]
+fn permissive_using_true_policy() {
+    let f = hole(
+        "CREATE POLICY debug_all ON tasks USING (true);",
+        "policy-unscoped",
+        "policy debug_all on public.tasks",
+    );
+    assert!(f.risk.contains("PUBLIC"), "{}", f.risk);
+    assert!(f.risk.contains("every row"), "{}", f.risk);
+    assert!(
+        f.fix.contains("DROP POLICY debug_all ON public.tasks"),
+        "{}",
+        f.fix
+    );
+}
+
+#[test]
+fn organization_id_is_not_null_policy() {
+    let f = hole(
+        "CREATE POLICY desks_any ON desks FOR SELECT TO arcdesk_tenant USING (organization_id IS NOT NULL);",
+        "policy-unscoped",
+        "policy desks_any on public.desks",
+    );
+    assert!(f.risk.contains("IS NOT NULL"), "{}", f.risk);
+    assert_eq!(f.command.as_deref(), Some("SELECT"));
+}
+
+#[test]
+fn policy_to_a_group_role_the_tenant_belongs_to() {
+    let f = hole(
+        "CREATE ROLE support_staff NOLOGIN;
+         GRANT support_staff TO arcdesk_tenant;
+         CREATE POLICY support_reads_all ON users FOR SELECT TO support_staff USING (true);",
+        "policy-group-unscoped",
+        "policy support_reads_all on public.users",
+    );
+    assert!(
+        f.risk.contains("arcdesk_tenant → support_staff"),
+        "{}",
+        f.risk
+    );
+}
+
+#[test]
+fn policy_for_a_role_the_tenant_is_not_is_not_a_finding() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE ROLE auditor NOLOGIN;
+         CREATE POLICY auditor_reads_all ON users FOR SELECT TO auditor USING (true);",
+    );
+    let report = audit(&pg, DB);
+    assert_clean(&report);
+}
+
+#[test]
+fn insert_policy_without_with_check() {
+    // PostgreSQL checks the new rows of an INSERT policy without WITH CHECK against false:
+    // fail-closed, but the organization check is missing (and the INSERT is not governed).
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "DROP POLICY audit_logs_tenant_isolation ON audit_logs;
+         CREATE POLICY audit_logs_read ON audit_logs FOR SELECT TO arcdesk_tenant
+             USING (organization_id = (SELECT current_org_id()));
+         CREATE POLICY audit_logs_append ON audit_logs FOR INSERT TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    expect(
+        &report,
+        "policy-check-missing",
+        "policy audit_logs_append on public.audit_logs",
+    );
+    let f = expect(&report, "command-without-policy", "public.audit_logs");
+    assert_eq!(f.command.as_deref(), Some("INSERT"));
+}
+
+#[test]
+fn insert_policy_with_check_true() {
+    hole(
+        "CREATE POLICY import_any ON tasks FOR INSERT TO arcdesk_tenant WITH CHECK (true);",
+        "policy-check-unscoped",
+        "policy import_any on public.tasks",
+    );
+}
+
+#[test]
+fn update_policy_without_check_is_judged_by_its_using() {
+    // FOR UPDATE without WITH CHECK: PostgreSQL checks new rows with the USING. Scoped USING:
+    // fine. Unscoped USING: both the rows it reaches and the rows it writes are open.
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "DROP POLICY desks_tenant_isolation ON desks;
+         CREATE POLICY desks_rw ON desks FOR ALL TO arcdesk_tenant
+             USING (organization_id = (SELECT current_org_id()))
+             WITH CHECK (organization_id = (SELECT current_org_id()));
+         CREATE POLICY desks_move ON desks FOR UPDATE TO arcdesk_tenant
+             USING (organization_id = (SELECT current_org_id()));",
+    );
+    let report = audit(&pg, DB);
+    assert_clean(&report);
+
+    pg.psql(
+        DB,
+        "ALTER POLICY desks_move ON desks USING (true);
+         CREATE POLICY tasks_move ON tasks FOR UPDATE TO arcdesk_tenant
+             USING (organization_id = (SELECT current_org_id())) WITH CHECK (true);",
+    );
+    let report = audit(&pg, DB);
+    expect(
+        &report,
+        "policy-unscoped",
+        "policy desks_move on public.desks",
+    );
+    let f = expect(
+        &report,
+        "policy-check-unscoped",
+        "policy desks_move on public.desks",
+    );
+    assert!(f.risk.contains("its USING checks new rows"), "{}", f.risk);
+    let f = expect(
+        &report,
+        "policy-check-unscoped",
+        "policy tasks_move on public.tasks",
+    );
+    assert!(f.risk.contains("move its rows"), "{}", f.risk);
+}
+
+#[test]
+fn policy_failing_open_on_an_unset_setting() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE POLICY workflows_lenient ON workflows FOR SELECT TO arcdesk_tenant
+             USING (current_setting('app.current_org_id', true) IS NULL
+                    OR organization_id = current_setting('app.current_org_id', true)::uuid);
+         CREATE POLICY tasks_lenient ON tasks FOR SELECT TO arcdesk_tenant
+             USING (organization_id = COALESCE(NULLIF(current_setting('app.current_org_id', true), '')::uuid, organization_id));",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "policy-unscoped",
+        "policy workflows_lenient on public.workflows",
+    );
+    assert!(f.risk.contains("fails open"), "{}", f.risk);
+    let f = expect(
+        &report,
+        "policy-unscoped",
+        "policy tasks_lenient on public.tasks",
+    );
+    assert!(f.risk.contains("COALESCE"), "{}", f.risk);
+}
+
+#[test]
+fn helper_that_fails_open() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE OR REPLACE FUNCTION current_org_id() RETURNS uuid LANGUAGE sql STABLE
+             AS $$ SELECT COALESCE(NULLIF(current_setting('app.current_org_id', true), ''),
+                                   '00000000-0000-0000-0000-000000000001')::uuid $$;",
+    );
+    let report = audit(&pg, DB);
+    expect(
+        &report,
+        "org-helper-unsafe",
+        "function public.current_org_id()",
+    );
+    // Every policy comparing with it is reported.
+    expect(
+        &report,
+        "policy-unscoped",
+        "policy tasks_tenant_isolation on public.tasks",
+    );
+}
+
+#[test]
+fn tenant_role_owning_a_table() {
+    let pg = migrated();
+    pg.psql(DB, "ALTER TABLE knowledge_bases OWNER TO arcdesk_tenant;");
+    let report = audit(&pg, DB);
+    expect(&report, "table-owned-by-tenant", "public.knowledge_bases");
+    expect(&report, "owner-not-forced", "public.knowledge_bases");
+    // FORCE closes the bypass but not the ownership (the owner can disable RLS).
+    pg.psql(DB, "ALTER TABLE knowledge_bases FORCE ROW LEVEL SECURITY;");
+    let report = audit(&pg, DB);
+    expect(&report, "table-owned-by-tenant", "public.knowledge_bases");
+    assert!(
+        !report.findings().any(|f| f.rule == "owner-not-forced"),
+        "{}",
+        listing(&report)
+    );
+    // A member of the owner's role counts as the owner.
+    pg.psql(
+        DB,
+        "CREATE ROLE kb_owners NOLOGIN;
+         ALTER TABLE knowledge_bases OWNER TO kb_owners;
+         GRANT kb_owners TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(&report, "table-owned-by-tenant", "public.knowledge_bases");
+    assert!(f.risk.contains("kb_owners"), "{}", f.risk);
+}
+
+#[test]
+fn bypassrls_on_the_tenant_role() {
+    let f = hole(
+        "ALTER ROLE arcdesk_tenant BYPASSRLS;",
+        "role-bypassrls",
+        "role arcdesk_tenant",
+    );
+    assert!(f.fix.contains("NOBYPASSRLS"), "{}", f.fix);
+}
+
+#[test]
+fn superuser_and_bypassrls_reached_through_membership() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE ROLE app_ops NOLOGIN NOINHERIT;
+         CREATE ROLE data_admin NOLOGIN BYPASSRLS;
+         CREATE ROLE break_glass NOLOGIN SUPERUSER;
+         GRANT app_ops TO arcdesk_tenant;
+         GRANT data_admin TO app_ops;
+         GRANT break_glass TO data_admin;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(&report, "role-bypassrls", "role data_admin");
+    assert!(
+        f.risk.contains("arcdesk_tenant → app_ops → data_admin"),
+        "{}",
+        f.risk
+    );
+    let f = expect(&report, "role-superuser", "role break_glass");
+    assert!(
+        f.risk
+            .contains("arcdesk_tenant → app_ops → data_admin → break_glass"),
+        "{}",
+        f.risk
+    );
+}
+
+#[test]
+fn plain_view_over_tenant_rows_granted_to_the_tenant() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE VIEW all_tasks AS SELECT id, organization_id, title FROM tasks;
+         GRANT SELECT ON all_tasks TO arcdesk_tenant;
+         CREATE VIEW my_tasks AS SELECT id, title FROM tasks
+             WHERE organization_id = (SELECT current_org_id());
+         GRANT SELECT ON my_tasks TO arcdesk_tenant;
+         CREATE VIEW invoker_tasks WITH (security_invoker = true) AS SELECT id, title FROM tasks;
+         GRANT SELECT ON invoker_tasks TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(&report, "view-unscoped", "view public.all_tasks");
+    assert!(f.fix.contains("security_invoker"), "{}", f.fix);
+    // Filtered, but without security_barrier: a leaky predicate of the tenant can run first.
+    expect(&report, "view-not-security-barrier", "view public.my_tasks");
+    assert!(
+        !report
+            .findings()
+            .any(|f| f.object == "view public.invoker_tasks"),
+        "{}",
+        listing(&report)
+    );
+}
+
+#[test]
+fn materialized_view_granted_to_the_tenant() {
+    let f = hole(
+        "GRANT SELECT ON mv_org_cost_summary TO arcdesk_tenant;",
+        "matview-readable",
+        "materialized view public.mv_org_cost_summary",
+    );
+    assert!(f.risk.contains("public.cost_tracking"), "{}", f.risk);
+}
+
+#[test]
+fn security_definer_function_over_tenant_rows() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE FUNCTION task_titles() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER
+             AS $$ SELECT title FROM public.tasks $$;
+         CREATE FUNCTION my_task_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+             SET search_path = public, pg_temp
+             AS $$ SELECT count(*) FROM tasks WHERE organization_id = current_org_id() $$;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "definer-function-unscoped",
+        "function public.task_titles()",
+    );
+    assert!(f.risk.contains("PUBLIC"), "{}", f.risk);
+    expect(
+        &report,
+        "definer-search-path",
+        "function public.task_titles()",
+    );
+    assert!(
+        !report
+            .findings()
+            .any(|f| f.object == "function public.my_task_count()"),
+        "{}",
+        listing(&report)
+    );
+    // Not executable by the tenant: not reachable, not a finding.
+    pg.psql(DB, "REVOKE EXECUTE ON FUNCTION task_titles() FROM PUBLIC;");
+    let report = audit(&pg, DB);
+    assert_clean(&report);
+}
+
+#[test]
+fn foreign_key_without_organization_id() {
+    let f = hole(
+        "ALTER TABLE tasks ADD COLUMN reviewer_desk_id uuid REFERENCES desks (id);",
+        "fk-unscoped",
+        "constraint tasks_reviewer_desk_id_fkey on public.tasks",
+    );
+    assert!(
+        f.fix.contains("FOREIGN KEY (organization_id, reviewer_desk_id) REFERENCES public.desks (organization_id, id)"),
+        "{}",
+        f.fix
+    );
+}
+
+#[test]
+fn global_unique_index_without_the_tag() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE UNIQUE INDEX users_email_global ON users (email);
+         ALTER TABLE desks ADD CONSTRAINT desks_title_key UNIQUE (title);",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "unique-unscoped",
+        "index public.users_email_global on public.users",
+    );
+    assert!(f.risk.contains("duplicate-key"), "{}", f.risk);
+    expect(
+        &report,
+        "unique-unscoped",
+        "constraint desks_title_key on public.desks",
+    );
+    // The tag (on the index or on the constraint) is the allowlist.
+    pg.psql(
+        DB,
+        "COMMENT ON INDEX users_email_global IS 'arcdb:platform-unique: one login per address';
+         COMMENT ON CONSTRAINT desks_title_key ON desks IS 'arcdb:platform-unique: titles are a global catalog';",
+    );
+    let report = audit(&pg, DB);
+    assert_clean(&report);
+}
+
+#[test]
+fn sequence_feeding_a_tenant_table_the_tenant_can_use() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE SEQUENCE ticket_number_seq;
+         ALTER TABLE tasks ADD COLUMN ticket_number bigint DEFAULT nextval('ticket_number_seq');
+         GRANT USAGE ON SEQUENCE ticket_number_seq TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "sequence-shared",
+        "sequence public.ticket_number_seq",
+    );
+    assert!(f.risk.contains("USAGE"), "{}", f.risk);
+    assert!(
+        f.fix.contains(
+            "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE public.ticket_number_seq FROM arcdesk_tenant"
+        ),
+        "{}",
+        f.fix
+    );
+}
+
+#[test]
+fn truncate_trigger_and_references_grants() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "GRANT TRUNCATE ON messages TO arcdesk_tenant;
+         GRANT TRIGGER ON qa_reviews TO arcdesk_tenant;
+         GRANT REFERENCES (id) ON users TO PUBLIC;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(&report, "grant-truncate", "public.messages");
+    assert_eq!(
+        f.fix,
+        "REVOKE TRUNCATE ON public.messages FROM arcdesk_tenant;"
+    );
+    expect(&report, "grant-trigger", "public.qa_reviews");
+    let f = expect(&report, "grant-references", "public.users");
+    assert!(f.fix.contains("FROM PUBLIC"), "{}", f.fix);
+}
+
+#[test]
+fn create_on_schema_public() {
+    let f = hole(
+        "GRANT CREATE ON SCHEMA public TO PUBLIC;",
+        "schema-create",
+        "schema public",
+    );
+    assert_eq!(f.fix, "REVOKE CREATE ON SCHEMA public FROM PUBLIC;");
+}
+
+#[test]
+fn leakproof_user_function() {
+    hole(
+        "CREATE FUNCTION loud_eq(a text, b text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE LEAKPROOF
+             AS $$ BEGIN RAISE NOTICE '% = %', a, b; RETURN a = b; END $$;",
+        "leakproof-function",
+        "function public.loud_eq(a text, b text)",
+    );
+}
+
+#[test]
+fn default_privileges_granting_the_tenant() {
+    let f = hole(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT ON TABLES TO arcdesk_tenant;",
+        "default-privileges",
+        "default privileges of role postgres in schema public on tables",
+    );
+    assert_eq!(f.command.as_deref(), Some("INSERT, SELECT"));
+    assert_eq!(
+        f.fix,
+        "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE ALL ON TABLES FROM arcdesk_tenant;"
+    );
+}
+
+#[test]
+fn missing_tenant_role_is_a_finding_not_an_error() {
+    let pg = TestCluster::start();
+    pg.create_db(DB);
+    let report = audit(&pg, DB);
+    expect(&report, "tenant-role-missing", "role arcdesk_tenant");
+}
