@@ -333,7 +333,7 @@ impl Lexer<'_> {
         }
         // The tag: empty, or an identifier without `$`.
         let mut len = 1;
-        if self.peek(1).is_some_and(|c| is_ident_start(c)) {
+        if self.peek(1).is_some_and(is_ident_start) {
             while self
                 .peek(len)
                 .is_some_and(|c| is_ident_start(c) || c.is_ascii_digit())
