@@ -925,3 +925,112 @@ fn every_lint_rule_is_documented() {
         "docs/cockroachdb.md lacks rules {missing:?}"
     );
 }
+
+/// Tenant isolation as seen by a login role of arcdesk_tenant; one line per observation.
+const ISOLATION_BEHAVIOUR: &str = r#"
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN EXECUTE q; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE; END $f$;
+GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO PUBLIC;
+INSERT INTO organizations (id, name, slug) VALUES
+    ('00000000-0000-4000-8000-0000000000a1', 'A', 'org-a'), ('00000000-0000-4000-8000-0000000000a2', 'B', 'org-b');
+INSERT INTO users (id, organization_id, email, username) VALUES
+    ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000a1', 'u1@a.test', 'u1'),
+    ('00000000-0000-4000-8000-0000000000b2', '00000000-0000-4000-8000-0000000000a1', 'u2@a.test', 'u2'),
+    ('00000000-0000-4000-8000-0000000000b3', '00000000-0000-4000-8000-0000000000a2', 'u3@b.test', 'u3');
+INSERT INTO desks (id, organization_id, desk_id, title, role, llm_provider, llm_model) VALUES
+    ('00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000a1', 'da', 'DA', 'engineer', 'anthropic', 'm'),
+    ('00000000-0000-4000-8000-0000000000d2', '00000000-0000-4000-8000-0000000000a2', 'db', 'DB', 'engineer', 'anthropic', 'm');
+INSERT INTO agent_sessions (id, organization_id, desk_id, user_id, title) VALUES
+    ('00000000-0000-4000-8000-0000000000e1', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000b1', 'of u1'),
+    ('00000000-0000-4000-8000-0000000000e2', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000b2', 'of u2'),
+    ('00000000-0000-4000-8000-0000000000e3', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000d1', NULL, 'desk only'),
+    ('00000000-0000-4000-8000-0000000000e4', '00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000d2', NULL, 'of B');
+INSERT INTO messages (organization_id, session_id, sequence_number, role, content)
+    SELECT organization_id, id, 1, 'user', 'in ' || title FROM agent_sessions;
+INSERT INTO api_keys (organization_id, name, key_prefix, key_hash) VALUES
+    ('00000000-0000-4000-8000-0000000000a1', 'k', 'arc_ab12', repeat('a', 64));
+INSERT INTO cost_tracking (organization_id, provider, model, cost_usd) VALUES
+    ('00000000-0000-4000-8000-0000000000a1', 'anthropic', 'm', 1), ('00000000-0000-4000-8000-0000000000a2', 'openai', 'm', 2);
+REFRESH MATERIALIZED VIEW mv_org_cost_summary;
+SET ROLE app_tenant;
+SELECT 'no org: organizations', count(*) FROM organizations;
+SELECT set_config('app.current_org_id', '00000000-0000-4000-8000-0000000000a1', false) IS NOT NULL;
+SELECT 'organizations', string_agg(name, ',' ORDER BY name) FROM organizations;
+SELECT 'users', string_agg(username::text, ',' ORDER BY username) FROM users;
+SELECT 'sessions', string_agg(title, ',' ORDER BY title) FROM agent_sessions;
+SELECT 'messages', string_agg(content, ',' ORDER BY content) FROM messages;
+SELECT 'cost view', string_agg(provider::text, ',') FROM org_cost_summary;
+SELECT 'matview direct', pg_temp.try('SELECT 1 FROM mv_org_cost_summary');
+SELECT 'insert other org', pg_temp.try($$INSERT INTO users (organization_id, email, username) VALUES ('00000000-0000-4000-8000-0000000000a2', 'x@b.test', 'x')$$);
+SELECT 'rename org', pg_temp.try($$UPDATE organizations SET name = 'A2'$$);
+SELECT 'change slug', pg_temp.try($$UPDATE organizations SET slug = 'other'$$);
+SELECT 'change tier', pg_temp.try($$UPDATE organizations SET subscription_tier = 'enterprise'$$);
+SELECT 'revoke key', pg_temp.try($$UPDATE api_keys SET revoked_at = now(), revocation_reason = 'leak'$$);
+SELECT 'rewrite key hash', pg_temp.try($$UPDATE api_keys SET key_hash = repeat('b', 64)$$);
+SELECT 'delete audit', pg_temp.try($$DELETE FROM audit_logs$$);
+SELECT 'create table', pg_temp.try($$CREATE TABLE public.tenant_made (x int)$$);
+SELECT set_config('app.current_user_id', '00000000-0000-4000-8000-0000000000b1', false) IS NOT NULL;
+SELECT 'u1 sessions', string_agg(title, ',' ORDER BY title) FROM agent_sessions;
+SELECT 'u1 messages', string_agg(content, ',' ORDER BY content) FROM messages;
+RESET ROLE;
+SELECT 'slug after', string_agg(slug::text, ',' ORDER BY slug) FROM organizations;
+"#;
+
+#[test]
+fn cockroachdb_isolation_variants_isolate_like_up_sql_on_postgres() {
+    let pg = TestCluster::start();
+    let pg_dsn = pg.create_db("pg_rls");
+    let crdb_dsn = pg.create_db("crdb_rls");
+    let full = arcdb(&pg, &pg_dsn, &[], &["up"]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let base = arcdb(&pg, &crdb_dsn, &[], &["up", "--to", "3"]);
+    assert_eq!(base.code, 0, "{}", base.stderr);
+    // The 0004/0005 variants, with the two CockroachDB-only forms spelled for PostgreSQL.
+    let read = |p: &str| std::fs::read_to_string(repo_path(p)).unwrap();
+    let rls = read("migrations/0004_row_level_security/up.cockroachdb.sql");
+    let create_role = "CREATE ROLE IF NOT EXISTS arcdesk_tenant WITH NOLOGIN;";
+    assert_eq!(rls.matches(create_role).count(), 1);
+    let rls = rls
+        .replace(
+            create_role,
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'arcdesk_tenant') THEN CREATE ROLE arcdesk_tenant NOLOGIN; END IF; END $$;",
+        )
+        .replace("CREATE POLICY IF NOT EXISTS ", "CREATE POLICY ");
+    pg.psql("crdb_rls", &rls);
+    pg.psql(
+        "crdb_rls",
+        &read("migrations/0005_analytics_views/up.cockroachdb.sql"),
+    );
+    pg.psql(
+        "pg_rls",
+        "CREATE ROLE app_tenant LOGIN; GRANT arcdesk_tenant TO app_tenant;",
+    );
+
+    let expected = pg.psql("pg_rls", ISOLATION_BEHAVIOUR);
+    let got = pg.psql("crdb_rls", ISOLATION_BEHAVIOUR);
+    assert_eq!(
+        got, expected,
+        "the CockroachDB isolation variants behave differently"
+    );
+    for line in [
+        "no org: organizations|0",
+        "organizations|A",
+        "users|u1,u2",
+        "sessions|desk only,of u1,of u2",
+        "cost view|anthropic",
+        "matview direct|42501",
+        "insert other org|42501",
+        "rename org|ok",
+        "change slug|42501",
+        "change tier|42501",
+        "revoke key|ok",
+        "rewrite key hash|42501",
+        "delete audit|42501",
+        "create table|42501",
+        "u1 sessions|desk only,of u1",
+        "u1 messages|in desk only,in of u1",
+        "slug after|org-a,org-b",
+    ] {
+        assert!(got.lines().any(|l| l == line), "{line} not in:\n{got}");
+    }
+}
