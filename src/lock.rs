@@ -441,3 +441,54 @@ impl HeldLease {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_chooses_the_lock() {
+        if std::env::var_os("ARCDB_LOCK").is_some() {
+            return; // the test hook overrides the choice
+        }
+        let pg = Engine::detect("PostgreSQL 15.18 on x86_64").unwrap();
+        let crdb = Engine::detect("CockroachDB CCL v25.3.1 (x86_64-pc-linux-gnu)").unwrap();
+        assert_eq!(MigrationLock::for_engine(&pg), MigrationLock::Advisory);
+        assert_eq!(MigrationLock::for_engine(&crdb), MigrationLock::Lease);
+    }
+
+    #[test]
+    fn holder_ids_are_unique_and_readable() {
+        let a = holder_id();
+        let b = holder_id();
+        assert_ne!(a, b);
+        assert!(a.contains(&format!(" pid {} #", std::process::id())), "{a}");
+    }
+
+    #[test]
+    fn lease_rows_describe_their_state() {
+        let now = Utc::now();
+        let row = LeaseRow {
+            holder: "h pid 1 #abc".into(),
+            acquired_at: now,
+            expires_at: now + chrono::Duration::seconds(20),
+            now,
+        };
+        assert!(!row.expired());
+        assert!(
+            row.describe().contains("expires in 20s"),
+            "{}",
+            row.describe()
+        );
+        let stale = LeaseRow {
+            expires_at: now - chrono::Duration::seconds(5),
+            ..row
+        };
+        assert!(stale.expired());
+        assert!(
+            stale.describe().contains("expired 5s ago"),
+            "{}",
+            stale.describe()
+        );
+    }
+}
