@@ -215,7 +215,34 @@ pub struct SeedArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyRlsArgs {}
+pub struct VerifyRlsArgs {
+    /// The role tenant sessions run as: the probes switch to it with SET LOCAL ROLE, so the
+    /// connecting user must be a member (GRANT arcdesk_tenant TO <user>).
+    #[arg(long, value_name = "ROLE", default_value = "arcdesk_tenant")]
+    pub tenant_role: String,
+
+    /// The session setting that carries the tenant's organization id.
+    #[arg(long, value_name = "NAME", default_value = "app.current_org_id")]
+    pub setting: String,
+
+    /// A schema holding tenant tables (repeatable; default: public).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
+
+    /// Probe at most this many organizations; beyond that a deterministic sample, and the
+    /// report says so.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_orgs: u32,
+
+    /// Run the declarative cases of this directory (*.toml, see rls-tests/README.md) instead
+    /// of the ones built into arcdb.
+    #[arg(long = "cases", value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+
+    /// Only the catalog audit: no live probes, no cases (needs no tenant role membership).
+    #[arg(long)]
+    pub static_only: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct RefreshArgs {

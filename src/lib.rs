@@ -12,6 +12,7 @@ pub mod local;
 pub mod lock;
 pub mod migrate;
 pub mod output;
+pub mod rls;
 pub mod seed;
 pub mod views;
 
@@ -106,9 +107,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 emit(&seed::sample(&mut db).await?, format)
             }
         }
-        Command::VerifyRls(_) => Err(anyhow::anyhow!(
-            "this command is not available in this build yet"
-        )),
+        Command::VerifyRls(args) => {
+            let defaults = rls::VerifyOptions::default();
+            let opts = rls::VerifyOptions {
+                tenant_role: args.tenant_role,
+                setting: args.setting,
+                schemas: if args.schemas.is_empty() {
+                    defaults.schemas.clone()
+                } else {
+                    args.schemas
+                },
+                max_orgs: args.max_orgs as usize,
+                cases_dir: args.cases,
+                static_only: args.static_only,
+                ..defaults
+            };
+            let db = connect(&cli.global).await?;
+            emit(&rls::verify(&db, &opts).await?, format)
+        }
     }
 }
 

@@ -1,0 +1,1838 @@
+//! Live probes: queries and writes as the tenant role, per table and per organization, inside
+//! transactions that are always rolled back ([`rolled_back`] is the only way this module and
+//! `cases` touch the database).
+//!
+//! For every table of the tenant schemas (found in the catalog: the root table and every table
+//! or view with the tenant column) and every probed organization A, with B the next probed
+//! organization:
+//! - `read`: as A's tenant, the rows of A counted as the tenant equal the rows of A counted as
+//!   the owner, and no row of another organization is visible (views: none of another's);
+//! - `insert-other-org`: inserting a row for B (a copy of one of B's rows with a new key) is
+//!   rejected by row-level security;
+//! - `update-other-org` / `delete-other-org`: an UPDATE or DELETE aimed at other organizations'
+//!   rows (sampled keys, fetched once as the owner) affects 0 rows;
+//! - `move-to-other-org`: `UPDATE … SET <tenant column> = B` on one of A's own rows is rejected;
+//! - `reference-other-org` (one per foreign key between tenant tables): a row of A that is valid
+//!   as inserted by A's tenant, changed only to reference B's parent row, is rejected.
+//!
+//! Once per table, in a session that never set the tenant: with the setting unset, and set to
+//! the empty string, the tenant sees no row and gets no error (`unset-setting`,
+//! `empty-setting`).
+//!
+//! Rows are built generically: an existing row as JSON (`to_jsonb`, read as the owner), with the
+//! tenant column and the key changed, and the columns of unique keys changed so as to keep
+//! their shape, inserted with `jsonb_populate_record`. A rejection is conclusive when it is
+//! SQLSTATE 42501 (row-level security or privileges), and so is a constraint violation, which
+//! PostgreSQL only raises after the row has passed the RLS check (BEFORE triggers → RLS WITH
+//! CHECK → NOT NULL/CHECK → unique → foreign keys). A BEFORE trigger's error says nothing about
+//! RLS: other template rows are tried, then (as a superuser) the same row with triggers off
+//! (`session_replication_role = replica`, transaction-local), else the check is skipped with
+//! the reason.
+
+use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
+use crate::db::Db;
+use anyhow::{anyhow, Context};
+use serde_json::{Map, Value};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
+
+/// Template rows read per table and organization (the first three are tried as templates;
+/// all of them are the targets of the UPDATE/DELETE probes of the other organizations).
+const SAMPLE_ROWS: i64 = 10;
+const TEMPLATES: usize = 3;
+/// The UPDATE/DELETE probes without WHERE touch every row of the tenant (then roll back): only
+/// for tenants with at most this many rows in the table.
+const BLANKET_MAX: i64 = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Transactions that never commit
+// ---------------------------------------------------------------------------------------------
+
+/// A statement handle that exists only inside [`rolled_back`]: what runs through it is undone.
+#[derive(Clone, Copy)]
+pub(crate) struct Tx<'a> {
+    client: &'a Client,
+}
+
+pub(crate) const REPEATABLE_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
+pub(crate) const READ_COMMITTED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/// Run `body` between `begin` and ROLLBACK, whatever it returns: verify-rls never commits.
+pub(crate) async fn rolled_back<'a, T, F, Fut>(
+    client: &'a Client,
+    begin: &'static str,
+    body: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(Tx<'a>) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    client
+        .batch_execute(begin)
+        .await
+        .context("cannot begin a verification transaction")?;
+    let result = body(Tx { client }).await;
+    let rollback = client.batch_execute("ROLLBACK").await;
+    let value = result?;
+    rollback.context("cannot roll back the verification transaction")?;
+    Ok(value)
+}
+
+impl<'a> Tx<'a> {
+    /// A query whose failure is an error of the whole run (catalog reads, the owner's counts).
+    pub(crate) async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> anyhow::Result<Vec<Row>> {
+        self.client
+            .query(sql, params)
+            .await
+            .map_err(|e| anyhow!("{}", db_error_text(&e)))
+    }
+
+    pub(crate) async fn batch(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.client.batch_execute(sql).await
+    }
+
+    pub(crate) async fn simple_query(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error> {
+        self.client.simple_query(sql).await
+    }
+
+    /// `setup` then `sql` (a write) in a savepoint that is always rolled back: its effects and
+    /// its `SET LOCAL`s vanish, and an error does not abort the transaction. The inner result
+    /// is the statement's (rows affected, or its error); the outer one fails only when the
+    /// savepoint cannot be rolled back (connection lost).
+    async fn try_execute(
+        &self,
+        setup: &[String],
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> anyhow::Result<Result<u64, tokio_postgres::Error>> {
+        self.client.batch_execute("SAVEPOINT arcdb_probe").await?;
+        let mut result = Ok(0);
+        for statement in setup {
+            if let Err(e) = self.client.batch_execute(statement).await {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = self.client.execute(sql, params).await;
+        }
+        self.release().await?;
+        Ok(result)
+    }
+
+    /// Like [`Tx::try_execute`], for a query.
+    async fn try_query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> anyhow::Result<Result<Vec<Row>, tokio_postgres::Error>> {
+        self.client.batch_execute("SAVEPOINT arcdb_probe").await?;
+        let result = self.client.query(sql, params).await;
+        self.release().await?;
+        Ok(result)
+    }
+
+    async fn release(&self) -> anyhow::Result<()> {
+        self.client
+            .batch_execute("ROLLBACK TO SAVEPOINT arcdb_probe; RELEASE SAVEPOINT arcdb_probe")
+            .await
+            .context("cannot roll back a probe's savepoint")
+    }
+}
+
+/// `SET LOCAL ROLE <role>`, or a one-line error that says how to allow it.
+pub(crate) async fn become_tenant(tx: Tx<'_>, role: &str) -> anyhow::Result<()> {
+    // Asked first: after a failed SET ROLE the transaction accepts no query.
+    let user: String = tx.query("SELECT session_user::text", &[]).await?[0].get(0);
+    if let Err(err) = tx.batch(&format!("SET LOCAL ROLE {}", ident(role))).await {
+        let code = err.code().map(|c| c.code()).unwrap_or("");
+        return Err(if code == "22023" || code == "42704" {
+            anyhow!(
+                "the tenant role {role} does not exist: apply the migrations (arcdb up) or name the role with --tenant-role"
+            )
+        } else {
+            anyhow!(
+                "cannot switch to the tenant role {role} as {user} ({}): run GRANT {} TO {}; so that verify-rls can probe as that role (only ever in rolled-back transactions), or use --static-only",
+                db_error_text(&err),
+                plain_ident(role),
+                plain_ident(&user)
+            )
+        });
+    }
+    Ok(())
+}
+
+/// An identifier as a person would type it: quoted only when it has to be.
+fn plain_ident(name: &str) -> String {
+    let simple = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if simple {
+        name.to_string()
+    } else {
+        ident(name)
+    }
+}
+
+/// A double-quoted SQL identifier.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `SQLSTATE message (context)` of a database error, or the client error's text.
+pub(crate) fn db_error_text(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} {}", db.code().code(), db.message());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(context) = db.where_() {
+                let first = context.lines().next().unwrap_or(context);
+                text.push_str(&format!(" [{first}]"));
+            }
+            text
+        }
+        None => err.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalog: which tables, columns, keys and privileges
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    /// `format_type` of the column.
+    ty: String,
+    /// `pg_type.typcategory`: S string, N numeric, U user (uuid), …
+    category: char,
+    /// Not generated and not GENERATED ALWAYS AS IDENTITY.
+    writable: bool,
+    tenant_may_insert: bool,
+    tenant_may_update: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Table {
+    /// `schema.name`, for people.
+    name: String,
+    /// `"schema"."name"`, for SQL.
+    sql: String,
+    /// `r`, `p` (tables), `v` (view), `m` (materialized view).
+    kind: char,
+    rls_enabled: bool,
+    /// Tagged `arcdb:global:` (intentionally shared by every organization).
+    global: bool,
+    /// The connecting role is itself subject to RLS here (FORCE, or not the owner), so it
+    /// cannot count the true rows.
+    filtered_for_owner: bool,
+    is_root: bool,
+    tc: String,
+    tc_ty: String,
+    columns: Vec<Column>,
+    pk: Vec<String>,
+    unique_columns: BTreeSet<String>,
+    /// Boolean columns named in the predicate of a partial unique index (`… WHERE is_default`):
+    /// flipping them is another way to make a copied row unique.
+    partial_bools: BTreeSet<String>,
+    fk_columns: BTreeSet<String>,
+    can_select: bool,
+    can_insert: bool,
+    can_update: bool,
+    can_delete: bool,
+}
+
+impl Table {
+    fn is_table(&self) -> bool {
+        matches!(self.kind, 'r' | 'p')
+    }
+    /// Not shared on purpose, and (for tables) countable by the connecting role.
+    fn probed(&self) -> bool {
+        if self.global {
+            return false;
+        }
+        !self.is_table() || !self.filtered_for_owner
+    }
+    fn tc_sql(&self) -> String {
+        ident(&self.tc)
+    }
+    /// `"tc" = $n::text::type`
+    fn tc_is(&self, param: usize) -> String {
+        format!("{} = ${param}::text::{}", self.tc_sql(), self.tc_ty)
+    }
+    fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+    /// The scoped predicate every tenant policy of this table should have.
+    fn scoped(&self, setting: &str) -> String {
+        format!(
+            "{} = NULLIF(current_setting('{setting}', true), '')::{}",
+            self.tc_sql(),
+            self.tc_ty
+        )
+    }
+    /// `(a, b) IN (SELECT a, b FROM jsonb_populate_recordset(NULL::t, $n::jsonb))`
+    fn pk_in(&self, param: usize) -> String {
+        self.pk_in_json(&format!("${param}::jsonb"))
+    }
+    /// Like [`Table::pk_in`], with the keys given by a jsonb expression.
+    fn pk_in_json(&self, keys: &str) -> String {
+        let cols: Vec<String> = self.pk.iter().map(|c| ident(c)).collect();
+        let cols = cols.join(", ");
+        format!(
+            "({cols}) IN (SELECT {cols} FROM jsonb_populate_recordset(NULL::{}, {keys}))",
+            self.sql
+        )
+    }
+    fn pk_of(&self, row: &Map<String, Value>) -> Value {
+        let mut key = Map::new();
+        for col in &self.pk {
+            key.insert(col.clone(), row.get(col).cloned().unwrap_or(Value::Null));
+        }
+        Value::Object(key)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ForeignKey {
+    name: String,
+    child: usize,
+    parent: usize,
+    /// (child column, parent column) pairs that are not the tenant column.
+    refs: Vec<(String, String)>,
+    /// Whether the key includes the tenant column on both sides.
+    composite: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Org {
+    id: String,
+    label: String,
+}
+
+struct Ctx<'o> {
+    opts: &'o VerifyOptions,
+    tables: Vec<Table>,
+    fks: Vec<ForeignKey>,
+    orgs: Vec<Org>,
+    /// Per table, per organization id: sample rows as JSON objects (read as the owner).
+    samples: Vec<HashMap<String, Vec<Map<String, Value>>>>,
+    /// The connecting role may SET session_replication_role (to probe past BEFORE triggers).
+    may_disable_triggers: bool,
+}
+
+async fn read_catalog(
+    tx: Tx<'_>,
+    opts: &VerifyOptions,
+) -> anyhow::Result<(Vec<Table>, Vec<ForeignKey>)> {
+    let exists = tx
+        .query(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&opts.tenant_role],
+        )
+        .await?;
+    if exists.is_empty() {
+        return Err(anyhow!(
+            "the tenant role {} does not exist: apply the migrations (arcdb up) or name the role with --tenant-role",
+            opts.tenant_role
+        ));
+    }
+    let rows = tx
+        .query(
+            "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity,
+                    coalesce(obj_description(c.oid, 'pg_class'), '') LIKE 'arcdb:global:%',
+                    CASE WHEN c.relkind IN ('r', 'p') THEN row_security_active(c.oid) ELSE false END,
+                    c.relname = $3,
+                    has_table_privilege($1, c.oid, 'SELECT'),
+                    has_any_column_privilege($1, c.oid, 'INSERT'),
+                    has_any_column_privilege($1, c.oid, 'UPDATE'),
+                    has_table_privilege($1, c.oid, 'DELETE')
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = ANY($2)
+                AND c.relkind IN ('r', 'p', 'v', 'm')
+                AND NOT c.relispartition
+                AND (c.relname = $3 OR EXISTS (
+                        SELECT 1 FROM pg_catalog.pg_attribute a
+                         WHERE a.attrelid = c.oid AND a.attname = $4
+                           AND a.attnum > 0 AND NOT a.attisdropped))
+              ORDER BY array_position($2, n.nspname::text), c.relname",
+            &[
+                &opts.tenant_role,
+                &opts.schemas,
+                &opts.root_table,
+                &opts.tenant_column,
+            ],
+        )
+        .await?;
+    let mut oids: Vec<u32> = Vec::new();
+    let mut tables = Vec::new();
+    let mut root_seen = false;
+    for row in rows {
+        let (schema, name): (String, String) = (row.get(1), row.get(2));
+        let kind: String = row.get(3);
+        let named_root: bool = row.get(7);
+        // The tenant root is the first table of that name in the schema order.
+        let is_root = named_root && !root_seen && matches!(kind.as_str(), "r" | "p");
+        root_seen |= is_root;
+        oids.push(row.get(0));
+        tables.push(Table {
+            name: format!("{schema}.{name}"),
+            sql: format!("{}.{}", ident(&schema), ident(&name)),
+            kind: kind.chars().next().unwrap_or('r'),
+            rls_enabled: row.get(4),
+            global: row.get(5),
+            filtered_for_owner: row.get(6),
+            is_root,
+            tc: if is_root {
+                "id".into()
+            } else {
+                opts.tenant_column.clone()
+            },
+            tc_ty: String::new(),
+            columns: Vec::new(),
+            pk: Vec::new(),
+            unique_columns: BTreeSet::new(),
+            partial_bools: BTreeSet::new(),
+            fk_columns: BTreeSet::new(),
+            can_select: row.get(8),
+            can_insert: row.get(9),
+            can_update: row.get(10),
+            can_delete: row.get(11),
+        });
+    }
+    let index: HashMap<u32, usize> = oids.iter().enumerate().map(|(i, o)| (*o, i)).collect();
+
+    for row in tx
+        .query(
+            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
+                    t.typcategory::text,
+                    a.attgenerated = '' AND a.attidentity <> 'a',
+                    has_column_privilege($2, a.attrelid, a.attnum, 'INSERT'),
+                    has_column_privilege($2, a.attrelid, a.attnum, 'UPDATE')
+               FROM pg_catalog.pg_attribute a
+               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+              WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attrelid, a.attnum",
+            &[&oids, &opts.tenant_role],
+        )
+        .await?
+    {
+        let Some(&i) = index.get(&row.get::<_, u32>(0)) else {
+            continue;
+        };
+        let category: String = row.get(3);
+        tables[i].columns.push(Column {
+            name: row.get(1),
+            ty: row.get(2),
+            category: category.chars().next().unwrap_or('X'),
+            writable: row.get(4),
+            tenant_may_insert: row.get(5),
+            tenant_may_update: row.get(6),
+        });
+    }
+    for t in &mut tables {
+        t.tc_ty = t
+            .column(&t.tc)
+            .map(|c| c.ty.clone())
+            .unwrap_or_else(|| "uuid".into());
+    }
+
+    for row in tx
+        .query(
+            "SELECT i.indrelid, i.indisprimary,
+                    ARRAY(SELECT a.attname::text
+                            FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(n, o)
+                            JOIN pg_catalog.pg_attribute a
+                              ON a.attrelid = i.indrelid AND a.attnum = k.n
+                           ORDER BY k.o)
+               FROM pg_catalog.pg_index i
+              WHERE i.indisunique AND i.indrelid = ANY($1)
+              ORDER BY i.indrelid, NOT i.indisprimary, i.indexrelid",
+            &[&oids],
+        )
+        .await?
+    {
+        let Some(&i) = index.get(&row.get::<_, u32>(0)) else {
+            continue;
+        };
+        let primary: bool = row.get(1);
+        let cols: Vec<String> = row.get(2);
+        if primary {
+            tables[i].pk = cols.clone();
+        }
+        tables[i].unique_columns.extend(cols);
+    }
+
+    for row in tx
+        .query(
+            "SELECT DISTINCT i.indrelid, a.attname::text
+               FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+              WHERE i.indisunique AND i.indpred IS NOT NULL AND i.indrelid = ANY($1)
+                AND a.atttypid = 'boolean'::regtype
+                AND position(a.attname::text IN pg_get_expr(i.indpred, i.indrelid)) > 0",
+            &[&oids],
+        )
+        .await?
+    {
+        if let Some(&i) = index.get(&row.get::<_, u32>(0)) {
+            tables[i].partial_bools.insert(row.get(1));
+        }
+    }
+
+    let mut fks = Vec::new();
+    for row in tx
+        .query(
+            "SELECT con.conname::text, con.conrelid, con.confrelid,
+                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(n, o)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+                           ORDER BY k.o),
+                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(n, o)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+                           ORDER BY k.o)
+               FROM pg_catalog.pg_constraint con
+              WHERE con.contype = 'f' AND con.conrelid = ANY($1)
+              ORDER BY con.conrelid, con.conname",
+            &[&oids],
+        )
+        .await?
+    {
+        let child_cols: Vec<String> = row.get(3);
+        let Some(&child) = index.get(&row.get::<_, u32>(1)) else {
+            continue;
+        };
+        tables[child].fk_columns.extend(child_cols.iter().cloned());
+        let Some(&parent) = index.get(&row.get::<_, u32>(2)) else {
+            continue;
+        };
+        // References to the tenant root are the tenant column's own key; the root's own keys
+        // are not probed (it has no tenant column to combine with).
+        if tables[parent].is_root || tables[child].is_root || !tables[parent].is_table() {
+            continue;
+        }
+        let parent_cols: Vec<String> = row.get(4);
+        let (child_tc, parent_tc) = (tables[child].tc.clone(), tables[parent].tc.clone());
+        let composite = child_cols
+            .iter()
+            .zip(&parent_cols)
+            .any(|(c, p)| *c == child_tc && *p == parent_tc);
+        let refs: Vec<(String, String)> = child_cols
+            .into_iter()
+            .zip(parent_cols)
+            .filter(|(c, _)| *c != child_tc)
+            .collect();
+        if refs.is_empty() {
+            continue;
+        }
+        fks.push(ForeignKey {
+            name: row.get(0),
+            child,
+            parent,
+            refs,
+            composite,
+        });
+    }
+    Ok((tables, fks))
+}
+
+/// All organizations, or a deterministic sample of `max` of them (and the total).
+async fn read_orgs(tx: Tx<'_>, root: &Table, max: usize) -> anyhow::Result<(Vec<Org>, usize)> {
+    let label = ["name", "slug"]
+        .iter()
+        .find(|c| root.column(c).is_some())
+        .map(|c| format!("{}::text", ident(c)))
+        .unwrap_or_else(|| "id::text".into());
+    let total: i64 = tx
+        .query(&format!("SELECT count(*) FROM {}", root.sql), &[])
+        .await?[0]
+        .get(0);
+    // md5 of the key: a spread-out sample that is the same on every run.
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT id::text, coalesce({label}, id::text) FROM {} ORDER BY md5(id::text) LIMIT $1",
+                root.sql
+            ),
+            &[&(max as i64)],
+        )
+        .await?;
+    let mut orgs: Vec<Org> = rows
+        .iter()
+        .map(|r| Org {
+            id: r.get(0),
+            label: r.get(1),
+        })
+        .collect();
+    orgs.sort_by(|a, b| a.label.cmp(&b.label).then(a.id.cmp(&b.id)));
+    Ok((orgs, total as usize))
+}
+
+/// Up to [`SAMPLE_ROWS`] rows of each organization per table, the ones with the most NULLs
+/// (the fewest optional references) first.
+async fn read_samples(
+    tx: Tx<'_>,
+    tables: &[Table],
+    orgs: &[Org],
+) -> anyhow::Result<Vec<HashMap<String, Vec<Map<String, Value>>>>> {
+    let ids: Vec<String> = orgs.iter().map(|o| o.id.clone()).collect();
+    let mut all = Vec::new();
+    for t in tables {
+        let mut per_org: HashMap<String, Vec<Map<String, Value>>> = HashMap::new();
+        if t.is_table() && !t.global && !t.filtered_for_owner && !ids.is_empty() {
+            let order = if t.pk.is_empty() {
+                String::new()
+            } else {
+                let cols: Vec<String> = t.pk.iter().map(|c| ident(c)).collect();
+                format!("ORDER BY {}", cols.join(", "))
+            };
+            let sql = format!(
+                "SELECT o.k, x.j
+                   FROM unnest($1::text[]) AS o(k)
+                   CROSS JOIN LATERAL (
+                        SELECT to_jsonb(s) AS j
+                          FROM (SELECT * FROM {t} WHERE {tc} = o.k::{ty} {order} LIMIT 200) AS s
+                         ORDER BY (SELECT count(*) FROM jsonb_each(to_jsonb(s)) AS e
+                                    WHERE e.value = 'null'::jsonb) DESC, to_jsonb(s)::text
+                         LIMIT {SAMPLE_ROWS}) AS x",
+                t = t.sql,
+                tc = t.tc_sql(),
+                ty = t.tc_ty,
+            );
+            for row in tx.query(&sql, &[&ids]).await? {
+                let org: String = row.get(0);
+                if let Value::Object(map) = row.get::<_, Value>(1) {
+                    per_org.entry(org).or_default().push(map);
+                }
+            }
+        }
+        all.push(per_org);
+    }
+    Ok(all)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyhow::Result<()> {
+    // A session of its own, where the tenant setting has never been set.
+    let probe_db = db.reconnect().await?;
+    let client = &probe_db.client;
+
+    let (tables, fks, orgs, total, samples, may_disable_triggers) = rolled_back(
+        client,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        |tx| async move {
+            let (tables, fks) = read_catalog(tx, opts).await?;
+            let may_disable: bool = tx
+                .query(
+                    "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user",
+                    &[],
+                )
+                .await?
+                .first()
+                .map(|r| r.get(0))
+                .unwrap_or(false);
+            let (orgs, total) = match tables.iter().find(|t| t.is_root) {
+                Some(root) if !root.filtered_for_owner => {
+                    read_orgs(tx, root, opts.max_orgs).await?
+                }
+                _ => (Vec::new(), 0),
+            };
+            let samples = read_samples(tx, &tables, &orgs).await?;
+            Ok((tables, fks, orgs, total, samples, may_disable))
+        },
+    )
+    .await?;
+
+    report.tables = report
+        .tables
+        .max(tables.iter().filter(|t| t.is_table()).count());
+    report.organizations_probed = orgs.len();
+    report.sampled = total > orgs.len();
+    if report.sampled {
+        report.notes.push(format!(
+            "the probes ran for a deterministic sample of {} of {} organizations (raise --max-orgs to probe more)",
+            orgs.len(),
+            total
+        ));
+    }
+    if !report.notes.iter().any(|n| n.contains("SET LOCAL")) {
+        report.notes.push(format!(
+            "{} is a custom setting any session can change: isolation holds only while the application, never the tenant, sets it, with SET LOCAL or set_config(…, true) inside each transaction (a plain SET outlives the transaction and leaks to the next client behind a pooler)",
+            opts.setting
+        ));
+    }
+
+    let ctx = Ctx {
+        opts,
+        tables,
+        fks,
+        orgs,
+        samples,
+        may_disable_triggers,
+    };
+
+    for t in ctx.tables.iter().filter(|t| t.global) {
+        report.checks.push(Check::skipped(
+            Suite::Probe,
+            format!("probe read {}", t.name),
+            "tagged arcdb:global: shared by every organization on purpose",
+        ));
+    }
+    for t in ctx
+        .tables
+        .iter()
+        .filter(|t| t.filtered_for_owner && !t.global)
+    {
+        report.checks.push(Check::skipped(
+            Suite::Probe,
+            format!("probe read {}", t.name),
+            format!(
+                "the connecting role is itself subject to row-level security on {} (FORCE, or not its owner), so it cannot count the true rows: connect as the owner or a BYPASSRLS role",
+                t.name
+            ),
+        ));
+    }
+
+    let checks = rolled_back(client, READ_COMMITTED, |tx| unset_probes(tx, &ctx)).await?;
+    report.checks.extend(checks);
+
+    if ctx.orgs.is_empty() {
+        report.checks.push(Check::skipped(
+            Suite::Probe,
+            "probe organizations",
+            "no organization to probe as (the root table is empty): load data first, e.g. arcdb seed",
+        ));
+    }
+    for i in 0..ctx.orgs.len() {
+        let checks = rolled_back(client, REPEATABLE_READ, |tx| org_probes(tx, &ctx, i)).await?;
+        report.checks.extend(checks);
+    }
+    Ok(())
+}
+
+/// Tables and views the probes cover for reads.
+fn readable<'c>(ctx: &'c Ctx<'_>) -> impl Iterator<Item = &'c Table> {
+    ctx.tables.iter().filter(|t| t.probed())
+}
+
+/// With the setting never set in this session, then set to '': no row, no error.
+async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
+    let setting = &ctx.opts.setting;
+    let mut checks = Vec::new();
+    let preset: Option<String> = tx
+        .query("SELECT current_setting($1, true)", &[setting])
+        .await?[0]
+        .get(0);
+    tx.batch("SET LOCAL lock_timeout = '5s'").await?;
+    become_tenant(tx, &ctx.opts.tenant_role).await?;
+    let mut states = vec![("unset-setting", None)];
+    match preset.as_deref() {
+        None => {}
+        Some("") => {
+            states.clear();
+            checks.push(Check::skipped(
+                Suite::Probe,
+                "probe unset-setting",
+                format!("{setting} is already defined (empty) in a new session; only the empty value was probed"),
+            ));
+        }
+        Some(value) => {
+            states.clear();
+            checks.push(Check::fail(
+                Suite::Probe,
+                "probe unset-setting",
+                Finding {
+                    rule: "probe-setting-preset".into(),
+                    object: format!("setting {setting}"),
+                    command: None,
+                    risk: format!(
+                        "every new session starts with {setting} = '{value}' (ALTER DATABASE/ROLE … SET, postgresql.conf or the connection options): a session that does not choose a tenant acts as that one"
+                    ),
+                    fix: format!(
+                        "remove the default (ALTER DATABASE … RESET {setting}; ALTER ROLE … RESET {setting}) and let the application set it per transaction"
+                    ),
+                },
+            ));
+        }
+    }
+    states.push(("empty-setting", Some("")));
+    for (kind, value) in states {
+        if let Some(value) = value {
+            tx.query("SELECT set_config($1, $2, true)", &[setting, &value])
+                .await?;
+        }
+        let how = if value.is_some() {
+            format!("set to the empty string ({setting} = '', as after a SET LOCAL ended)")
+        } else {
+            format!("unset ({setting} never set in the session)")
+        };
+        for t in readable(ctx) {
+            let name = format!("probe {kind} {}", t.name);
+            if !t.can_select {
+                checks.push(Check::pass(Suite::Probe, name));
+                continue;
+            }
+            let sql = format!("SELECT count(*) FROM {}", t.sql);
+            let check = match tx.try_query(&sql, &[]).await? {
+                Ok(rows) => {
+                    let n: i64 = rows[0].get(0);
+                    if n == 0 {
+                        Check::pass(Suite::Probe, name)
+                    } else {
+                        Check::fail(
+                            Suite::Probe,
+                            name,
+                            Finding {
+                                rule: "probe-fail-open".into(),
+                                object: t.name.clone(),
+                                command: Some("SELECT".into()),
+                                risk: format!(
+                                    "with {how}, {} sees {n} rows of {}: a request that forgets to set the tenant reads every organization's data",
+                                    ctx.opts.tenant_role, t.name
+                                ),
+                                fix: format!(
+                                    "compare with NULLIF(current_setting('{setting}', true), '') cast to the key type (NULL matches no row), never `… IS NULL OR …` or COALESCE: {}",
+                                    t.scoped(setting)
+                                ),
+                            },
+                        )
+                    }
+                }
+                Err(err) => Check::fail(
+                    Suite::Probe,
+                    name,
+                    Finding {
+                        rule: "probe-fail-loud".into(),
+                        object: t.name.clone(),
+                        command: Some("SELECT".into()),
+                        risk: format!(
+                            "with {how}, reading {} as {} fails ({}): requests that run before the tenant is set break instead of seeing no row",
+                            t.name,
+                            ctx.opts.tenant_role,
+                            db_error_text(&err)
+                        ),
+                        fix: format!(
+                            "read the setting with current_setting('{setting}', true) and NULLIF(…, '') before the cast, so that unset and empty mean NULL: {}",
+                            t.scoped(setting)
+                        ),
+                    },
+                ),
+            };
+            checks.push(check);
+        }
+    }
+    Ok(checks)
+}
+
+/// Every probe as the tenant of organization `i`, in one transaction.
+async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<Check>> {
+    let org = &ctx.orgs[i];
+    let n = ctx.orgs.len();
+    let other = (n > 1).then(|| &ctx.orgs[(i + 1) % n]);
+    tx.batch("SET LOCAL lock_timeout = '5s'").await?;
+
+    // As the owner, in the transaction's snapshot: the true number of A's rows per table.
+    let counted: Vec<usize> = ctx
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_table() && !t.global && !t.filtered_for_owner)
+        .map(|(k, _)| k)
+        .collect();
+    let mut truth: HashMap<usize, i64> = HashMap::new();
+    if !counted.is_empty() {
+        let parts: Vec<String> = counted
+            .iter()
+            .map(|&k| {
+                let t = &ctx.tables[k];
+                format!("(SELECT count(*) FROM {} WHERE {})", t.sql, t.tc_is(1))
+            })
+            .collect();
+        let row = &tx
+            .query(&format!("SELECT {}", parts.join(", ")), &[&org.id])
+            .await?[0];
+        for (col, &k) in counted.iter().enumerate() {
+            truth.insert(k, row.get(col));
+        }
+    }
+
+    become_tenant(tx, &ctx.opts.tenant_role).await?;
+    tx.query(
+        "SELECT set_config($1, $2, true)",
+        &[&ctx.opts.setting, &org.id],
+    )
+    .await?;
+
+    let probe = Probe {
+        tx,
+        ctx,
+        org,
+        other,
+    };
+    let mut checks = Vec::new();
+    for (k, t) in ctx.tables.iter().enumerate() {
+        if !t.probed() {
+            continue;
+        }
+        checks.push(probe.read(t, truth.get(&k).copied()).await?);
+        if !t.is_table() {
+            continue;
+        }
+        checks.push(probe.insert_other(k).await?);
+        checks.push(probe.update_other(k, truth.get(&k).copied()).await?);
+        checks.push(probe.move_own(k).await?);
+        checks.push(probe.delete_other(k, truth.get(&k).copied()).await?);
+    }
+    let mut valid_rows: HashMap<usize, Result<Map<String, Value>, String>> = HashMap::new();
+    for fk in &ctx.fks {
+        let (child, parent) = (&ctx.tables[fk.child], &ctx.tables[fk.parent]);
+        if child.global || parent.global || child.filtered_for_owner || parent.filtered_for_owner {
+            continue;
+        }
+        checks.push(probe.reference_other(fk, &mut valid_rows).await?);
+    }
+    Ok(checks)
+}
+
+/// What a rejected write says about row-level security.
+enum Verdict {
+    /// Stopped by RLS (or by missing privileges): the tenant cannot do it.
+    Rejected(String),
+    /// The row got past the RLS check; only a later constraint stopped it.
+    PastRls(String),
+    /// Stopped before the RLS check was reached (a BEFORE trigger, a type error…).
+    Inconclusive(String),
+}
+
+fn verdict(err: &tokio_postgres::Error) -> Verdict {
+    let Some(db) = err.as_db_error() else {
+        return Verdict::Inconclusive(err.to_string());
+    };
+    let code = db.code().code();
+    let text = db_error_text(err);
+    let in_function = db
+        .where_()
+        .is_some_and(|w| w.contains("function") || w.contains("PL/pgSQL"));
+    if code == "42501" {
+        Verdict::Rejected(text)
+    } else if code.starts_with("23")
+        && !in_function
+        && (db.constraint().is_some() || (code == "23502" && db.column().is_some()))
+    {
+        Verdict::PastRls(text)
+    } else {
+        Verdict::Inconclusive(text)
+    }
+}
+
+/// The probes of one organization's transaction, already running as its tenant.
+struct Probe<'p, 'o> {
+    tx: Tx<'p>,
+    ctx: &'p Ctx<'o>,
+    org: &'p Org,
+    other: Option<&'p Org>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum IntMode {
+    Keep,
+    Null,
+    Offset,
+}
+
+impl Probe<'_, '_> {
+    fn name(&self, kind: &str, table: &str) -> String {
+        format!("probe {kind} {table} as {}", self.org.label)
+    }
+
+    fn role(&self) -> &str {
+        &self.ctx.opts.tenant_role
+    }
+
+    fn samples(&self, table: usize, org: &str) -> &[Map<String, Value>] {
+        self.ctx.samples[table]
+            .get(org)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The statements that switch triggers off for one attempt (undone with its savepoint).
+    fn triggers_off(&self) -> Vec<String> {
+        vec![
+            "SET LOCAL ROLE NONE".into(),
+            "SET LOCAL session_replication_role = replica".into(),
+            format!("SET LOCAL ROLE {}", ident(self.role())),
+        ]
+    }
+
+    /// `SELECT count` as the tenant: exactly its own rows, none of another organization.
+    async fn read(&self, t: &Table, truth: Option<i64>) -> anyhow::Result<Check> {
+        let name = self.name("read", &t.name);
+        if !t.can_select {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE {tc} = $1::text::{ty}),
+                    count(*) FILTER (WHERE {tc} IS DISTINCT FROM $1::text::{ty})
+               FROM {t}",
+            tc = t.tc_sql(),
+            ty = t.tc_ty,
+            t = t.sql
+        );
+        let rows = match self.tx.try_query(&sql, &[&self.org.id]).await? {
+            Ok(rows) => rows,
+            Err(err) => {
+                return Ok(Check::fail(
+                    Suite::Probe,
+                    name,
+                    Finding {
+                        rule: "probe-read-error".into(),
+                        object: t.name.clone(),
+                        command: Some("SELECT".into()),
+                        risk: format!(
+                            "the tenant of {} cannot read {} at all ({}): the application breaks for every tenant",
+                            self.org.label,
+                            t.name,
+                            db_error_text(&err)
+                        ),
+                        fix: format!(
+                            "make the policies of {} evaluable by {} (privileges on the functions and tables they use)",
+                            t.name,
+                            self.role()
+                        ),
+                    },
+                ))
+            }
+        };
+        let (own, foreign): (i64, i64) = (rows[0].get(0), rows[0].get(1));
+        if foreign > 0 {
+            let fix = match t.kind {
+                'v' => format!(
+                    "filter the view by {} (with security_barrier), or make it security_invoker = true (PostgreSQL 15+) over tables with row-level security",
+                    t.scoped(&self.ctx.opts.setting)
+                ),
+                'm' => format!(
+                    "REVOKE SELECT ON {} FROM {}; expose it through a security_barrier view filtered by {}",
+                    t.sql,
+                    ident(self.role()),
+                    t.scoped(&self.ctx.opts.setting)
+                ),
+                _ if !t.rls_enabled => format!(
+                    "ALTER TABLE {} ENABLE ROW LEVEL SECURITY; with a policy USING ({})",
+                    t.sql,
+                    t.scoped(&self.ctx.opts.setting)
+                ),
+                _ => format!(
+                    "every permissive policy on {} that applies to {} must scope by {} (USING ({})); drop or fix the others (see the audit's policy findings)",
+                    t.name,
+                    self.role(),
+                    t.tc,
+                    t.scoped(&self.ctx.opts.setting)
+                ),
+            };
+            return Ok(Check::fail(
+                Suite::Probe,
+                name,
+                Finding {
+                    rule: "probe-cross-org-read".into(),
+                    object: t.name.clone(),
+                    command: Some("SELECT".into()),
+                    risk: format!(
+                        "the tenant of {} reads {foreign} rows of other organizations in {}",
+                        self.org.label, t.name
+                    ),
+                    fix,
+                },
+            ));
+        }
+        if let Some(truth) = truth {
+            if own != truth {
+                return Ok(Check::fail(
+                    Suite::Probe,
+                    name,
+                    Finding {
+                        rule: "probe-own-rows-hidden".into(),
+                        object: t.name.clone(),
+                        command: Some("SELECT".into()),
+                        risk: format!(
+                            "the tenant of {} sees {own} of its {truth} rows in {}: the application misses its own data",
+                            self.org.label, t.name
+                        ),
+                        fix: format!(
+                            "let the policies of {} admit every row with {} (restrictive policies narrow on purpose only when their setting is set)",
+                            t.name,
+                            t.scoped(&self.ctx.opts.setting)
+                        ),
+                    },
+                ));
+            }
+        }
+        Ok(Check::pass(Suite::Probe, name))
+    }
+
+    /// A row valid for `org`, built from `template`: tenant column set, key and unique-key
+    /// columns changed (keeping their shape), foreign-key columns untouched.
+    fn build_row(
+        &self,
+        t: &Table,
+        template: &Map<String, Value>,
+        org: &str,
+        mode: IntMode,
+        flip: Option<bool>,
+        salt: u64,
+    ) -> Map<String, Value> {
+        let mut row = template.clone();
+        row.insert(t.tc.clone(), Value::String(org.to_string()));
+        if let Some(flag) = flip {
+            for col in &t.partial_bools {
+                row.insert(col.clone(), Value::Bool(flag));
+            }
+        }
+        for col in &t.columns {
+            if col.name == t.tc
+                || !t.unique_columns.contains(&col.name)
+                || t.fk_columns.contains(&col.name)
+            {
+                continue;
+            }
+            let Some(value) = row.get_mut(&col.name) else {
+                continue;
+            };
+            match (col.category, &*value) {
+                ('U', _) if col.ty == "uuid" => {
+                    *value = Value::String(uuid::Uuid::new_v4().to_string());
+                }
+                ('S', Value::String(s)) => *value = Value::String(reshape(s, salt)),
+                ('N', Value::Number(num))
+                    if matches!(col.ty.as_str(), "smallint" | "integer" | "bigint") =>
+                {
+                    match mode {
+                        IntMode::Keep => {}
+                        IntMode::Null => *value = Value::Null,
+                        IntMode::Offset => {
+                            let bump = if col.ty == "smallint" {
+                                7_001
+                            } else {
+                                1_000_003
+                            };
+                            if let Some(n) = num.as_i64() {
+                                *value = Value::from(n + bump);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        row
+    }
+
+    /// `INSERT INTO t (writable columns the tenant may insert) SELECT … FROM
+    /// jsonb_populate_record(NULL::t, $1)`.
+    fn insert_sql(&self, t: &Table) -> String {
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .filter(|c| c.writable && c.tenant_may_insert)
+            .map(|c| ident(&c.name))
+            .collect();
+        let cols = cols.join(", ");
+        format!(
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM jsonb_populate_record(NULL::{t}, $1::jsonb)",
+            t = t.sql
+        )
+    }
+
+    /// Inserting a row for another organization is rejected by row-level security.
+    async fn insert_other(&self, k: usize) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
+        let name = self.name("insert-other-org", &t.name);
+        if !t.can_insert {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        // Another organization: the next probed one, or an id no organization has.
+        let (target, target_label) = match self.other {
+            Some(o) => (o.id.clone(), o.label.clone()),
+            None => (
+                uuid::Uuid::new_v4().to_string(),
+                "a made-up organization".to_string(),
+            ),
+        };
+        let mut templates: Vec<&Map<String, Value>> =
+            self.samples(k, &target).iter().take(TEMPLATES).collect();
+        if templates.is_empty() {
+            templates = self
+                .samples(k, &self.org.id)
+                .iter()
+                .take(TEMPLATES)
+                .collect();
+        }
+        if templates.is_empty() {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!(
+                    "no row of {} to copy (neither {} nor {} has one)",
+                    t.name, self.org.label, target_label
+                ),
+            ));
+        }
+        let sql = self.insert_sql(t);
+        let rows: Vec<Value> = templates
+            .iter()
+            .enumerate()
+            .map(|(n, tpl)| {
+                Value::Object(self.build_row(t, tpl, &target, IntMode::Keep, None, n as u64))
+            })
+            .collect();
+        let mut last = String::new();
+        let mut attempts: Vec<(Vec<String>, &Value)> =
+            rows.iter().map(|r| (Vec::new(), r)).collect();
+        if self.ctx.may_disable_triggers {
+            attempts.push((self.triggers_off(), &rows[0]));
+        }
+        for (setup, row) in attempts {
+            let triggers = if setup.is_empty() {
+                ""
+            } else {
+                " (with triggers off)"
+            };
+            match self.tx.try_execute(&setup, &sql, &[row]).await? {
+                Ok(_) => {
+                    return Ok(self.insert_finding(t, name, &target_label, format!("the insert succeeded{triggers}")));
+                }
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) => return Ok(Check::pass(Suite::Probe, name)),
+                    Verdict::PastRls(why) => {
+                        return Ok(self.insert_finding(
+                            t,
+                            name,
+                            &target_label,
+                            format!("the row passed the row-level security check{triggers} and was stopped only by a constraint: {why}"),
+                        ))
+                    }
+                    Verdict::Inconclusive(why) => last = why,
+                },
+            }
+        }
+        Ok(Check::skipped(
+            Suite::Probe,
+            name,
+            format!(
+                "every attempt was rejected before the row-level security check could decide ({last}){}",
+                if self.ctx.may_disable_triggers {
+                    ""
+                } else {
+                    "; connect as a superuser to probe with triggers off"
+                }
+            ),
+        ))
+    }
+
+    fn insert_finding(&self, t: &Table, name: String, target: &str, how: String) -> Check {
+        Check::fail(
+            Suite::Probe,
+            name,
+            Finding {
+                rule: "probe-cross-org-insert".into(),
+                object: t.name.clone(),
+                command: Some("INSERT".into()),
+                risk: format!(
+                    "the tenant of {} can insert rows for {target} into {} ({how})",
+                    self.org.label, t.name
+                ),
+                fix: format!(
+                    "give the INSERT (or ALL) policies on {} for {} a WITH CHECK ({})",
+                    t.name,
+                    self.role(),
+                    t.scoped(&self.ctx.opts.setting)
+                ),
+            },
+        )
+    }
+
+    /// Keys of sampled rows of every other probed organization.
+    fn other_keys(&self, k: usize) -> Vec<Value> {
+        let t = &self.ctx.tables[k];
+        self.ctx
+            .orgs
+            .iter()
+            .filter(|o| o.id != self.org.id)
+            .flat_map(|o| self.samples(k, &o.id).iter().map(|r| t.pk_of(r)))
+            .collect()
+    }
+
+    /// A column the tenant may update: the tenant column (an attempt to take rows over) if it
+    /// may, else the first other one.
+    fn update_column<'t>(&self, t: &'t Table) -> Option<&'t Column> {
+        if !t.can_update {
+            return None;
+        }
+        t.column(&t.tc)
+            .filter(|c| c.tenant_may_update && c.writable)
+            .or_else(|| t.columns.iter().find(|c| c.tenant_may_update && c.writable))
+    }
+
+    /// UPDATE of other organizations' rows affects none: aimed at sampled keys (WHERE, as an
+    /// application writes it; PostgreSQL then also applies the SELECT policies), and, for a
+    /// tenant of at most [`BLANKET_MAX`] rows, without WHERE (only the UPDATE policies apply),
+    /// where exactly the tenant's own rows may be affected.
+    async fn update_other(&self, k: usize, truth: Option<i64>) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
+        let name = self.name("update-other-org", &t.name);
+        let Some(col) = self.update_column(t) else {
+            return Ok(Check::pass(Suite::Probe, name));
+        };
+        let takeover = col.name == t.tc;
+        let set = if takeover {
+            format!("{} = $1::text::{}", ident(&col.name), t.tc_ty)
+        } else {
+            format!("{c} = {c}", c = ident(&col.name))
+        };
+        let what = if takeover {
+            format!(
+                "take other organizations' rows of {} over (SET {} = its own id)",
+                t.name, t.tc
+            )
+        } else {
+            format!(
+                "change other organizations' rows of {} (SET {})",
+                t.name, col.name
+            )
+        };
+        let finding = |how: String| {
+            Check::fail(
+                Suite::Probe,
+                name.clone(),
+                Finding {
+                    rule: "probe-cross-org-update".into(),
+                    object: t.name.clone(),
+                    command: Some("UPDATE".into()),
+                    risk: format!("the tenant of {} can {what}: {how}", self.org.label),
+                    fix: format!(
+                        "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
+                        t.name,
+                        self.role(),
+                        t.scoped(&self.ctx.opts.setting)
+                    ),
+                },
+            )
+        };
+        let rls_message = |err: &tokio_postgres::Error| {
+            err.as_db_error().is_some_and(|d| {
+                d.code().code() == "42501" && d.message().contains("row-level security")
+            })
+        };
+
+        // 1. Aimed at other organizations' rows.
+        let keys = Value::Array(self.other_keys(k));
+        if !t.pk.is_empty() && keys.as_array().is_some_and(|a| !a.is_empty()) {
+            let result = if takeover {
+                let sql = format!("UPDATE {} SET {set} WHERE {}", t.sql, t.pk_in(2));
+                self.tx
+                    .try_execute(&[], &sql, &[&self.org.id, &keys])
+                    .await?
+            } else {
+                let sql = format!("UPDATE {} SET {set} WHERE {}", t.sql, t.pk_in(1));
+                self.tx.try_execute(&[], &sql, &[&keys]).await?
+            };
+            match result {
+                Ok(0) => {}
+                Ok(n) => return Ok(finding(format!("{n} rows of other organizations updated"))),
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) if !rls_message(&err) => {}
+                    Verdict::Rejected(why) => {
+                        return Ok(finding(format!(
+                            "the UPDATE reached their rows and only the new row's check stopped it ({why})"
+                        )))
+                    }
+                    Verdict::PastRls(why) => {
+                        return Ok(finding(format!(
+                            "the UPDATE reached their rows and only a constraint stopped it ({why})"
+                        )))
+                    }
+                    Verdict::Inconclusive(why) => {
+                        return Ok(Check::skipped(
+                            Suite::Probe,
+                            name,
+                            format!("the UPDATE failed for another reason: {why}"),
+                        ))
+                    }
+                },
+            }
+        }
+
+        // 2. Without WHERE: every row the UPDATE policies admit.
+        let Some(own) = truth.filter(|n| *n <= BLANKET_MAX) else {
+            return Ok(Check::pass(Suite::Probe, name));
+        };
+        let sql = format!("UPDATE {} SET {set}", t.sql);
+        let mut attempts = vec![Vec::new()];
+        if self.ctx.may_disable_triggers {
+            attempts.push(self.triggers_off());
+        }
+        let mut last = String::new();
+        for setup in attempts {
+            let result = if takeover {
+                self.tx.try_execute(&setup, &sql, &[&self.org.id]).await?
+            } else {
+                self.tx.try_execute(&setup, &sql, &[]).await?
+            };
+            match result {
+                Ok(n) if n as i64 > own => {
+                    return Ok(finding(format!(
+                        "an UPDATE without WHERE changed {} rows of other organizations besides its own {own}",
+                        n as i64 - own
+                    )))
+                }
+                Ok(_) => return Ok(Check::pass(Suite::Probe, name)),
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) if !rls_message(&err) => {
+                        return Ok(Check::pass(Suite::Probe, name))
+                    }
+                    Verdict::Rejected(why) => {
+                        return Ok(finding(format!(
+                            "an UPDATE without WHERE reached their rows and only the new row's check stopped it ({why})"
+                        )))
+                    }
+                    // The tenant's own rows keep their values: a constraint can only have
+                    // been broken by a row of another organization.
+                    Verdict::PastRls(why) => {
+                        return Ok(finding(format!(
+                            "an UPDATE without WHERE reached their rows and only a constraint stopped it ({why})"
+                        )))
+                    }
+                    Verdict::Inconclusive(why) => last = why,
+                },
+            }
+        }
+        Ok(Check::skipped(
+            Suite::Probe,
+            name,
+            format!(
+                "no other organization's row was reached through keys, and the UPDATE without WHERE failed ({last}){}",
+                if self.ctx.may_disable_triggers {
+                    ""
+                } else {
+                    "; connect as a superuser to probe with triggers off"
+                }
+            ),
+        ))
+    }
+
+    /// Moving an own row to another organization is rejected. The UPDATE goes through a
+    /// cursor (`WHERE CURRENT OF`): it references no column, so only the UPDATE policies' WITH
+    /// CHECK judges the new row, as for an UPDATE without WHERE (a WHERE clause would add the
+    /// SELECT policies and hide a missing WITH CHECK).
+    async fn move_own(&self, k: usize) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
+        let name = self.name("move-to-other-org", &t.name);
+        let may = t
+            .column(&t.tc)
+            .is_some_and(|c| c.tenant_may_update && c.writable);
+        if !may {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        if t.pk.is_empty() {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!("{} has no primary key to aim at a row with", t.name),
+            ));
+        }
+        let Some(own) = self.samples(k, &self.org.id).first() else {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!("{} has no row in {}", self.org.label, t.name),
+            ));
+        };
+        let (target, target_label) = match self.other {
+            Some(o) => (o.id.clone(), o.label.clone()),
+            None => (
+                uuid::Uuid::new_v4().to_string(),
+                "a made-up organization".into(),
+            ),
+        };
+        let keys = Value::Array(vec![t.pk_of(own)]).to_string();
+        let cursor = [
+            format!(
+                "DECLARE arcdb_move CURSOR FOR SELECT 1 FROM {} WHERE {} FOR UPDATE",
+                t.sql,
+                t.pk_in_json(&format!("'{}'::jsonb", keys.replace('\'', "''")))
+            ),
+            "FETCH arcdb_move".to_string(),
+        ];
+        let sql = format!(
+            "UPDATE {} SET {} = $1::text::{} WHERE CURRENT OF arcdb_move",
+            t.sql,
+            t.tc_sql(),
+            t.tc_ty
+        );
+        let finding = |how: String| {
+            Check::fail(
+                Suite::Probe,
+                name.clone(),
+                Finding {
+                    rule: "probe-cross-org-move".into(),
+                    object: t.name.clone(),
+                    command: Some("UPDATE".into()),
+                    risk: format!(
+                        "the tenant of {} can move its rows of {} to {target_label} (planting data in another tenant): {how}",
+                        self.org.label, t.name
+                    ),
+                    fix: format!(
+                        "give every UPDATE (or ALL) policy on {} for {} a WITH CHECK ({})",
+                        t.name,
+                        self.role(),
+                        t.scoped(&self.ctx.opts.setting)
+                    ),
+                },
+            )
+        };
+        let mut attempts = vec![cursor.to_vec()];
+        if self.ctx.may_disable_triggers {
+            let mut setup = self.triggers_off();
+            setup.extend(cursor.iter().cloned());
+            attempts.push(setup);
+        }
+        let mut last = String::new();
+        for setup in attempts {
+            let triggers = if setup.len() > 2 {
+                " (with triggers off)"
+            } else {
+                ""
+            };
+            match self.tx.try_execute(&setup, &sql, &[&target]).await? {
+                Ok(0) => {
+                    return Ok(Check::skipped(
+                        Suite::Probe,
+                        name,
+                        format!(
+                            "the tenant's own row of {} was not updatable (0 rows)",
+                            t.name
+                        ),
+                    ))
+                }
+                Ok(_) => return Ok(finding(format!("the UPDATE succeeded{triggers}"))),
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) => return Ok(Check::pass(Suite::Probe, name)),
+                    Verdict::PastRls(why) => {
+                        return Ok(finding(format!(
+                            "the new row passed the row-level security check{triggers}; only a constraint stopped it ({why})"
+                        )))
+                    }
+                    Verdict::Inconclusive(why) => last = why,
+                },
+            }
+        }
+        Ok(Check::skipped(
+            Suite::Probe,
+            name,
+            format!(
+                "the UPDATE was rejected before the row-level security check could decide ({last}){}",
+                if self.ctx.may_disable_triggers {
+                    ""
+                } else {
+                    "; connect as a superuser to probe with triggers off"
+                }
+            ),
+        ))
+    }
+
+    /// DELETE of other organizations' rows affects none: aimed at sampled keys, and (as a
+    /// superuser, with triggers and so foreign-key actions off, for a tenant of at most
+    /// [`BLANKET_MAX`] rows) without WHERE, where exactly the tenant's own rows may go.
+    async fn delete_other(&self, k: usize, truth: Option<i64>) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
+        let name = self.name("delete-other-org", &t.name);
+        if !t.can_delete {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        let finding = |how: String| {
+            Check::fail(
+                Suite::Probe,
+                name.clone(),
+                Finding {
+                    rule: "probe-cross-org-delete".into(),
+                    object: t.name.clone(),
+                    command: Some("DELETE".into()),
+                    risk: format!(
+                        "the tenant of {} can delete other organizations' rows of {}: {how}",
+                        self.org.label, t.name
+                    ),
+                    fix: format!(
+                        "scope the USING clause of every DELETE (or ALL) policy on {} for {}: USING ({})",
+                        t.name,
+                        self.role(),
+                        t.scoped(&self.ctx.opts.setting)
+                    ),
+                },
+            )
+        };
+        let keys = Value::Array(self.other_keys(k));
+        if !t.pk.is_empty() && keys.as_array().is_some_and(|a| !a.is_empty()) {
+            let sql = format!("DELETE FROM {} WHERE {}", t.sql, t.pk_in(1));
+            match self.tx.try_execute(&[], &sql, &[&keys]).await? {
+                Ok(0) => {}
+                Ok(n) => return Ok(finding(format!("{n} rows deleted"))),
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) => {}
+                    Verdict::PastRls(why) => {
+                        return Ok(finding(format!(
+                            "the DELETE reached their rows and only a constraint stopped it ({why})"
+                        )))
+                    }
+                    Verdict::Inconclusive(why) => {
+                        return Ok(Check::skipped(
+                            Suite::Probe,
+                            name,
+                            format!("the DELETE failed for another reason: {why}"),
+                        ))
+                    }
+                },
+            }
+        }
+        let Some(own) = truth.filter(|n| *n <= BLANKET_MAX) else {
+            return Ok(Check::pass(Suite::Probe, name));
+        };
+        if !self.ctx.may_disable_triggers {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        let sql = format!("DELETE FROM {}", t.sql);
+        Ok(
+            match self.tx.try_execute(&self.triggers_off(), &sql, &[]).await? {
+                Ok(n) if n as i64 > own => finding(format!(
+                    "a DELETE without WHERE removed {} rows of other organizations besides its own {own}",
+                    n as i64 - own
+                )),
+                Ok(_) => Check::pass(Suite::Probe, name),
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) => Check::pass(Suite::Probe, name),
+                    Verdict::PastRls(why) | Verdict::Inconclusive(why) => Check::skipped(
+                        Suite::Probe,
+                        name,
+                        format!("the DELETE without WHERE failed: {why}"),
+                    ),
+                },
+            },
+        )
+    }
+
+    /// A row of the tenant's own organization that its tenant can insert (tried in a
+    /// savepoint): the control for the reference probes. Cached per table.
+    async fn valid_row(&self, k: usize) -> anyhow::Result<Result<Map<String, Value>, String>> {
+        let t = &self.ctx.tables[k];
+        let templates: Vec<&Map<String, Value>> = self
+            .samples(k, &self.org.id)
+            .iter()
+            .take(TEMPLATES)
+            .collect();
+        if templates.is_empty() {
+            return Ok(Err(format!(
+                "{} has no row in {} to copy",
+                self.org.label, t.name
+            )));
+        }
+        let sql = self.insert_sql(t);
+        let mut last = String::new();
+        let flips: &[Option<bool>] = if t.partial_bools.is_empty() {
+            &[None]
+        } else {
+            &[None, Some(false), Some(true)]
+        };
+        for &flip in flips {
+            for mode in [IntMode::Keep, IntMode::Null, IntMode::Offset] {
+                for (n, tpl) in templates.iter().enumerate() {
+                    let row = self.build_row(t, tpl, &self.org.id, mode, flip, n as u64);
+                    let value = Value::Object(row.clone());
+                    match self.tx.try_execute(&[], &sql, &[&value]).await? {
+                        Ok(_) => return Ok(Ok(row)),
+                        Err(err) => last = db_error_text(&err),
+                    }
+                }
+            }
+        }
+        Ok(Err(format!(
+            "no copy of {}'s rows of {} could be inserted by its own tenant (last: {last})",
+            self.org.label, t.name
+        )))
+    }
+
+    /// A row of A that references B's parent row (through one foreign key) is rejected.
+    async fn reference_other(
+        &self,
+        fk: &ForeignKey,
+        valid_rows: &mut HashMap<usize, Result<Map<String, Value>, String>>,
+    ) -> anyhow::Result<Check> {
+        let (child, parent) = (&self.ctx.tables[fk.child], &self.ctx.tables[fk.parent]);
+        let name = self.name(
+            "reference-other-org",
+            &format!("{}.{}", child.name, fk.name),
+        );
+        if !child.can_insert {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        let Some(other) = self.other else {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                "only one organization: no other organization's row to reference",
+            ));
+        };
+        let Some(parent_row) = self.samples(fk.parent, &other.id).iter().find(|r| {
+            fk.refs
+                .iter()
+                .all(|(_, p)| !r.get(p).unwrap_or(&Value::Null).is_null())
+        }) else {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!("{} has no row in {} to reference", other.label, parent.name),
+            ));
+        };
+        let row = match valid_rows.entry(fk.child) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(self.valid_row(fk.child).await?),
+        };
+        let row = match row {
+            Ok(row) => row,
+            Err(why) => return Ok(Check::skipped(Suite::Probe, name, why.clone())),
+        };
+        let mut variant = row.clone();
+        for (c, p) in &fk.refs {
+            variant.insert(c.clone(), parent_row.get(p).cloned().unwrap_or(Value::Null));
+        }
+        let cols: Vec<&str> = fk.refs.iter().map(|(c, _)| c.as_str()).collect();
+        let result = self
+            .tx
+            .try_execute(&[], &self.insert_sql(child), &[&Value::Object(variant)])
+            .await?;
+        Ok(match result {
+            Ok(_) => Check::fail(
+                Suite::Probe,
+                name,
+                Finding {
+                    rule: "probe-cross-org-reference".into(),
+                    object: format!("{} (foreign key {} → {})", child.name, fk.name, parent.name),
+                    command: Some("INSERT".into()),
+                    risk: format!(
+                        "the tenant of {} can insert rows of {} that point at {}'s rows of {} ({}): foreign-key checks bypass row-level security",
+                        self.org.label,
+                        child.name,
+                        other.label,
+                        parent.name,
+                        cols.join(", ")
+                    ),
+                    fix: if fk.composite {
+                        format!("include {} on both sides of {} and make sure it references a key of {} that contains it", child.tc, fk.name, parent.name)
+                    } else {
+                        format!(
+                            "make the key composite: FOREIGN KEY ({}, {}) REFERENCES {} ({}, {}), with UNIQUE ({}, …) on {}",
+                            child.tc,
+                            cols.join(", "),
+                            parent.sql,
+                            parent.tc,
+                            fk.refs.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>().join(", "),
+                            parent.tc,
+                            parent.name
+                        )
+                    },
+                },
+            ),
+            Err(err) => {
+                let code = err.code().map(|c| c.code().to_string()).unwrap_or_default();
+                if code.starts_with("23") || code == "42501" || code == "P0001" {
+                    Check::pass(Suite::Probe, name)
+                } else {
+                    Check::skipped(
+                        Suite::Probe,
+                        name,
+                        format!("the insert failed for another reason: {}", db_error_text(&err)),
+                    )
+                }
+            }
+        })
+    }
+}
+
+/// Change the first alphanumeric characters of `s` into others of the same class (digit,
+/// hex letter a–f, other letter, same case), so that a value keeps the shape its CHECK
+/// constraints expect (emails, handles, hex hashes) while no longer colliding with the
+/// original.
+fn reshape(s: &str, salt: u64) -> String {
+    let mut changed = 0;
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if changed >= 12 || !c.is_ascii_alphanumeric() {
+                return c;
+            }
+            changed += 1;
+            let step = (salt as usize + i) % 4 + 1;
+            let rotate = |base: u8, len: usize, c: char| -> char {
+                let pos = c as usize - base as usize;
+                (base + ((pos + step) % len) as u8) as char
+            };
+            match c {
+                '0'..='9' => rotate(b'0', 10, c),
+                'a'..='f' => rotate(b'a', 6, c),
+                'g'..='z' => rotate(b'g', 20, c),
+                'A'..='F' => rotate(b'A', 6, c),
+                _ => rotate(b'G', 20, c),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_keeps_the_shape_and_changes_the_value() {
+        let hex = "3f9a0c1b2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+        let changed = reshape(hex, 0);
+        assert_ne!(changed, hex);
+        assert_eq!(changed.len(), hex.len());
+        assert!(changed
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let email = reshape("alice@acme.com", 1);
+        assert_ne!(email, "alice@acme.com");
+        assert_eq!(email.matches('@').count(), 1);
+        assert!(email.ends_with(".com") || email.contains('.'));
+        let handle = reshape("ACME-ceo_01", 2);
+        assert_eq!(handle.len(), 11);
+        assert_eq!(&handle[4..5], "-");
+        assert!(handle[..4].chars().all(|c| c.is_ascii_uppercase()));
+        assert_eq!(reshape("--", 3), "--");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(plain_ident("arcdesk_tenant"), "arcdesk_tenant");
+        assert_eq!(plain_ident("App-User"), "\"App-User\"");
+    }
+}
