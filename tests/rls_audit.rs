@@ -510,12 +510,38 @@ fn plain_view_over_tenant_rows_granted_to_the_tenant() {
 
 #[test]
 fn materialized_view_granted_to_the_tenant() {
-    let f = hole(
-        "GRANT SELECT ON mv_org_cost_summary TO arcdesk_tenant;",
+    let pg = migrated();
+    pg.psql(DB, "GRANT SELECT ON mv_org_cost_summary TO arcdesk_tenant;");
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
         "matview-readable",
         "materialized view public.mv_org_cost_summary",
     );
     assert!(f.risk.contains("public.cost_tracking"), "{}", f.risk);
+    // The predefined pg_read_all_data reads every relation without any ACL entry.
+    pg.psql(
+        DB,
+        "REVOKE SELECT ON mv_org_cost_summary FROM arcdesk_tenant;
+         GRANT pg_read_all_data TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "matview-readable",
+        "materialized view public.mv_desk_performance",
+    );
+    assert!(
+        f.risk
+            .contains("REVOKE pg_read_all_data FROM arcdesk_tenant"),
+        "{}",
+        f.risk
+    );
+    expect(
+        &report,
+        "matview-readable",
+        "materialized view public.mv_org_cost_summary",
+    );
 }
 
 #[test]

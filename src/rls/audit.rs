@@ -324,8 +324,8 @@ pub struct DefaultAclRow {
 pub struct Catalog {
     /// Why row-level security itself cannot be audited on this engine (CockroachDB < 25.2).
     pub rls_unsupported: Option<String>,
-    /// `None`: the tenant role does not exist.
-    pub tenant: Option<RoleRow>,
+    /// `Ok(None)`: the tenant role does not exist; `Err`: it could not be looked up.
+    pub tenant: Result<Option<RoleRow>, String>,
     pub memberships: Avail<MembershipRow>,
     pub tables: Avail<TableRow>,
     pub policies: Avail<PolicyRow>,
@@ -350,7 +350,7 @@ impl Catalog {
         }
         Catalog {
             rls_unsupported: None,
-            tenant: None,
+            tenant: Err(reason.to_string()),
             memberships: none(reason),
             tables: none(reason),
             policies: none(reason),
@@ -372,7 +372,7 @@ impl Catalog {
     /// it makes that concern unavailable (its rules are skipped with the reason).
     pub async fn load(db: &Db, opts: &VerifyOptions) -> anyhow::Result<Catalog> {
         let q = Querier { db };
-        let mut cat = Catalog::unavailable("not read: the tenant role does not exist");
+        let mut cat = Catalog::unavailable("the tenant role does not exist");
         if db.engine.kind == EngineKind::Cockroachdb && db.engine.version < Version::new(25, 2, 0) {
             cat.rls_unsupported = Some(format!(
                 "{} predates row-level security (CockroachDB 25.2): policies and RLS flags cannot be audited",
@@ -392,6 +392,7 @@ impl Catalog {
             Err(reason) => return Ok(Catalog::unavailable(&reason)),
         };
         let Some(tenant) = tenant else {
+            cat.tenant = Ok(None);
             return Ok(cat);
         };
         cat.memberships = q
@@ -402,7 +403,7 @@ impl Catalog {
                 })
             })
             .await?;
-        cat.tenant = Some(tenant.clone());
+        cat.tenant = Ok(Some(tenant.clone()));
         let mut grantees: Vec<u32> = vec![tenant.oid, 0];
         if let Ok(edges) = &cat.memberships {
             grantees.extend(edges.iter().map(|e| e.role.oid));
@@ -422,11 +423,7 @@ impl Catalog {
             Ok(rows) => rows.iter().map(|t| t.oid).collect(),
             Err(reason) => {
                 let reason = reason.clone();
-                let keep = (
-                    cat.rls_unsupported.take(),
-                    cat.tenant.take(),
-                    cat.memberships,
-                );
+                let keep = (cat.rls_unsupported.take(), cat.tenant, cat.memberships);
                 cat = Catalog::unavailable(&reason);
                 (cat.rls_unsupported, cat.tenant, cat.memberships) = keep;
                 return Ok(cat);
@@ -748,13 +745,9 @@ pub fn evaluate(cat: &Catalog, opts: &VerifyOptions) -> Evaluation {
         notes: vec![SETTING_NOTE.replace("{setting}", &opts.setting)],
         ..Evaluation::default()
     };
-    let Some(tenant) = &cat.tenant else {
-        let missing = cat
-            .tables
-            .as_ref()
-            .err()
-            .is_some_and(|r| r.starts_with("not read"));
-        if missing {
+    let tenant = match &cat.tenant {
+        Ok(Some(tenant)) => tenant,
+        Ok(None) => {
             out.checks.push(Check::fail(
                 Suite::Audit,
                 format!("{} role {}", rule::TENANT_ROLE_MISSING, opts.tenant_role),
@@ -772,12 +765,16 @@ pub fn evaluate(cat: &Catalog, opts: &VerifyOptions) -> Evaluation {
                     ),
                 },
             ));
-        } else {
-            let reason = cat.tables.as_ref().err().cloned().unwrap_or_default();
-            out.checks
-                .push(Check::skipped(Suite::Audit, "audit (all rules)", reason));
+            return out;
         }
-        return out;
+        Err(reason) => {
+            out.checks.push(Check::skipped(
+                Suite::Audit,
+                "audit (all rules)",
+                reason.clone(),
+            ));
+            return out;
+        }
     };
     let mut audit = Audit::new(cat, opts, tenant);
     audit.roles();
@@ -880,7 +877,8 @@ struct Audit<'a> {
     tables: Vec<&'a TableRow>,
     /// Tables holding tenant rows (every audited table not tagged global).
     tenant_tables: BTreeMap<u32, &'a TableRow>,
-    grants: HashMap<u32, Vec<&'a GrantRow>>,
+    /// Grants by relation, plus the implicit ones of the predefined roles the tenant reaches.
+    grants: HashMap<u32, Vec<GrantRow>>,
     helpers: predicate::Helpers,
     checks: Vec<Check>,
 }
@@ -928,9 +926,39 @@ impl<'a> Audit<'a> {
             .filter(|t| global_reason(t).is_none())
             .map(|t| (t.oid, *t))
             .collect();
-        let mut grants: HashMap<u32, Vec<&GrantRow>> = HashMap::new();
+        let mut grants: HashMap<u32, Vec<GrantRow>> = HashMap::new();
         for g in cat.grants.iter().flatten() {
-            grants.entry(g.rel).or_default().push(g);
+            grants.entry(g.rel).or_default().push(g.clone());
+        }
+        // pg_read_all_data / pg_write_all_data (PostgreSQL 14+) hold their privileges on every
+        // relation without any ACL entry.
+        let relations: Vec<(u32, bool)> = cat
+            .tables
+            .iter()
+            .flatten()
+            .map(|t| (t.oid, false))
+            .chain(cat.views.iter().flatten().map(|v| (v.oid, false)))
+            .chain(cat.sequences.iter().flatten().map(|s| (s.seq, true)))
+            .collect();
+        for r in reach.values() {
+            let privileges: &[&str] = match r.role.name.as_str() {
+                "pg_read_all_data" => &["SELECT"],
+                "pg_write_all_data" => &["INSERT", "UPDATE", "DELETE"],
+                _ => continue,
+            };
+            for (rel, sequence) in &relations {
+                for p in privileges {
+                    if *sequence && !matches!(*p, "SELECT" | "UPDATE") {
+                        continue;
+                    }
+                    grants.entry(*rel).or_default().push(GrantRow {
+                        rel: *rel,
+                        column: None,
+                        grantee: r.role.oid,
+                        privilege: p.to_string(),
+                    });
+                }
+            }
         }
         let reach_oids: BTreeSet<u32> = reach.keys().copied().collect();
         let helpers =
@@ -939,6 +967,7 @@ impl<'a> Audit<'a> {
                 name: h.name.clone(),
                 accepted: !reach_oids.contains(&h.owner)
                     && predicate::helper_body_ok(&h.language, &h.source, &opts.setting),
+                reads_setting: h.source.contains(opts.setting.as_str()),
             }));
         Audit {
             cat,
@@ -1004,6 +1033,13 @@ impl<'a> Audit<'a> {
         }
         match self.reach.get(&oid) {
             Some(r) if oid == self.tenant.oid => r.role.name.clone(),
+            Some(r) if is_predefined(&r.role.name) => format!(
+                "{} (a predefined role holding its privileges on every relation without a grant; the tenant reaches it through membership: {}; fix with REVOKE {} FROM {})",
+                r.role.name,
+                r.path.join(" → "),
+                sql_ident(&r.path[1]),
+                sql_ident(&r.path[0])
+            ),
             Some(r) => format!(
                 "{} (the tenant reaches it through membership: {})",
                 r.role.name,
@@ -1053,7 +1089,7 @@ impl<'a> Audit<'a> {
     }
 
     fn is_root(&self, t: &TableRow) -> bool {
-        t.name == self.opts.root_table && self.opts.schemas.iter().any(|s| *s == t.schema)
+        t.name == self.opts.root_table && self.opts.schemas.contains(&t.schema)
     }
 
     // ---- roles ---------------------------------------------------------------------------------
@@ -1340,7 +1376,7 @@ impl<'a> Audit<'a> {
                                     predicate::diagnose(e, &scope),
                                     read_verbs(&open)
                                 ),
-                                fix: policy_fix(p, t, &scope, false),
+                                fix: policy_fix(p, t, &scope, &self.tenant.name, false),
                             }
                         }
                         _ => Verdict::Pass,
@@ -1358,7 +1394,8 @@ impl<'a> Audit<'a> {
                         None => {
                             let v = Verdict::Fail {
                                 risk: format!(
-                                    "this INSERT policy {how} and has no WITH CHECK: PostgreSQL then checks new rows against false, so nothing can be inserted through it — the organization check it was meant to carry is missing (the application's inserts fail, and a later \"fix\" of WITH CHECK (true) would open the table)"
+                                    "this {} policy {how} and has neither WITH CHECK nor USING for its new rows: PostgreSQL then checks them against false, so nothing can be inserted through it — the organization check it was meant to carry is missing (the application's inserts fail, and a later \"fix\" of WITH CHECK (true) would open the table)",
+                                    cmd_list(&writes)
                                 ),
                                 fix: format!(
                                     "ALTER POLICY {} ON {} WITH CHECK ({} = (SELECT {}));",
@@ -1388,7 +1425,7 @@ impl<'a> Audit<'a> {
                                         predicate::diagnose(e, &scope),
                                         write_verbs(&open)
                                     ),
-                                    fix: policy_fix(p, t, &scope, true),
+                                    fix: policy_fix(p, t, &scope, &self.tenant.name, true),
                                 }
                             } else {
                                 Verdict::Pass
@@ -1467,6 +1504,14 @@ impl<'a> Audit<'a> {
             }
             for (rule, object, cmds, v) in results {
                 self.record(rule, &object, Some(&cmds), v);
+            }
+            if let Err(reason) = &self.cat.grants {
+                self.checks.push(Check::skipped(
+                    Suite::Audit,
+                    format!("{} {}", rule::COMMAND_WITHOUT_POLICY, t.qname),
+                    format!("the privileges could not be read: {reason}"),
+                ));
+                continue;
             }
             for (cmd, v) in governed_results {
                 if !t.rls {
@@ -1899,9 +1944,10 @@ impl<'a> Audit<'a> {
                 .filter(|tr| tr.function == f.oid)
                 .filter(|tr| {
                     self.tenant_tables.contains_key(&tr.table)
-                        && [Cmd::Insert, Cmd::Update, Cmd::Delete]
-                            .iter()
-                            .any(|c| !self.holds(tr.table, *c).is_empty())
+                        && (self.cat.grants.is_err()
+                            || [Cmd::Insert, Cmd::Update, Cmd::Delete]
+                                .iter()
+                                .any(|c| !self.holds(tr.table, *c).is_empty()))
                 })
                 .map(|tr| {
                     format!(
@@ -2466,7 +2512,13 @@ fn write_verbs(cmds: &[Cmd]) -> String {
 }
 
 /// The fix of an unscoped policy: drop it if it is a blanket `true`, else rewrite it.
-fn policy_fix(p: &PolicyRow, t: &TableRow, scope: &predicate::Scope, check_side: bool) -> String {
+fn policy_fix(
+    p: &PolicyRow,
+    t: &TableRow,
+    scope: &predicate::Scope,
+    tenant: &str,
+    check_side: bool,
+) -> String {
     let col = sql_ident(scope.column);
     let helper = scope
         .helpers
@@ -2492,8 +2544,12 @@ fn policy_fix(p: &PolicyRow, t: &TableRow, scope: &predicate::Scope, check_side:
         "DROP POLICY {name} ON {table}; -- if it is not needed; otherwise: ALTER POLICY {name} ON {table} {clause}; (or add AS RESTRICTIVE FOR ALL TO {role} USING ({predicate}) WITH CHECK ({predicate}) as a floor)",
         name = sql_ident(&p.name),
         table = t.qname,
-        role = "<tenant role>",
+        role = sql_ident(tenant),
     )
+}
+
+fn is_predefined(role: &str) -> bool {
+    matches!(role, "pg_read_all_data" | "pg_write_all_data")
 }
 
 /// `Some(reason)` when the table carries the `arcdb:global:` tag with a reason.
@@ -2666,6 +2722,8 @@ pub mod predicate {
         pub schema: String,
         pub name: String,
         pub accepted: bool,
+        /// Its body reads the setting (accepted or not).
+        pub reads_setting: bool,
     }
 
     #[derive(Debug, Clone, Default)]
@@ -2690,6 +2748,13 @@ pub mod predicate {
                 .filter(|h| h.name == name && schema.is_none_or(|s| h.schema == s))
                 .peekable();
             same.peek().is_some() && same.all(|h| h.accepted)
+        }
+
+        /// Whether a function of that name (in that schema) reads the setting.
+        pub fn reads_setting(&self, schema: Option<&str>, name: &str) -> bool {
+            self.all
+                .iter()
+                .any(|h| h.reads_setting && h.name == name && schema.is_none_or(|s| h.schema == s))
         }
 
         pub fn accepted_names(&self) -> Vec<(String, String)> {
@@ -2905,7 +2970,7 @@ pub mod predicate {
     }
 
     /// Split at top-level items matching `sep` (not inside parentheses nor CASE … END).
-    fn split_top<'a>(s: &'a [Tt], sep: impl Fn(&Tt) -> bool) -> Vec<&'a [Tt]> {
+    fn split_top(s: &[Tt], sep: impl Fn(&Tt) -> bool) -> Vec<&[Tt]> {
         let mut parts = Vec::new();
         let mut depth = 0usize;
         let mut start = 0;
@@ -3227,7 +3292,9 @@ pub mod predicate {
                 .accepted_names()
                 .iter()
                 .any(|(_, n)| words.contains(n))
-            || zero_arg_calls(expr).iter().any(|(_, n)| n.contains("org"));
+            || zero_arg_calls(expr)
+                .iter()
+                .any(|(sch, n)| scope.helpers.reads_setting(sch.as_deref(), n));
         if has("coalesce") && mentions_setting {
             return format!(
                 "COALESCE(…) puts a fallback in place of {} when it is unset or empty, so the policy fails open",
@@ -3293,11 +3360,13 @@ pub mod predicate {
                     schema: "public".into(),
                     name: "current_org_id".into(),
                     accepted: true,
+                    reads_setting: true,
                 },
                 Helper {
                     schema: "public".into(),
                     name: "sloppy_org_id".into(),
                     accepted: false,
+                    reads_setting: true,
                 },
             ])
         }
@@ -3517,7 +3586,7 @@ mod tests {
     /// Two tenant tables with the ArcDesk-style policy and grants: no finding.
     fn baseline() -> Catalog {
         let mut cat = Catalog::unavailable("unused");
-        cat.tenant = Some(role(TENANT, "arcdesk_tenant"));
+        cat.tenant = Ok(Some(role(TENANT, "arcdesk_tenant")));
         cat.memberships = Ok(vec![]);
         cat.tables = Ok(vec![table(1, "organizations"), table(2, "tasks")]);
         cat.policies = Ok(vec![
@@ -3597,7 +3666,8 @@ mod tests {
 
     #[test]
     fn missing_tenant_role() {
-        let cat = Catalog::unavailable("not read: the tenant role does not exist");
+        let mut cat = Catalog::unavailable("the tenant role does not exist");
+        cat.tenant = Ok(None);
         assert_eq!(
             findings(&cat),
             vec![(
@@ -4014,6 +4084,22 @@ mod tests {
         assert!(skipped
             .iter()
             .any(|c| c.name.starts_with(rule::RLS_DISABLED)));
+    }
+
+    #[test]
+    fn unknown_privileges_skip_rather_than_pass() {
+        let mut cat = baseline();
+        if let Ok(p) = &mut cat.policies {
+            p.clear();
+        }
+        has(&cat, rule::COMMAND_WITHOUT_POLICY, "public.tasks");
+        cat.grants =
+            Err("CockroachDB 25.2.0 cannot answer the catalog query for privileges".into());
+        let e = evaluate(&cat, &VerifyOptions::default());
+        assert!(!e.findings().any(|f| f.rule == rule::COMMAND_WITHOUT_POLICY));
+        assert!(e.checks.iter().any(|c| c.name
+            == format!("{} public.tasks", rule::COMMAND_WITHOUT_POLICY)
+            && matches!(c.outcome, super::super::Outcome::Skipped { .. })));
     }
 
     #[test]
