@@ -327,10 +327,15 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
         "DROP TABLE slow_done;\n",
     );
     let src = source.to_str().unwrap().to_string();
-    let ttl = [LEASE, ("ARCDB_LEASE_TTL_SECS", "3")];
+    // A lease of 6 s, renewed every 2 s: long enough that a loaded machine does not lose it
+    // while the holder lives, short enough for the takeover below.
+    let ttl = [LEASE, ("ARCDB_LEASE_TTL_SECS", "6")];
+    let holder_log = pg.root().join("holder.stderr");
 
     let mut holder = arcdb_cmd(&pg, &dsn, &ttl, &["up", "--source", &src]);
-    holder.stdout(Stdio::null()).stderr(Stdio::null());
+    holder
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&holder_log).unwrap());
     let mut holder = holder.spawn().expect("spawn the holder");
     let holder_pid = holder.id();
     // Wait until it holds the lease and is inside the migration.
@@ -346,7 +351,8 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
         }
         assert!(
             Instant::now() < deadline,
-            "the holder never started migrating"
+            "the holder never started migrating: {}",
+            std::fs::read_to_string(&holder_log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -358,13 +364,19 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
         &pg,
         &dsn,
         &ttl,
-        &["up", "--source", &src, "--lock-timeout", "4"],
+        &["up", "--source", &src, "--lock-timeout", "3"],
     );
-    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
+    assert_eq!(
+        blocked.code,
+        1,
+        "{}\nholder: {}",
+        blocked.stderr,
+        std::fs::read_to_string(&holder_log).unwrap_or_default()
+    );
     assert!(
         blocked
             .stderr
-            .contains("timed out after 4s waiting for the migration lock held by")
+            .contains("timed out after 3s waiting for the migration lock held by")
             && blocked.stderr.contains(&format!("pid {holder_pid} ")),
         "{}",
         blocked.stderr
