@@ -24,7 +24,22 @@ if [ "$QUICK" = 1 ]; then
 fi
 TARGET=1.10
 EXPLAIN=0
-for arg in "$@"; do [ "$arg" = "--explain" ] && EXPLAIN=1; done
+WHATIF=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --explain) EXPLAIN=1 ;;
+    --what-if)
+        WHATIF=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+        [ -f "$WHATIF" ] || die "--what-if $2: no such file"
+        shift
+        ;;
+    esac
+    shift
+done
+# With --what-if FILE, the mix (and the EXPLAINs) run inside one transaction that first runs
+# FILE (candidate migration changes) and is rolled back at the end: nothing is committed.
+begin_whatif() { [ -n "$WHATIF" ] && printf 'BEGIN;\n\\i %s\n' "$WHATIF" || true; }
+end_whatif() { [ -n "$WHATIF" ] && echo 'ROLLBACK;' || true; }
 
 cluster_start
 DB=${BENCH_RLS_DB:-scale_o${ORGS}_t${TASKS}}
@@ -123,6 +138,7 @@ LABELS="$BENCH_WORK/labels"
     echo '\set ON_ERROR_STOP on'
     echo '\o /dev/null'
     echo '\timing off'
+    begin_whatif
 } >"$SCRIPT"
 : >"$LABELS"
 emit() { # name rank side
@@ -149,6 +165,7 @@ for ((i = 1; i <= SAMPLES; i++)); do
         done
     done
 done >>"$SCRIPT"
+end_whatif >>"$SCRIPT"
 
 log "RLS mix: $SAMPLES samples per query, organization and side, interleaved in one psql session"
 q "$DB" -f "$SCRIPT" | awk '/^Time: / { print $2 }' >"$BENCH_WORK/times" ||
@@ -161,7 +178,14 @@ done
 
 lat_median() { median $(cat "$BENCH_WORK/lat.$1.$2.$3"); }
 
-echo "## RLS overhead: tenant (policies) vs owner (explicit filter)"
+if [ -n "$WHATIF" ]; then
+    echo "## RLS overhead with the candidate fix \`bench/$(basename "$WHATIF")\` (what-if: applied in a transaction, rolled back)"
+    echo
+    echo "The same mix and method as above, run inside one transaction that first applies"
+    echo "\`bench/$(basename "$WHATIF")\` (the proposed migration changes, see that file) and is rolled back afterwards."
+else
+    echo "## RLS overhead: tenant (policies) vs owner (explicit filter)"
+fi
 echo
 echo "Database: $ORGS organizations, $TASKS tasks (\`arcdb seed --scale --orgs $ORGS --tasks $TASKS\`, then VACUUM ANALYZE);"
 echo "organizations by rank (1 = largest):$(for r in $RANKS; do printf ' rank %s = %s tasks;' "$r" "${ORG_TASKS[$r]}"; done)"
@@ -203,9 +227,19 @@ echo "\`RESET ROLE; RESET app.current_org_id;\` \`\\timing on\` <owner query> \`
 
 # EXPLAIN ANALYZE of both sides on the largest organization.
 explain() {
-    local name=$1 side=$2 opts=""
-    [ "$side" = tenant ] && opts=$(tenant_options 1)
-    PGOPTIONS=$opts q "$DB" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) $(query_sql "$name" "$side" 1)"
+    local name=$1 side=$2
+    {
+        echo '\o /dev/null'
+        begin_whatif
+        if [ "$side" = tenant ]; then
+            echo "SET ROLE arcdesk_tenant; SET app.current_org_id = '${ORG_ID[1]}';"
+        fi
+        echo '\o'
+        echo "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) $(query_sql "$name" "$side" 1)"
+        echo '\o /dev/null'
+        end_whatif
+    } >"$BENCH_WORK/explain.sql"
+    q "$DB" -f "$BENCH_WORK/explain.sql"
 }
 {
     for name in $QUERIES; do
