@@ -1184,7 +1184,8 @@ impl Report for LintReport {
 
 pub struct LintOptions {
     pub engine: EngineKind,
-    /// Default: the newest version the rules know.
+    /// Default: PostgreSQL's oldest supported major (a migration must run on all of them);
+    /// CockroachDB's newest documented version (older ones are refused on connect anyway).
     pub version: Option<String>,
     pub source: Option<PathBuf>,
 }
@@ -1193,7 +1194,7 @@ pub struct LintOptions {
 pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
     let version = match &opts.version {
         None => match opts.engine {
-            EngineKind::Postgres => NEWEST_POSTGRES,
+            EngineKind::Postgres => crate::engine::MIN_POSTGRES,
             EngineKind::Cockroachdb => NEWEST_COCKROACHDB,
         },
         Some(text) => Version::parse(text).ok_or_else(|| {

@@ -1,8 +1,7 @@
 //! The static audit of `verify-rls` against real PostgreSQL: each test migrates a throwaway
 //! database with `arcdb up`, opens one class of hole (the way a careless migration or DBA
 //! would), runs `arcdb verify-rls --static-only --format json` and asserts the finding that names
-//! it (rule + object) and the exit code. A freshly migrated database has no finding (but the
-//! schema gap listed in `UNTAGGED_PRIMARY_KEYS`, reported to the schema's owner).
+//! it (rule + object) and the exit code. A freshly migrated database has no finding.
 
 mod support;
 
@@ -138,38 +137,10 @@ fn expect(report: &RlsReport, rule: &str, object: &str) -> Finding {
         })
 }
 
-/// Known schema gap (reported, not fixed here: migrations belong to the schema engineer): the 13
-/// tenant tables of 0002 have `PRIMARY KEY (id)`, a unique key without organization_id and
-/// without the `arcdb:platform-unique:` tag. The audit rightly reports each one; until 0002
-/// tags them (or makes them `(organization_id, id)`), these are the only findings tolerated on
-/// a fresh database. Delete this list once the schema is fixed.
-const UNTAGGED_PRIMARY_KEYS: &[&str] = &[
-    "users",
-    "desks",
-    "workflows",
-    "tasks",
-    "agent_sessions",
-    "messages",
-    "qa_reviews",
-    "delegations",
-    "knowledge_bases",
-    "data_sources",
-    "cost_tracking",
-    "api_keys",
-    "audit_logs",
-];
-
-fn known_schema_gap(f: &Finding) -> bool {
-    f.rule == "unique-unscoped"
-        && UNTAGGED_PRIMARY_KEYS
-            .iter()
-            .any(|t| f.object == format!("constraint {t}_pkey on public.{t}"))
-}
-
-/// No finding but the known schema gap.
+/// No finding at all.
 fn assert_clean(report: &RlsReport) {
     assert!(
-        report.findings().all(known_schema_gap),
+        report.findings().next().is_none(),
         "expected no finding; the audit found:\n{}",
         listing(report)
     );
@@ -179,12 +150,8 @@ fn assert_clean(report: &RlsReport) {
 fn freshly_migrated_database_has_no_finding() {
     let pg = migrated();
     let report = audit(&pg, DB);
-    let unexpected: Vec<&Finding> = findings(&report)
-        .into_iter()
-        .filter(|f| !known_schema_gap(f))
-        .collect();
     assert!(
-        unexpected.is_empty(),
+        findings(&report).is_empty(),
         "a freshly migrated database must pass the audit; found:\n{}",
         listing(&report)
     );
@@ -620,7 +587,10 @@ fn security_definer_function_over_tenant_rows() {
 #[test]
 fn foreign_key_without_organization_id() {
     let f = hole(
-        "ALTER TABLE tasks ADD COLUMN reviewer_desk_id uuid REFERENCES desks (id);",
+        // The primary keys lead with organization_id, so a foreign key on id alone first needs a
+        // platform-wide unique key on desks(id), as a careless migration would add.
+        "ALTER TABLE desks ADD CONSTRAINT desks_id_key UNIQUE (id);
+         ALTER TABLE tasks ADD COLUMN reviewer_desk_id uuid REFERENCES desks (id);",
         "fk-unscoped",
         "constraint tasks_reviewer_desk_id_fkey on public.tasks",
     );

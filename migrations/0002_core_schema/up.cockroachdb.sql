@@ -91,8 +91,7 @@ CREATE TABLE IF NOT EXISTS users (
     deleted_at      timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT users_pkey PRIMARY KEY (id),
-    CONSTRAINT users_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT users_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT users_org_email_key UNIQUE (organization_id, email),
     CONSTRAINT users_org_username_key UNIQUE (organization_id, username),
     CONSTRAINT users_organization_fkey FOREIGN KEY (organization_id)
@@ -128,8 +127,7 @@ CREATE TABLE IF NOT EXISTS desks (
     deleted_at          timestamptz,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT desks_pkey PRIMARY KEY (id),
-    CONSTRAINT desks_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT desks_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT desks_org_desk_id_key UNIQUE (organization_id, desk_id),
     CONSTRAINT desks_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -175,8 +173,7 @@ CREATE TABLE IF NOT EXISTS workflows (
     created_by_id   uuid,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT workflows_pkey PRIMARY KEY (id),
-    CONSTRAINT workflows_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT workflows_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT workflows_org_name_key UNIQUE (organization_id, name),
     CONSTRAINT workflows_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -213,8 +210,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     completed_at    timestamptz,
     created_at      timestamptz  NOT NULL DEFAULT now(),
     updated_at      timestamptz  NOT NULL DEFAULT now(),
-    CONSTRAINT tasks_pkey PRIMARY KEY (id),
-    CONSTRAINT tasks_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT tasks_pkey PRIMARY KEY (organization_id, id),
     -- Backstop for the per-organization numbering trigger of 0003.
     CONSTRAINT tasks_org_task_number_key UNIQUE (organization_id, task_number),
     CONSTRAINT tasks_organization_fkey FOREIGN KEY (organization_id)
@@ -256,8 +252,7 @@ CREATE TABLE IF NOT EXISTS agent_sessions (
     ended_at         timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT agent_sessions_pkey PRIMARY KEY (id),
-    CONSTRAINT agent_sessions_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT agent_sessions_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT agent_sessions_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT agent_sessions_desk_fkey FOREIGN KEY (organization_id, desk_id)
@@ -290,8 +285,7 @@ CREATE TABLE IF NOT EXISTS messages (
     metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT messages_pkey PRIMARY KEY (id),
-    CONSTRAINT messages_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT messages_pkey PRIMARY KEY (organization_id, id),
     -- "messages of a session, in order" (also covers the session foreign key).
     CONSTRAINT messages_org_session_sequence_key UNIQUE (organization_id, session_id, sequence_number),
     CONSTRAINT messages_organization_fkey FOREIGN KEY (organization_id)
@@ -323,8 +317,7 @@ CREATE TABLE IF NOT EXISTS qa_reviews (
     reviewed_at      timestamptz,
     created_at       timestamptz   NOT NULL DEFAULT now(),
     updated_at       timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT qa_reviews_pkey PRIMARY KEY (id),
-    CONSTRAINT qa_reviews_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT qa_reviews_pkey PRIMARY KEY (organization_id, id),
     -- One review per task, stage and iteration (also covers the task foreign key).
     CONSTRAINT qa_reviews_org_task_stage_iteration_key
         UNIQUE (organization_id, task_id, stage, iteration),
@@ -358,8 +351,7 @@ CREATE TABLE IF NOT EXISTS delegations (
     completed_at    timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT delegations_pkey PRIMARY KEY (id),
-    CONSTRAINT delegations_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT delegations_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT delegations_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT delegations_task_fkey FOREIGN KEY (organization_id, task_id)
@@ -399,8 +391,7 @@ CREATE TABLE IF NOT EXISTS knowledge_bases (
     deleted_at         timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT knowledge_bases_pkey PRIMARY KEY (id),
-    CONSTRAINT knowledge_bases_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT knowledge_bases_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT knowledge_bases_org_name_key UNIQUE (organization_id, name),
     CONSTRAINT knowledge_bases_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -439,8 +430,7 @@ CREATE TABLE IF NOT EXISTS data_sources (
     deleted_at            timestamptz,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT data_sources_pkey PRIMARY KEY (id),
-    CONSTRAINT data_sources_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT data_sources_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT data_sources_org_name_key UNIQUE (organization_id, name),
     CONSTRAINT data_sources_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -481,8 +471,7 @@ CREATE TABLE IF NOT EXISTS cost_tracking (
     request_id      text,
     metadata        jsonb         NOT NULL DEFAULT '{}'::jsonb,
     created_at      timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT cost_tracking_pkey PRIMARY KEY (id),
-    CONSTRAINT cost_tracking_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT cost_tracking_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT cost_tracking_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT cost_tracking_desk_fkey FOREIGN KEY (organization_id, desk_id)
@@ -521,10 +510,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revocation_reason     text,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT api_keys_pkey PRIMARY KEY (id),
+    CONSTRAINT api_keys_pkey PRIMARY KEY (organization_id, id),
     -- Platform-wide (see the last section).
     CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash),
-    CONSTRAINT api_keys_org_id_key UNIQUE (organization_id, id),
     CONSTRAINT api_keys_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT api_keys_user_fkey FOREIGN KEY (organization_id, user_id)
@@ -562,8 +550,7 @@ CREATE TABLE IF NOT EXISTS audit_logs (
     user_agent      text,
     request_id      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT audit_logs_pkey PRIMARY KEY (id),
-    CONSTRAINT audit_logs_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT audit_logs_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT audit_logs_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT audit_logs_user_fkey FOREIGN KEY (organization_id, user_id)

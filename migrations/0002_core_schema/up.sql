@@ -1,7 +1,10 @@
 -- 0002_core_schema: the 7 enum types and 14 tables of ArcDesk, with their keys and indexes.
 -- Why it looks the way it does:
---   * Every tenant table carries organization_id (-> organizations ON DELETE CASCADE) and has
---     UNIQUE (organization_id, id). Every foreign key between tenant tables is composite,
+--   * Every tenant table carries organization_id (-> organizations ON DELETE CASCADE) and its
+--     primary key is (organization_id, id): a platform-wide key on id alone would answer "does
+--     this id exist in another organization" through duplicate-key errors, and the tenant
+--     column in every key keeps the schema distributable by organization (Citus' rule).
+--     Every foreign key between tenant tables is composite,
 --     (organization_id, x_id) REFERENCES x (organization_id, id), so a row can only point at a
 --     row of its own organization: foreign-key checks bypass RLS, so this is what keeps them
 --     from crossing tenants.
@@ -102,8 +105,7 @@ CREATE TABLE users (
     deleted_at      timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT users_pkey PRIMARY KEY (id),
-    CONSTRAINT users_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT users_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT users_org_email_key UNIQUE (organization_id, email),
     CONSTRAINT users_org_username_key UNIQUE (organization_id, username),
     CONSTRAINT users_organization_fkey FOREIGN KEY (organization_id)
@@ -139,8 +141,7 @@ CREATE TABLE desks (
     deleted_at          timestamptz,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT desks_pkey PRIMARY KEY (id),
-    CONSTRAINT desks_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT desks_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT desks_org_desk_id_key UNIQUE (organization_id, desk_id),
     CONSTRAINT desks_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -186,8 +187,7 @@ CREATE TABLE workflows (
     created_by_id   uuid,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT workflows_pkey PRIMARY KEY (id),
-    CONSTRAINT workflows_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT workflows_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT workflows_org_name_key UNIQUE (organization_id, name),
     CONSTRAINT workflows_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -224,8 +224,7 @@ CREATE TABLE tasks (
     completed_at    timestamptz,
     created_at      timestamptz  NOT NULL DEFAULT now(),
     updated_at      timestamptz  NOT NULL DEFAULT now(),
-    CONSTRAINT tasks_pkey PRIMARY KEY (id),
-    CONSTRAINT tasks_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT tasks_pkey PRIMARY KEY (organization_id, id),
     -- Backstop for the per-organization numbering trigger of 0003.
     CONSTRAINT tasks_org_task_number_key UNIQUE (organization_id, task_number),
     CONSTRAINT tasks_organization_fkey FOREIGN KEY (organization_id)
@@ -267,8 +266,7 @@ CREATE TABLE agent_sessions (
     ended_at         timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT agent_sessions_pkey PRIMARY KEY (id),
-    CONSTRAINT agent_sessions_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT agent_sessions_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT agent_sessions_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT agent_sessions_desk_fkey FOREIGN KEY (organization_id, desk_id)
@@ -301,8 +299,7 @@ CREATE TABLE messages (
     metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT messages_pkey PRIMARY KEY (id),
-    CONSTRAINT messages_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT messages_pkey PRIMARY KEY (organization_id, id),
     -- "messages of a session, in order" (also covers the session foreign key).
     CONSTRAINT messages_org_session_sequence_key UNIQUE (organization_id, session_id, sequence_number),
     CONSTRAINT messages_organization_fkey FOREIGN KEY (organization_id)
@@ -334,8 +331,7 @@ CREATE TABLE qa_reviews (
     reviewed_at      timestamptz,
     created_at       timestamptz   NOT NULL DEFAULT now(),
     updated_at       timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT qa_reviews_pkey PRIMARY KEY (id),
-    CONSTRAINT qa_reviews_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT qa_reviews_pkey PRIMARY KEY (organization_id, id),
     -- One review per task, stage and iteration (also covers the task foreign key).
     CONSTRAINT qa_reviews_org_task_stage_iteration_key
         UNIQUE (organization_id, task_id, stage, iteration),
@@ -369,8 +365,7 @@ CREATE TABLE delegations (
     completed_at    timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT delegations_pkey PRIMARY KEY (id),
-    CONSTRAINT delegations_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT delegations_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT delegations_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT delegations_task_fkey FOREIGN KEY (organization_id, task_id)
@@ -410,8 +405,7 @@ CREATE TABLE knowledge_bases (
     deleted_at         timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT knowledge_bases_pkey PRIMARY KEY (id),
-    CONSTRAINT knowledge_bases_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT knowledge_bases_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT knowledge_bases_org_name_key UNIQUE (organization_id, name),
     CONSTRAINT knowledge_bases_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -450,8 +444,7 @@ CREATE TABLE data_sources (
     deleted_at            timestamptz,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT data_sources_pkey PRIMARY KEY (id),
-    CONSTRAINT data_sources_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT data_sources_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT data_sources_org_name_key UNIQUE (organization_id, name),
     CONSTRAINT data_sources_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
@@ -492,8 +485,7 @@ CREATE TABLE cost_tracking (
     request_id      text,
     metadata        jsonb         NOT NULL DEFAULT '{}'::jsonb,
     created_at      timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT cost_tracking_pkey PRIMARY KEY (id),
-    CONSTRAINT cost_tracking_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT cost_tracking_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT cost_tracking_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT cost_tracking_desk_fkey FOREIGN KEY (organization_id, desk_id)
@@ -532,8 +524,7 @@ CREATE TABLE api_keys (
     revocation_reason     text,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT api_keys_pkey PRIMARY KEY (id),
-    CONSTRAINT api_keys_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT api_keys_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT api_keys_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT api_keys_user_fkey FOREIGN KEY (organization_id, user_id)
@@ -571,8 +562,7 @@ CREATE TABLE audit_logs (
     user_agent      text,
     request_id      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT audit_logs_pkey PRIMARY KEY (id),
-    CONSTRAINT audit_logs_org_id_key UNIQUE (organization_id, id),
+    CONSTRAINT audit_logs_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT audit_logs_organization_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE CASCADE,
     CONSTRAINT audit_logs_user_fkey FOREIGN KEY (organization_id, user_id)

@@ -61,7 +61,8 @@ pub async fn record(
             "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (version) DO UPDATE
-                SET complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
+                SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
+                    complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
             &[&(m.version as i32), &m.name, &m.checksum, &script, &complete, &execution_ms],
         )
         .await?;

@@ -51,8 +51,10 @@ pub fn compare(embedded: &[Resolved], applied: &[AppliedRecord]) -> Vec<Entry> {
             let record = applied.iter().find(|a| a.version == m.version);
             let state = match record {
                 None => State::Pending,
-                Some(a) if a.checksum != m.checksum => State::Drifted,
+                // An interrupted non-atomic migration is re-run from its first statement, so a
+                // script fixed since then is what should run: not drift.
                 Some(a) if !a.complete => State::Incomplete,
+                Some(a) if a.checksum != m.checksum => State::Drifted,
                 Some(_) => State::Applied,
             };
             Entry {
@@ -218,7 +220,7 @@ mod tests {
             resolved(3, "c"),
             resolved(4, "d"),
         ];
-        let mut incomplete = applied(3, "c");
+        let mut incomplete = applied(3, "c (fixed since)");
         incomplete.complete = false;
         let history = [
             applied(1, "a"),
