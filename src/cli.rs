@@ -212,6 +212,13 @@ pub struct SeedArgs {
     /// COPY format: binary (default, less parsing on the server) or text (--scale).
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::seed::CopyFormat::Binary, requires = "scale")]
     pub copy_format: crate::seed::CopyFormat,
+
+    /// Keep the indexes and foreign keys of the loaded tables during COPY (per-row index
+    /// maintenance and checks, like a plain COPY) instead of dropping them and building and
+    /// validating them again after it, in the same transaction. Tables that already hold more
+    /// than twice the rows being added always keep them (--scale).
+    #[arg(long, requires = "scale")]
+    pub keep_indexes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -101,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                     skew: args.skew,
                     append: args.append,
                     copy_format: args.copy_format,
+                    keep_indexes: args.keep_indexes,
                 };
                 emit(&seed::scale(&mut db, opts).await?, format)
             } else {

@@ -18,11 +18,17 @@
 //! * One thread generates COPY data (binary by default, text with `--copy-format text`) into
 //!   256 KiB chunks while the connection streams the previous ones (bounded channel).
 //! * The transaction disables the user triggers of the loaded tables (`DISABLE TRIGGER USER`,
-//!   owner only; foreign-key triggers stay on) and writes what they would compute: desks.path and
-//!   depth, tasks.task_number 1..n per organization with organizations.last_task_number = n,
-//!   cost_tracking.billing_month. The triggers are enabled again before COMMIT, and the loaded
-//!   tables are ANALYZEd after it. The ALTERs lock the tables against writers for the duration
-//!   of the load (readers are not blocked), which also serializes concurrent scale loads.
+//!   owner only) and writes what they would compute: desks.path and depth, tasks.task_number
+//!   1..n per organization with organizations.last_task_number = n, cost_tracking.billing_month.
+//! * Per-row index maintenance and foreign-key checks cost far more than the COPY itself
+//!   (1M tasks: ~180 s with them, ~40 s without). So, like pg_restore, the load drops the keys,
+//!   indexes and foreign keys of the tables it fills (those holding at most twice the rows it
+//!   adds, and only objects nothing else depends on), COPYs, then builds them again from their
+//!   catalog definitions (with their comments) and adds the foreign keys back, which validates
+//!   every row. `--keep-indexes` keeps them all in place instead. Triggers are enabled again
+//!   before COMMIT; the loaded tables are ANALYZEd after it. The ALTERs lock the tables for the
+//!   duration of the load (when indexes are rebuilt, readers too), which also serializes
+//!   concurrent scale loads.
 //! * Scale organizations carry `{"arcdb_scale": {"seed": S, "run": R, "rank": K}}` in
 //!   `settings` and the slug `scale-s<S>-r<R>-<K>`. A database that already holds scale data is
 //!   refused unless `--append`, which loads another run (R + 1): new ids, new slugs, never a
@@ -32,6 +38,7 @@
 
 use crate::db::Db;
 use crate::embedded::SEEDS;
+use crate::engine::EngineKind;
 use crate::error::Refusal;
 use crate::migrate::catalog::MigrationSet;
 use crate::migrate::{history, plan};
@@ -254,6 +261,9 @@ pub struct ScaleOptions {
     pub skew: f64,
     pub append: bool,
     pub copy_format: CopyFormat,
+    /// Keep every index and foreign key in place during COPY (per-row maintenance and checks)
+    /// instead of rebuilding them after it.
+    pub keep_indexes: bool,
 }
 
 /// Rows loaded into one table.
@@ -261,6 +271,23 @@ pub struct ScaleOptions {
 pub struct TableRows {
     pub table: String,
     pub rows: u64,
+    /// The COPY of this table (generation overlaps it).
+    pub copy_seconds: f64,
+}
+
+/// What a load dropped before COPY and built again after it, in the same transaction.
+#[derive(Debug, Default, Serialize)]
+pub struct Rebuilt {
+    /// Tables whose indexes and foreign keys were rebuilt: those that held few rows before the
+    /// load (at most twice what it adds). The others kept them during COPY.
+    pub tables: Vec<String>,
+    /// Primary key, unique and exclusion constraints.
+    pub keys: usize,
+    /// Other indexes.
+    pub indexes: usize,
+    /// Foreign keys, validated against every row when they are added back.
+    pub foreign_keys: usize,
+    pub seconds: f64,
 }
 
 /// `arcdb seed --scale`.
@@ -278,8 +305,10 @@ pub struct ScaleReport {
     pub median_org_tasks: u64,
     pub tables: Vec<TableRows>,
     pub total_rows: u64,
-    /// From BEGIN to COMMIT: generation, COPY and trigger toggling.
+    pub rebuilt: Rebuilt,
+    /// From BEGIN to COMMIT: COPY (with generation), rebuilding, trigger toggling, commit.
     pub load_seconds: f64,
+    /// `total_rows / load_seconds`.
     pub rows_per_second: f64,
     /// ANALYZE of the loaded tables, after COMMIT.
     pub analyze_seconds: f64,
@@ -287,19 +316,36 @@ pub struct ScaleReport {
 
 impl Report for ScaleReport {
     fn render_table(&self) -> String {
-        let rows = self
-            .tables
-            .iter()
-            .map(|t| vec![t.table.clone(), t.rows.to_string()]);
+        let rows = self.tables.iter().map(|t| {
+            vec![
+                t.table.clone(),
+                t.rows.to_string(),
+                format!("{:.2}", t.copy_seconds),
+            ]
+        });
+        let copy: f64 = self.tables.iter().map(|t| t.copy_seconds).sum();
+        let rebuilt = if self.rebuilt.tables.is_empty() {
+            "indexes and foreign keys kept during COPY".to_string()
+        } else {
+            format!(
+                "rebuilt after COPY on {} tables: {} keys, {} indexes, {} foreign keys (validated) in {:.2} s",
+                self.rebuilt.tables.len(),
+                self.rebuilt.keys,
+                self.rebuilt.indexes,
+                self.rebuilt.foreign_keys,
+                self.rebuilt.seconds
+            )
+        };
         format!(
-            "{}\n{}: loaded {} rows in {:.2} s ({:.0} rows/s, COPY {}), ANALYZE {:.2} s\n\
+            "{}\n{}: loaded {} rows in {:.2} s ({:.0} rows/s; COPY {} {:.2} s; {rebuilt}); ANALYZE {:.2} s\n\
              seed {} run {}: {} organizations, {} tasks (largest organization {}, median {})",
-            table(&["table", "rows"], rows),
+            table(&["table", "rows", "COPY s"], rows),
             self.target,
             self.total_rows,
             self.load_seconds,
             self.rows_per_second,
             self.copy_format.sql(),
+            copy,
             self.analyze_seconds,
             self.seed,
             self.run,
@@ -325,6 +371,13 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
     }
     if opts.tasks > 1_000_000_000 {
         return Err(Refusal::usage("--tasks is limited to 1000000000").into());
+    }
+    if db.engine.kind != EngineKind::Postgres {
+        return Err(Refusal::usage(format!(
+            "seed --scale loads through PostgreSQL's COPY and DISABLE TRIGGER, which {} does not offer",
+            db.engine.describe()
+        ))
+        .into());
     }
     require_latest_schema(db).await?;
     check_load_role(db).await?;
@@ -360,6 +413,16 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
     let plan = Arc::new(Plan::new(
         opts.seed, run as u32, opts.orgs, opts.tasks, opts.skew,
     ));
+    let deferred = if opts.keep_indexes {
+        Deferred::default()
+    } else {
+        Deferred::prepare(&tx, &plan).await?
+    };
+    for statement in &deferred.drop {
+        tx.batch_execute(statement)
+            .await
+            .with_context(|| format!("cannot drop before the load: {statement}"))?;
+    }
 
     let progress = progress_bar(plan.estimated_rows());
     let (sender, mut receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
@@ -379,6 +442,7 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
     let streamed = async {
         for (i, spec) in TABLES.iter().enumerate() {
             progress.set_message(spec.name);
+            let copy_started = Instant::now();
             let statement = format!(
                 "COPY public.{} ({}) FROM STDIN (FORMAT {})",
                 spec.name,
@@ -420,6 +484,7 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
             loaded.push(TableRows {
                 table: spec.name.to_string(),
                 rows,
+                copy_seconds: copy_started.elapsed().as_secs_f64(),
             });
         }
         anyhow::Ok(())
@@ -428,11 +493,21 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
     // Stop the generator (its sends fail once the receiver is gone) before reporting anything.
     drop(receiver);
     let joined = generator.join();
-    progress.finish_and_clear();
     streamed?;
     if joined.is_err() {
         return Err(anyhow!("the row generator failed; nothing was loaded"));
     }
+
+    progress.set_message("rebuilding");
+    let rebuild_started = Instant::now();
+    for statement in &deferred.build {
+        tx.batch_execute(statement)
+            .await
+            .map_err(|e| rebuild_error(statement, &e))?;
+    }
+    let mut rebuilt = deferred.report;
+    rebuilt.seconds = rebuild_started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
     tx.batch_execute(&toggle("ENABLE"))
         .await
         .context("cannot enable the user triggers again")?;
@@ -462,10 +537,169 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
         median_org_tasks: sizes[sizes.len() / 2],
         tables: loaded,
         total_rows,
+        rebuilt,
         load_seconds,
         rows_per_second: total_rows as f64 / load_seconds.max(1e-9),
         analyze_seconds,
     })
+}
+
+/// The keys, indexes and foreign keys of the loaded tables, as read from the catalog: what a
+/// load drops (foreign keys first) and builds again (keys, indexes, then foreign keys with
+/// their comments) in its own transaction. An object anything else depends on (a view's
+/// functional dependency on a primary key, a foreign key of a table that is not rebuilt, a
+/// replica identity or cluster index) stays in place.
+const DEFERRABLE_OBJECTS: &str = "
+WITH loaded AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relname = ANY($1)
+), fks AS (
+    SELECT k.oid FROM pg_catalog.pg_constraint k
+     WHERE k.contype = 'f' AND k.conrelid IN (SELECT oid FROM loaded)
+), idx AS (
+    SELECT i.indexrelid, i.indrelid, k.oid AS conoid, k.conname
+      FROM pg_catalog.pg_index i
+      LEFT JOIN pg_catalog.pg_constraint k
+        ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
+     WHERE i.indrelid IN (SELECT oid FROM loaded)
+       AND NOT i.indisreplident AND NOT i.indisclustered
+       AND NOT EXISTS (
+             SELECT 1 FROM pg_catalog.pg_depend d
+              WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = i.indexrelid
+                AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass
+                         AND d.objid IN (SELECT oid FROM fks)))
+       AND (k.oid IS NULL OR NOT EXISTS (
+             SELECT 1 FROM pg_catalog.pg_depend d
+              WHERE d.refclassid = 'pg_catalog.pg_constraint'::regclass AND d.refobjid = k.oid
+                AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = i.indexrelid)))
+)
+SELECT 'f', format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
+       format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname,
+              pg_catalog.pg_get_constraintdef(k.oid)),
+       format('COMMENT ON CONSTRAINT %I ON %s IS %L', k.conname, k.conrelid::regclass,
+              pg_catalog.obj_description(k.oid, 'pg_constraint')),
+       NULL
+  FROM pg_catalog.pg_constraint k WHERE k.oid IN (SELECT oid FROM fks)
+UNION ALL
+SELECT 'k', format('ALTER TABLE %s DROP CONSTRAINT %I', x.indrelid::regclass, x.conname),
+       format('ALTER TABLE %s ADD CONSTRAINT %I %s', x.indrelid::regclass, x.conname,
+              pg_catalog.pg_get_constraintdef(x.conoid)),
+       format('COMMENT ON CONSTRAINT %I ON %s IS %L', x.conname, x.indrelid::regclass,
+              pg_catalog.obj_description(x.conoid, 'pg_constraint')),
+       format('COMMENT ON INDEX %s IS %L', x.indexrelid::regclass,
+              pg_catalog.obj_description(x.indexrelid, 'pg_class'))
+  FROM idx x WHERE x.conoid IS NOT NULL
+UNION ALL
+SELECT 'i', format('DROP INDEX %s', x.indexrelid::regclass),
+       pg_catalog.pg_get_indexdef(x.indexrelid),
+       NULL,
+       format('COMMENT ON INDEX %s IS %L', x.indexrelid::regclass,
+              pg_catalog.obj_description(x.indexrelid, 'pg_class'))
+  FROM idx x WHERE x.conoid IS NULL
+ORDER BY 1, 2";
+
+/// Statements around the COPYs of a load that rebuilds indexes and foreign keys.
+#[derive(Default)]
+struct Deferred {
+    drop: Vec<String>,
+    build: Vec<String>,
+    report: Rebuilt,
+}
+
+impl Deferred {
+    /// Rebuild the tables that hold at most twice as many rows as the load adds: for them a
+    /// sorted index build and one validating join per foreign key beat per-row maintenance
+    /// and checks by far.
+    async fn prepare(
+        tx: &tokio_postgres::Transaction<'_>,
+        plan: &Plan,
+    ) -> anyhow::Result<Deferred> {
+        let mut tables = Vec::new();
+        for (i, spec) in TABLES.iter().enumerate() {
+            let limit = (plan.estimate(i).max(1) * 2) as i64;
+            let held: i64 = tx
+                .query_one(
+                    &format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM public.{} LIMIT $1::bigint + 1) AS s",
+                        spec.name
+                    ),
+                    &[&limit],
+                )
+                .await?
+                .get(0);
+            if held <= limit {
+                tables.push(spec.name.to_string());
+            }
+        }
+        let rows = tx.query(DEFERRABLE_OBJECTS, &[&tables]).await?;
+        let mut deferred = Deferred {
+            report: Rebuilt {
+                tables,
+                ..Rebuilt::default()
+            },
+            ..Deferred::default()
+        };
+        let mut builds: [Vec<String>; 3] = Default::default();
+        let mut drops: [Vec<String>; 3] = Default::default();
+        for row in &rows {
+            let kind: &str = row.get(0);
+            let slot = match kind {
+                "f" => {
+                    deferred.report.foreign_keys += 1;
+                    0
+                }
+                "k" => {
+                    deferred.report.keys += 1;
+                    1
+                }
+                _ => {
+                    deferred.report.indexes += 1;
+                    2
+                }
+            };
+            drops[slot].push(row.get(1));
+            builds[slot].push(row.get(2));
+            // format() of a NULL comment with %L gives "IS NULL": harmless, but skip it.
+            for col in [3, 4] {
+                if let Some(comment) = row.get::<_, Option<String>>(col) {
+                    if !comment.ends_with(" IS NULL") {
+                        builds[slot].push(comment);
+                    }
+                }
+            }
+        }
+        // Drop foreign keys before the keys they reference; build keys and indexes before the
+        // foreign keys that need them.
+        let [fk_drops, key_drops, index_drops] = drops;
+        let [fk_builds, key_builds, index_builds] = builds;
+        deferred.drop = [fk_drops, key_drops, index_drops].concat();
+        deferred.build = [key_builds, index_builds, fk_builds].concat();
+        if !deferred.build.is_empty() {
+            // Sorts of the index builds and validations; only raised, never lowered.
+            deferred.build.insert(
+                0,
+                "SELECT pg_catalog.set_config('maintenance_work_mem', '256MB', true)
+                   FROM pg_catalog.pg_settings
+                  WHERE name = 'maintenance_work_mem' AND setting::bigint < 262144"
+                    .to_string(),
+            );
+        }
+        Ok(deferred)
+    }
+}
+
+fn rebuild_error(statement: &str, err: &tokio_postgres::Error) -> anyhow::Error {
+    let what = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    match err.as_db_error() {
+        Some(db) => anyhow!(
+            "after the COPYs, {what} failed: {}{} (SQLSTATE {}); nothing was loaded",
+            db.message(),
+            db.detail().map(|d| format!(" ({d})")).unwrap_or_default(),
+            db.code().code()
+        ),
+        None => anyhow!("after the COPYs, {what} failed: {err}; nothing was loaded"),
+    }
 }
 
 /// The load needs the tables' owner (ALTER TABLE … DISABLE TRIGGER) and a role that bypasses
@@ -1560,7 +1794,7 @@ impl<'a, const B: bool> Gen<'a, B> {
         });
         w.int4((org.users * 2).min(i32::MAX as u64) as i32);
         w.int4((org.desks * 2) as i32);
-        w.numeric(100_00 * (1 + rng.below(50)) as i64, 2);
+        w.numeric(10_000 * (1 + rng.below(50)) as i64, 2); // $100 steps, in cents
         w.int8(org.tasks as i64);
         w.boolean(true);
         w.ts(org.created);
