@@ -133,7 +133,7 @@ echo
 echo "**Ratio arcdb / floor: ${R}×** with ANALYZE, ${RL}× load only (target ≥ $TARGET×: $(verdict "$R" "$TARGET" ge))."
 echo
 echo "Commands: \`arcdb --dsn '<dsn>' seed --scale --orgs $ORGS --tasks $TASKS --format json\`;"
-echo "dump: \`psql -c \"\\\\copy (SELECT <columns> FROM public.<table>) TO '<table>.copy'\"\` for each table;"
+echo "dump: \`psql -c \"\\copy (SELECT <columns> FROM public.<table>) TO '<table>.copy'\"\` for each table;"
 echo "floor: \`psql -X -q -v ON_ERROR_STOP=1 -f floor_load.sql\` then \`psql -c 'ANALYZE <the 14 tables>'\`, where floor_load.sql is"
 echo
 echo '```sql'
