@@ -88,8 +88,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             emit(&views::refresh(&mut db, opts).await?, format)
         }
         Command::Views => {
-            let db = connect(&cli.global).await?;
-            emit(&views::views(&db).await?, format)
+            let mut db = connect(&cli.global).await?;
+            emit(&views::views(&mut db).await?, format)
         }
         Command::Seed(args) => {
             let mut db = connect(&cli.global).await?;

@@ -44,6 +44,9 @@ const LOG_CREATE_LOCK: i64 = i64::from_be_bytes(*b"arcdbrlg");
 /// `arcdb views` counts the rows of a view whose heap is at most this big; above, it shows the
 /// planner's estimate (`pg_class.reltuples`).
 const EXACT_COUNT_MAX_BYTES: i64 = 8 * 1024 * 1024;
+/// How long `arcdb views` waits to measure a view (its size and rows need ACCESS SHARE, which a
+/// plain refresh in progress holds up) before it reports it as locked instead.
+const MEASURE_LOCK_TIMEOUT: &str = "1s";
 /// PostgreSQL's limit for lock_timeout / statement_timeout (INT_MAX milliseconds).
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
@@ -176,8 +179,6 @@ pub struct MatView {
     pub name: String,
     pub owner: String,
     pub populated: bool,
-    pub total_bytes: Option<i64>,
-    pub heap_bytes: Option<i64>,
     pub reltuples: Option<f64>,
     pub can_select: bool,
     pub unique_indexes: Vec<UniqueIndex>,
@@ -203,8 +204,6 @@ impl MatView {
             name: row.try_get("name")?,
             owner: row.try_get("owner")?,
             populated: row.try_get("populated")?,
-            total_bytes: row.try_get("total_bytes")?,
-            heap_bytes: row.try_get("heap_bytes")?,
             reltuples: row.try_get("reltuples")?,
             can_select: row.try_get("can_select")?,
             unique_indexes: serde_json::from_value(json("unique_indexes")?)
@@ -246,6 +245,13 @@ impl MatView {
                 self.display_name(),
                 self.forced_rls_tables.join(", "),
                 self.owner
+            ));
+        }
+        for ix in self.unique_indexes.iter().filter(|ix| !ix.valid) {
+            warnings.push(format!(
+                "unique index {} of {} is not valid (left by a failed CREATE UNIQUE INDEX CONCURRENTLY?): every refresh rebuilds it and fails if the rows are not unique; drop it or REINDEX it",
+                ix.name,
+                self.display_name()
             ));
         }
         for v in &self.tenant_views {
@@ -347,7 +353,10 @@ pub fn decide(engine: &Engine, mv: &MatView) -> Decision {
         }
     };
     let (mode, reason) = match (mv.populated, usable) {
-        (true, Some(ix)) => (Mode::Concurrent, format!("populated, unique index {}", ix.name)),
+        (true, Some(ix)) => (
+            Mode::Concurrent,
+            format!("populated, unique index {}", ix.name),
+        ),
         (false, Some(_)) => (
             Mode::Plain,
             "not populated yet: CONCURRENTLY needs a populated view (this first refresh is plain)"
@@ -418,10 +427,15 @@ async fn select(db: &Db, all: Vec<MatView>, names: &[String]) -> anyhow::Result<
         };
         // Exactly as stored, else as PostgreSQL folds an unquoted identifier (lower case).
         let find = |fold: bool| {
-            let fold = |text: &str| if fold { text.to_lowercase() } else { text.to_string() };
-            all.iter().find(|v| {
-                schema.is_none_or(|s| v.schema == fold(s)) && v.name == fold(name)
-            })
+            let fold = |text: &str| {
+                if fold {
+                    text.to_lowercase()
+                } else {
+                    text.to_string()
+                }
+            };
+            all.iter()
+                .find(|v| schema.is_none_or(|s| v.schema == fold(s)) && v.name == fold(name))
         };
         match find(false).or_else(|| find(true)) {
             Some(v) => {
@@ -506,10 +520,7 @@ async fn explain_unknown(
 
 async fn log_exists(client: &impl GenericClient) -> anyhow::Result<bool> {
     Ok(client
-        .query_one(
-            "SELECT to_regclass('arcdb.refresh_log') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('arcdb.refresh_log') IS NOT NULL", &[])
         .await?
         .get(0))
 }
@@ -714,12 +725,17 @@ impl Report for RefreshReport {
                     Outcome::Failed => "FAILED".into(),
                     Outcome::WouldRefresh => "would refresh".into(),
                 },
-                v.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "-".into()),
+                v.duration_ms
+                    .map(|ms| format!("{ms} ms"))
+                    .unwrap_or_else(|| "-".into()),
                 v.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
                 v.mode_reason.clone(),
             ]
         });
-        let mut text = table(&["view", "mode", "outcome", "took", "rows", "why this mode"], rows);
+        let mut text = table(
+            &["view", "mode", "outcome", "took", "rows", "why this mode"],
+            rows,
+        );
         for v in &self.views {
             if let Some(error) = &v.error {
                 text.push_str(&format!("\n{} failed: {error}", v.display_name()));
@@ -732,7 +748,10 @@ impl Report for RefreshReport {
             format!(
                 "dry run: would refresh {} view(s), {} concurrently; nothing was changed",
                 self.views.len(),
-                self.views.iter().filter(|v| v.mode == Mode::Concurrent).count()
+                self.views
+                    .iter()
+                    .filter(|v| v.mode == Mode::Concurrent)
+                    .count()
             )
         } else {
             let concurrent = self
@@ -765,6 +784,15 @@ impl Report for RefreshReport {
 /// Refresh the named managed views (all when none), each in its own transaction, recording
 /// every attempt. Bad names are refused before anything is touched.
 pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<RefreshReport> {
+    // --lock-timeout bounds every lock wait of the run, not only the refreshes: reading the
+    // catalog and creating arcdb.refresh_log never queue forever either.
+    db.client
+        .batch_execute(&format!(
+            "SET lock_timeout = '{}'",
+            opts.lock_timeout.setting()
+        ))
+        .await
+        .context("cannot set lock_timeout")?;
     let all = managed_views(db).await?;
     let chosen = refresh_order(select(db, all, &opts.views).await?);
     let mut report = RefreshReport {
@@ -871,8 +899,9 @@ async fn refresh_in_transaction(
     }
 }
 
-/// Engines that cannot REFRESH in an explicit transaction: session timeouts around a
-/// single-statement REFRESH, reset afterwards whatever happened.
+/// Engines that cannot REFRESH in an explicit transaction: a single-statement REFRESH under the
+/// session's lock_timeout (set for the whole run) and a statement_timeout set around it, reset
+/// afterwards whatever happened.
 async fn refresh_in_session(
     client: &Client,
     mv: &MatView,
@@ -881,8 +910,7 @@ async fn refresh_in_session(
 ) -> Result<i64, tokio_postgres::Error> {
     client
         .batch_execute(&format!(
-            "SET lock_timeout = '{}'; SET statement_timeout = '{}'",
-            opts.lock_timeout.setting(),
+            "SET statement_timeout = '{}'",
             opts.statement_timeout.setting()
         ))
         .await?;
@@ -895,9 +923,7 @@ async fn refresh_in_session(
         Ok::<i64, tokio_postgres::Error>(rows)
     }
     .await;
-    let reset = client
-        .batch_execute("RESET lock_timeout; RESET statement_timeout")
-        .await;
+    let reset = client.batch_execute("RESET statement_timeout").await;
     let rows = work?;
     reset?;
     Ok(rows)
@@ -913,7 +939,7 @@ async fn failure_reason(
 ) -> String {
     let name = mv.display_name();
     let text = if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-        let holders = lock_holders(db, mv, mode).await;
+        let holders = lock_holders(db, mv, &conflicting_modes(mode)).await;
         format!(
             "lock timeout: {name} (or a table it reads) stayed locked by another session for more than {}{}; the refresh was cancelled and {name} keeps its previous contents",
             opts.lock_timeout.describe(),
@@ -936,24 +962,44 @@ async fn failure_reason(
     one_line(&text)
 }
 
-/// "held by pid 123 (psql): AccessExclusiveLock on mv_x": granted locks of other sessions
-/// that conflict with the refresh, on the view or on what it reads. Best effort (the holder may
-/// be gone by now); PostgreSQL only.
-async fn lock_holders(db: &Db, mv: &MatView, mode: Mode) -> Vec<String> {
+/// The lock modes that conflict with the one a refresh takes on the view (PostgreSQL's
+/// conflict table): EXCLUSIVE for CONCURRENTLY, ACCESS EXCLUSIVE for a plain refresh.
+fn conflicting_modes(mode: Mode) -> Vec<&'static str> {
+    let mut modes = vec![
+        "RowShareLock",
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ];
+    if mode == Mode::Plain {
+        modes.insert(0, "AccessShareLock");
+    }
+    modes
+}
+
+/// "held by pid 123 (psql): AccessExclusiveLock on mv_x": granted locks of other sessions in
+/// one of `modes` on the view, or ACCESS EXCLUSIVE on a relation it reads. Best effort (the
+/// holder may be gone by now); PostgreSQL only.
+async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str]) -> Vec<String> {
     if !db.engine.supports_advisory_locks() {
         return Vec::new();
     }
+    let modes: Vec<String> = modes.iter().map(|m| m.to_string()).collect();
     let rows = db
         .client
         .query(
-            "SELECT l.pid, coalesce(nullif(a.application_name, ''), '?'), l.mode, c.relname::text
+            "SELECT DISTINCT ON (l.pid, c.relname)
+                    l.pid, coalesce(nullif(a.application_name, ''), '?'), l.mode, c.relname::text
                FROM pg_locks AS l
                JOIN pg_class AS c ON c.oid = l.relation
                LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
               WHERE l.granted
                 AND l.pid <> pg_backend_pid()
                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                AND ((l.relation = $1::int8::oid AND (l.mode <> 'AccessShareLock' OR NOT $2))
+                AND ((l.relation = $1::int8::oid AND l.mode = ANY ($2::text[]))
                      OR (l.mode = 'AccessExclusiveLock' AND l.relation IN (
                             SELECT d.refobjid
                               FROM pg_rewrite AS r
@@ -961,9 +1007,11 @@ async fn lock_holders(db: &Db, mv: &MatView, mode: Mode) -> Vec<String> {
                                 ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                                AND d.refclassid = 'pg_class'::regclass
                              WHERE r.ev_class = $1::int8::oid)))
-              ORDER BY l.pid
+              ORDER BY l.pid, c.relname, array_position(ARRAY['AccessExclusiveLock', 'ExclusiveLock',
+                       'ShareRowExclusiveLock', 'ShareLock', 'ShareUpdateExclusiveLock',
+                       'RowExclusiveLock', 'RowShareLock', 'AccessShareLock'], l.mode::text)
               LIMIT 3",
-            &[&mv.oid, &(mode == Mode::Concurrent)],
+            &[&mv.oid, &modes],
         )
         .await;
     match rows {
@@ -983,10 +1031,18 @@ async fn lock_holders(db: &Db, mv: &MatView, mode: Mode) -> Vec<String> {
     }
 }
 
-/// The server's message and SQLSTATE, or the client error.
+/// The server's message, its detail and SQLSTATE, or the client error.
 fn server_message(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        Some(db) => match db.detail() {
+            Some(detail) => format!(
+                "{}: {} (SQLSTATE {})",
+                db.message(),
+                detail.trim_end_matches('.'),
+                db.code().code()
+            ),
+            None => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        },
         None => err.to_string(),
     }
 }
@@ -1033,8 +1089,10 @@ pub struct ViewEntry {
     pub owner: String,
     pub rows: Option<i64>,
     pub rows_source: RowsSource,
-    /// pg_total_relation_size: heap, indexes and TOAST.
+    /// pg_total_relation_size: heap, indexes and TOAST (null when not measured).
     pub size_bytes: Option<i64>,
+    /// Why size and rows could not be measured (the view was locked), if so.
+    pub not_measured: Option<String>,
     pub populated: bool,
     /// Whether `arcdb refresh` would refresh it CONCURRENTLY now.
     pub concurrent_refresh: bool,
@@ -1130,6 +1188,9 @@ impl Report for ViewsReport {
                 v.refresh_mode.as_str(),
                 v.mode_reason
             ));
+            if let Some(why) = &v.not_measured {
+                text.push_str(&format!("\n{}: size and rows not measured: {why}", v.name));
+            }
             if let Some(error) = v.last_refresh.as_ref().and_then(|l| l.error.as_ref()) {
                 text.push_str(&format!("\n{}: last refresh failed: {error}", v.name));
             }
@@ -1149,13 +1210,13 @@ impl Report for ViewsReport {
 }
 
 /// Every managed view with its size, rows, refresh mode, tenant path and latest refresh.
-pub async fn views(db: &Db) -> anyhow::Result<ViewsReport> {
+pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
     let managed = managed_views(db).await?;
     let mut last = last_refreshes(db).await?;
     let mut entries = Vec::with_capacity(managed.len());
     for mv in managed {
         let decision = decide(&db.engine, &mv);
-        let (rows, rows_source) = row_count(db, &mv).await?;
+        let measured = measure(db, &mv).await?;
         let last_refresh = last
             .iter()
             .position(|(s, n, _)| *s == mv.schema && *n == mv.name)
@@ -1165,9 +1226,10 @@ pub async fn views(db: &Db) -> anyhow::Result<ViewsReport> {
             schema: mv.schema,
             name: mv.name,
             owner: mv.owner,
-            rows,
-            rows_source,
-            size_bytes: mv.total_bytes,
+            rows: measured.rows,
+            rows_source: measured.rows_source,
+            size_bytes: measured.size_bytes,
+            not_measured: measured.not_measured,
             populated: mv.populated,
             concurrent_refresh: decision.mode == Mode::Concurrent,
             refresh_mode: decision.mode,
@@ -1189,24 +1251,91 @@ pub async fn views(db: &Db) -> anyhow::Result<ViewsReport> {
     })
 }
 
-/// Exact when the view is small (or its size unknown) and readable, else the estimate.
-async fn row_count(db: &Db, mv: &MatView) -> anyhow::Result<(Option<i64>, RowsSource)> {
-    if !mv.populated {
-        return Ok((None, RowsSource::Unknown));
+struct Measured {
+    size_bytes: Option<i64>,
+    rows: Option<i64>,
+    rows_source: RowsSource,
+    not_measured: Option<String>,
+}
+
+/// Size and rows of one view. Both open the view (ACCESS SHARE), which waits behind a plain
+/// refresh or DDL in progress: measured in a transaction with a short lock timeout, and on a
+/// timeout reported as locked (with the holder) and estimated from the catalog instead.
+async fn measure(db: &mut Db, mv: &MatView) -> anyhow::Result<Measured> {
+    let estimate = || match mv.reltuples {
+        Some(n) if n >= 0.0 && mv.populated => (Some(n.round() as i64), RowsSource::Estimate),
+        _ => (None, RowsSource::Unknown),
+    };
+    let sizes = db.engine.supports_concurrent_refresh();
+    let populated = mv.populated;
+    let can_select = mv.can_select;
+    let count_sql = format!("SELECT count(*) FROM {}", mv.sql_name());
+    let tx = db.client.transaction().await?;
+    let work = async {
+        tx.execute(
+            "SELECT set_config('lock_timeout', $1, true)",
+            &[&MEASURE_LOCK_TIMEOUT],
+        )
+        .await?;
+        let (total, heap) = if sizes {
+            let row = tx
+                .query_one(
+                    "SELECT pg_total_relation_size($1::int8::oid), pg_relation_size($1::int8::oid)",
+                    &[&mv.oid],
+                )
+                .await?;
+            (Some(row.get::<_, i64>(0)), Some(row.get::<_, i64>(1)))
+        } else {
+            (None, None)
+        };
+        let small = heap.is_none_or(|b| b <= EXACT_COUNT_MAX_BYTES);
+        let rows = if populated && can_select && small {
+            Some(tx.query_one(&count_sql, &[]).await?.get::<_, i64>(0))
+        } else {
+            None
+        };
+        Ok::<_, tokio_postgres::Error>((total, rows))
     }
-    let small = mv.heap_bytes.is_none_or(|b| b <= EXACT_COUNT_MAX_BYTES);
-    if small && mv.can_select {
-        let n: i64 = db
-            .client
-            .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
-            .await
-            .with_context(|| format!("cannot count the rows of {}", mv.display_name()))?
-            .get(0);
-        return Ok((Some(n), RowsSource::Count));
-    }
-    match mv.reltuples {
-        Some(n) if n >= 0.0 => Ok((Some(n.round() as i64), RowsSource::Estimate)),
-        _ => Ok((None, RowsSource::Unknown)),
+    .await;
+    let _ = tx.rollback().await;
+    match work {
+        Ok((size_bytes, Some(n))) => Ok(Measured {
+            size_bytes,
+            rows: Some(n),
+            rows_source: RowsSource::Count,
+            not_measured: None,
+        }),
+        Ok((size_bytes, None)) => {
+            let (rows, rows_source) = estimate();
+            Ok(Measured {
+                size_bytes,
+                rows,
+                rows_source,
+                not_measured: None,
+            })
+        }
+        Err(err) if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            let holders = lock_holders(db, mv, &["AccessExclusiveLock"]).await;
+            let (rows, rows_source) = estimate();
+            Ok(Measured {
+                size_bytes: None,
+                rows,
+                rows_source,
+                not_measured: Some(format!(
+                    "locked for more than {MEASURE_LOCK_TIMEOUT} (a plain refresh or DDL in progress?){}",
+                    if holders.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", holders.join(", "))
+                    }
+                )),
+            })
+        }
+        Err(err) => Err(anyhow::anyhow!(
+            "cannot measure {}: {}",
+            mv.display_name(),
+            server_message(&err)
+        )),
     }
 }
 
@@ -1266,8 +1395,6 @@ mod tests {
             name: name.into(),
             owner: "owner".into(),
             populated,
-            total_bytes: Some(0),
-            heap_bytes: Some(0),
             reltuples: None,
             can_select: true,
             unique_indexes: indexes,
@@ -1288,7 +1415,10 @@ mod tests {
             Timeout::parse("--lock-timeout", " 0.25 ").unwrap().millis(),
             Some(250)
         );
-        assert_eq!(Timeout::parse("--lock-timeout", "0").unwrap(), Timeout::NONE);
+        assert_eq!(
+            Timeout::parse("--lock-timeout", "0").unwrap(),
+            Timeout::NONE
+        );
         assert_eq!(
             Timeout::parse("--lock-timeout", "0.0001").unwrap().millis(),
             Some(1)
@@ -1296,7 +1426,11 @@ mod tests {
         for bad in ["", "abc", "-1", "1s", "NaN", "inf", "99999999"] {
             let err = Timeout::parse("--statement-timeout", bad).unwrap_err();
             assert_eq!(err.status, ExitStatus::Usage, "{bad}");
-            assert!(err.message.starts_with("--statement-timeout '"), "{}", err.message);
+            assert!(
+                err.message.starts_with("--statement-timeout '"),
+                "{}",
+                err.message
+            );
             assert!(!err.message.contains('\n'));
         }
         assert_eq!(Timeout::from_millis(1500).describe(), "1.5 s");
@@ -1332,7 +1466,10 @@ mod tests {
             valid: false,
             ..index("i")
         };
-        let d = decide(&engine, &mv("a", 1, true, vec![partial.clone(), expr, invalid]));
+        let d = decide(
+            &engine,
+            &mv("a", 1, true, vec![partial.clone(), expr, invalid]),
+        );
         assert_eq!(d.mode, Mode::Plain);
         assert!(d.reason.contains("p is partial"), "{}", d.reason);
         assert!(d.reason.contains("e is on an expression"), "{}", d.reason);

@@ -1,10 +1,15 @@
 -- The materialized views arcdb manages (every one in schema public, the application schema),
 -- with what `arcdb refresh` and `arcdb views` decide on. PostgreSQL 13+.
+-- Catalog rows only: nothing here opens a relation (no pg_total_relation_size, no
+-- pg_get_viewdef), so it never waits behind a lock someone holds on a view, such as a plain
+-- refresh in progress. Sizes and row counts are measured separately, under a lock timeout.
 --   unique_indexes: each UNIQUE index with the properties PostgreSQL checks before
 --     REFRESH … CONCURRENTLY (matview.c, is_usable_unique_index): unique, immediate, btree,
 --     valid, no WHERE clause, only plain user columns (no expression, no system column).
 --   reads_matviews: other materialized views this one reads directly (refreshed first).
---   tenant_views: the views that read this one directly, as the tenant-facing path.
+--   tenant_views: the views that read this one directly, as the tenant-facing path;
+--     filters_by_current_org: the view's rule calls current_org_id() (a dependency in the
+--     catalog; verify-rls probes what it really returns).
 --   tenant_can_read: whether arcdesk_tenant may SELECT the materialized view itself (it must
 --     not: materialized views carry no row-level security); NULL when the role is missing.
 --   forced_rls_tables: tables it reads under FORCE ROW LEVEL SECURITY while its owner (as whom
@@ -19,8 +24,6 @@ SELECT
     c.relname                                   AS name,
     pg_get_userbyid(c.relowner)                 AS owner,
     c.relispopulated                            AS populated,
-    pg_total_relation_size(c.oid)               AS total_bytes,
-    pg_relation_size(c.oid)                     AS heap_bytes,
     c.reltuples::float8                         AS reltuples,
     has_table_privilege(c.oid, 'SELECT')        AS can_select,
     coalesce((
@@ -58,7 +61,14 @@ SELECT
                        SELECT 1 FROM pg_options_to_table(v.reloptions) AS o
                         WHERE o.option_name = 'security_invoker'
                           AND lower(o.option_value) IN ('true', 'on', 'yes', '1')),
-                   'filters_by_current_org', pg_get_viewdef(v.oid) LIKE '%current_org_id()%',
+                   'filters_by_current_org', EXISTS (
+                       SELECT 1
+                         FROM pg_rewrite AS vr
+                         JOIN pg_depend AS fd
+                           ON fd.classid = 'pg_rewrite'::regclass AND fd.objid = vr.oid
+                          AND fd.refclassid = 'pg_proc'::regclass
+                         JOIN pg_proc AS f ON f.oid = fd.refobjid
+                        WHERE vr.ev_class = v.oid AND f.proname = 'current_org_id'),
                    'granted_to_tenant', (SELECT has_table_privilege(t.oid, v.oid, 'SELECT') FROM tenant AS t)
                ) ORDER BY vn.nspname, v.relname)
           FROM (SELECT DISTINCT r.ev_class AS oid

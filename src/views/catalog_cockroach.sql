@@ -6,8 +6,6 @@ SELECT
     matviewname             AS name,
     matviewowner            AS owner,
     ispopulated             AS populated,
-    NULL::int8              AS total_bytes,
-    NULL::int8              AS heap_bytes,
     NULL::float8            AS reltuples,
     true                    AS can_select,
     '[]'::json              AS unique_indexes,
