@@ -258,7 +258,8 @@ fn the_probes_find_each_hole() {
         // A foreign key without organization_id.
         (
             "fk_plain",
-            "ALTER TABLE tasks DROP CONSTRAINT tasks_assigned_to_fkey,
+            "ALTER TABLE desks ADD CONSTRAINT desks_id_key UNIQUE (id);
+             ALTER TABLE tasks DROP CONSTRAINT tasks_assigned_to_fkey,
                  ADD CONSTRAINT tasks_assigned_to_fkey FOREIGN KEY (assigned_to_id) REFERENCES desks (id);",
         ),
         // An extra permissive UPDATE policy: invisible to SELECT, reachable by UPDATE without WHERE.
