@@ -187,7 +187,9 @@ else
     echo "## RLS overhead: tenant (policies) vs owner (explicit filter)"
 fi
 echo
-echo "Database: $ORGS organizations, $TASKS tasks (\`arcdb seed --scale --orgs $ORGS --tasks $TASKS\`, then VACUUM ANALYZE);"
+echo "Database: $ORGS organizations, $TASKS tasks (\`arcdb seed --scale --orgs $ORGS --tasks $TASKS\`, then VACUUM ANALYZE$(
+    [ -n "${SEED_SECONDS:-}" ] && echo "; this run loaded it: $SEED_ROWS rows in $SEED_SECONDS s, wall time of the command")$(
+    [ -z "${SEED_SECONDS:-}" ] && echo "; loaded earlier in this run"));"
 echo "organizations by rank (1 = largest):$(for r in $RANKS; do printf ' rank %s = %s tasks;' "$r" "${ORG_TASKS[$r]}"; done)"
 echo "$SAMPLES samples per query, organization and side, all in one psql session, tenant and owner statements"
 echo "alternating; median latency (ms, psql \\timing: send + parse + plan + execute + receive), ratio = tenant / owner."

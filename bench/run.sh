@@ -87,5 +87,9 @@ TOTAL=$(awk -v ms="$(ms_since "$STARTED")" 'BEGIN { printf "%.0f", ms / 1000 }')
     for b in "${BENCHES[@]}"; do
         cat "$BENCH_WORK/$b.md"
     done
+    # The hand-written reading of the figures (why a target is missed, what would fix it).
+    if [ -f "$BENCH_DIR/ANALYSIS.md" ]; then
+        cat "$BENCH_DIR/ANALYSIS.md"
+    fi
 } >"$OUT"
 log "wrote $OUT (${TOTAL}s)"

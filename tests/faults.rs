@@ -384,7 +384,7 @@ fn up_killed_at_random_moments_then_up_gives_a_clean_schema_and_history() {
         let gone = wait_until(
             &pg,
             "postgres",
-            &format!("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = '{db}')"),
+            &format!("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = '{db}' AND backend_type = 'client backend')"),
             Duration::from_secs(60),
         );
         assert!(gone, "the killed run's session on {db} never ended");
