@@ -71,8 +71,6 @@ pg_bin_discover() {
 PG_BIN=${PG_BIN:-$(pg_bin_discover)}
 export ARCDB_PG_BIN=$PG_BIN
 PSQL="$PG_BIN/psql"
-PGBENCH="$PG_BIN/pgbench"
-[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench || true)
 
 # Client tools must not pick up a developer's connection settings.
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS DATABASE_URL ARCDB_PROFILE \
