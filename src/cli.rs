@@ -264,11 +264,21 @@ pub struct RefreshArgs {
 
     /// Seconds each refresh may wait for a lock before it is cancelled (0 = no limit). A plain
     /// refresh waiting for its lock blocks new readers meanwhile, so keep this short.
-    #[arg(long, value_name = "SECS", default_value = "30", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "30",
+        allow_negative_numbers = true
+    )]
     pub lock_timeout: String,
 
     /// Seconds each refresh may run before it is cancelled (0 = no limit).
-    #[arg(long, value_name = "SECS", default_value = "0", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
     pub statement_timeout: String,
 }
 
@@ -278,8 +288,8 @@ pub struct LintArgs {
     #[arg(long, value_enum)]
     pub engine: LintEngine,
 
-    /// Engine version to check for, e.g. 25.3 or 13 (default: the newest the rules know,
-    /// CockroachDB 26.2 / PostgreSQL 18).
+    /// Engine version to check for, e.g. 25.3 or 14 (default: PostgreSQL 13, the oldest
+    /// supported, so a migration that lints clean runs on every major; CockroachDB 26.2).
     #[arg(long, value_name = "X.Y")]
     pub engine_version: Option<String>,
 

@@ -361,8 +361,15 @@ pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
 async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
     let mut config = dsn.config.clone();
     config.connect_timeout(timeout);
+    // PostgreSQL never speaks TLS on a unix socket, and building a connector loads the system
+    // certificate bundle (most of a short command's run time): only build one for TCP.
+    let socket_only = config
+        .get_hosts()
+        .iter()
+        .all(|h| !matches!(h, Host::Tcp(_)));
     let tls = match dsn.ssl_mode {
         SslMode::Disable => None,
+        _ if socket_only => None,
         _ => Some(dsn.tls_connector()?),
     };
     let attempt = async {

@@ -64,14 +64,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
             emit(&report, format)
         }
-        Command::Lint(args) => {
-            let opts = lint::LintOptions {
-                engine: args.engine.into(),
-                version: args.engine_version,
-                source: args.source.source,
-            };
-            emit(&lint::lint(opts)?, format)
-        }
         Command::Refresh(args) => {
             // Bad timeouts are refused before connecting: nothing is touched.
             let opts = views::RefreshOptions {
@@ -107,6 +99,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             } else {
                 emit(&seed::sample(&mut db).await?, format)
             }
+        }
+        Command::Lint(args) => {
+            let opts = lint::LintOptions {
+                engine: args.engine.into(),
+                version: args.engine_version,
+                source: args.source.source,
+            };
+            emit(&lint::lint(opts)?, format)
         }
         Command::VerifyRls(args) => {
             let defaults = rls::VerifyOptions::default();

@@ -221,7 +221,10 @@ async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()
     }
     let rows = db
         .client
-        .query("SELECT name FROM pg_available_extensions WHERE name = ANY($1)", &[&wanted])
+        .query(
+            "SELECT name FROM pg_available_extensions WHERE name = ANY($1)",
+            &[&wanted],
+        )
         .await?;
     let available: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     let missing: Vec<&String> = wanted.iter().filter(|w| !available.contains(w)).collect();

@@ -84,9 +84,13 @@ pub struct Finding {
 #[serde(rename_all = "lowercase", tag = "outcome")]
 pub enum Outcome {
     Pass,
-    Fail { finding: Finding },
+    Fail {
+        finding: Finding,
+    },
     /// Could not be decided (e.g. no rows to probe); says why. Not a finding.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 /// One check that ran: a JUnit test case.
@@ -101,13 +105,27 @@ pub struct Check {
 
 impl Check {
     pub fn pass(suite: Suite, name: impl Into<String>) -> Check {
-        Check { suite, name: name.into(), outcome: Outcome::Pass }
+        Check {
+            suite,
+            name: name.into(),
+            outcome: Outcome::Pass,
+        }
     }
     pub fn fail(suite: Suite, name: impl Into<String>, finding: Finding) -> Check {
-        Check { suite, name: name.into(), outcome: Outcome::Fail { finding } }
+        Check {
+            suite,
+            name: name.into(),
+            outcome: Outcome::Fail { finding },
+        }
     }
     pub fn skipped(suite: Suite, name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { suite, name: name.into(), outcome: Outcome::Skipped { reason: reason.into() } }
+        Check {
+            suite,
+            name: name.into(),
+            outcome: Outcome::Skipped {
+                reason: reason.into(),
+            },
+        }
     }
     pub fn finding(&self) -> Option<&Finding> {
         match &self.outcome {
@@ -151,14 +169,25 @@ impl Report for RlsReport {
                     f.fix.clone(),
                 ]
             });
-            out.push_str(&table(&["rule", "object", "command", "a tenant could", "fix"], rows));
+            out.push_str(&table(
+                &["rule", "object", "command", "a tenant could", "fix"],
+                rows,
+            ));
             out.push('\n');
         }
         for note in &self.notes {
             out.push_str(&format!("note: {note}\n"));
         }
-        let skipped = self.checks.iter().filter(|c| matches!(c.outcome, Outcome::Skipped { .. })).count();
-        let sample = if self.sampled { " (a sample: more organizations exist)" } else { "" };
+        let skipped = self
+            .checks
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Skipped { .. }))
+            .count();
+        let sample = if self.sampled {
+            " (a sample: more organizations exist)"
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "{} ({}) as {}: {} checks over {} tables and {} organizations{sample}, {} skipped — {}",
             self.target,
