@@ -590,7 +590,15 @@ fn lint_fixture_reports_each_finding_at_its_line() {
 
     // On PostgreSQL 18 only what no version allows inside a migration remains.
     let pg18 = arcdb_offline(&[
-        "lint", "--engine", "postgres", "--source", src, "--format", "json",
+        "lint",
+        "--engine",
+        "postgres",
+        "--engine-version",
+        "18",
+        "--source",
+        src,
+        "--format",
+        "json",
     ]);
     let rules: BTreeSet<String> = findings(&pg18).into_iter().map(|(_, _, r)| r).collect();
     assert_eq!(
