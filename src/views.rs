@@ -575,7 +575,11 @@ fn is_catalog_collision(err: &tokio_postgres::Error) -> bool {
 }
 
 /// Write the record of one attempt (its own statement, after the attempt's transaction ended).
-async fn record(client: &Client, mv: &MatView, entry: &RefreshEntry) -> anyhow::Result<()> {
+async fn record(
+    client: &Client,
+    mv: &MatView,
+    entry: &RefreshEntry,
+) -> Result<(), tokio_postgres::Error> {
     let outcome = match entry.outcome {
         Outcome::Refreshed => "ok",
         _ => "failed",
@@ -598,14 +602,44 @@ async fn record(client: &Client, mv: &MatView, entry: &RefreshEntry) -> anyhow::
                 &entry.error,
             ],
         )
-        .await
-        .with_context(|| {
-            format!(
-                "the refresh of {} ended ({outcome}) but cannot be recorded in arcdb.refresh_log",
-                mv.display_name()
-            )
-        })?;
+        .await?;
     Ok(())
+}
+
+/// The error when an attempt cannot be recorded. For a failed refresh its own cause comes first:
+/// the record usually fails for the same reason (the connection is gone), and the cause is what
+/// the reader needs.
+fn unrecorded(
+    entry: &RefreshEntry,
+    view_unchanged: bool,
+    err: &tokio_postgres::Error,
+) -> anyhow::Error {
+    let name = entry.display_name();
+    let log_error = one_line(&server_message(err));
+    match entry.outcome {
+        Outcome::Failed => {
+            let cause = entry.error.as_deref().unwrap_or("unknown error");
+            // Lock and statement timeouts say it already.
+            let state = if cause.contains("keeps its previous contents") {
+                String::new()
+            } else if view_unchanged {
+                format!("; {name} keeps its previous contents")
+            } else {
+                format!("; {name} may or may not have been refreshed")
+            };
+            let again = if err.is_closed() {
+                " — run arcdb refresh again"
+            } else {
+                ""
+            };
+            anyhow::anyhow!(
+                "the refresh of {name} failed: {cause}; it is not recorded in arcdb.refresh_log ({log_error}){state}{again}"
+            )
+        }
+        Outcome::Refreshed | Outcome::WouldRefresh => anyhow::anyhow!(
+            "the refresh of {name} succeeded but cannot be recorded in arcdb.refresh_log: {log_error}"
+        ),
+    }
 }
 
 /// The latest attempt per view, when the log exists.
@@ -840,17 +874,21 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
             refresh_in_session(&db.client, mv, decision.mode, &opts).await
         };
         entry.duration_ms = Some(started.elapsed().as_millis() as u64);
+        let mut view_unchanged = false;
         match attempt {
             Ok(rows) => {
                 entry.outcome = Outcome::Refreshed;
                 entry.rows = Some(rows);
             }
-            Err(err) => {
+            Err(failed) => {
                 entry.outcome = Outcome::Failed;
-                entry.error = Some(failure_reason(db, mv, decision.mode, &err, &opts).await);
+                view_unchanged = failed.view_unchanged;
+                entry.error = Some(failure_reason(db, mv, decision.mode, &failed.err, &opts).await);
             }
         }
-        record(&db.client, mv, &entry).await?;
+        if let Err(err) = record(&db.client, mv, &entry).await {
+            return Err(unrecorded(&entry, view_unchanged, &err));
+        }
         report.views.push(entry);
     }
     Ok(report)
@@ -863,6 +901,43 @@ fn refresh_sql(mv: &MatView, mode: Mode) -> String {
     }
 }
 
+/// A failed attempt: why, and whether the view certainly kept its previous contents.
+struct AttemptError {
+    err: tokio_postgres::Error,
+    /// False when the refresh may have taken effect: the connection broke while the statement
+    /// that commits it (COMMIT, or a REFRESH outside a transaction) was in flight, or a
+    /// statement after it failed.
+    view_unchanged: bool,
+}
+
+impl AttemptError {
+    /// Before the refresh could commit: the view is untouched.
+    fn before_commit(err: tokio_postgres::Error) -> Self {
+        AttemptError {
+            err,
+            view_unchanged: true,
+        }
+    }
+
+    /// From the statement that commits the refresh: an error answer means it did not commit; no
+    /// answer (the connection broke) leaves it unknown.
+    fn at_commit(err: tokio_postgres::Error) -> Self {
+        let view_unchanged = err.as_db_error().is_some();
+        AttemptError {
+            err,
+            view_unchanged,
+        }
+    }
+
+    /// After the refresh committed.
+    fn after_commit(err: tokio_postgres::Error) -> Self {
+        AttemptError {
+            err,
+            view_unchanged: false,
+        }
+    }
+}
+
 /// BEGIN; SET LOCAL timeouts; REFRESH; count; COMMIT. On any error the transaction is rolled
 /// back before returning, so nothing stays locked.
 async fn refresh_in_transaction(
@@ -870,8 +945,11 @@ async fn refresh_in_transaction(
     mv: &MatView,
     mode: Mode,
     opts: &RefreshOptions,
-) -> Result<i64, tokio_postgres::Error> {
-    let tx = client.transaction().await?;
+) -> Result<i64, AttemptError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(AttemptError::before_commit)?;
     let work = async {
         tx.execute(
             "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
@@ -888,13 +966,14 @@ async fn refresh_in_transaction(
     .await;
     match work {
         Ok(rows) => {
-            tx.commit().await?;
+            tx.commit().await.map_err(AttemptError::at_commit)?;
             Ok(rows)
         }
         Err(err) => {
-            // If the connection itself broke, the server has ended the transaction anyway.
+            // If the connection itself broke, the server has ended (rolled back) the
+            // transaction anyway.
             let _ = tx.rollback().await;
-            Err(err)
+            Err(AttemptError::before_commit(err))
         }
     }
 }
@@ -907,25 +986,31 @@ async fn refresh_in_session(
     mv: &MatView,
     mode: Mode,
     opts: &RefreshOptions,
-) -> Result<i64, tokio_postgres::Error> {
+) -> Result<i64, AttemptError> {
     client
         .batch_execute(&format!(
             "SET statement_timeout = '{}'",
             opts.statement_timeout.setting()
         ))
-        .await?;
+        .await
+        .map_err(AttemptError::before_commit)?;
     let work = async {
-        client.batch_execute(&refresh_sql(mv, mode)).await?;
+        // A single statement commits by itself.
+        client
+            .batch_execute(&refresh_sql(mv, mode))
+            .await
+            .map_err(AttemptError::at_commit)?;
         let rows: i64 = client
             .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
-            .await?
+            .await
+            .map_err(AttemptError::after_commit)?
             .get(0);
-        Ok::<i64, tokio_postgres::Error>(rows)
+        Ok::<i64, AttemptError>(rows)
     }
     .await;
     let reset = client.batch_execute("RESET statement_timeout").await;
     let rows = work?;
-    reset?;
+    reset.map_err(AttemptError::after_commit)?;
     Ok(rows)
 }
 

@@ -569,6 +569,34 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
         "the error names the view being refreshed: {}",
         lines[0]
     );
+    // The refresh's own cause (the server ending the session: SQLSTATE 57P01) leads, not just
+    // the refresh_log write that failed after it; the state it claims is the true one.
+    assert!(
+        lines[0].contains("57P01") || lines[0].contains("administrator command"),
+        "the error gives the refresh's own cause: {}",
+        lines[0]
+    );
+    let cause_at = lines[0]
+        .find("57P01")
+        .or_else(|| lines[0].find("administrator command"))
+        .unwrap();
+    if let Some(log_at) = lines[0].find("refresh_log") {
+        assert!(
+            cause_at < log_at,
+            "the cause comes before the refresh_log failure: {}",
+            lines[0]
+        );
+    }
+    assert!(
+        lines[0].contains("keeps its previous contents"),
+        "a REFRESH cut off inside its transaction is rolled back, and the error says so: {}",
+        lines[0]
+    );
+    assert!(
+        !lines[0].contains("password") && !lines[0].contains("postgresql://"),
+        "no connection string in the error: {}",
+        lines[0]
+    );
 
     // Nothing half done: the views hold what the last good refresh made, and no attempt after
     // it is recorded as successful.
