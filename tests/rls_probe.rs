@@ -577,3 +577,111 @@ fn organizations_beyond_max_orgs_are_sampled_and_a_non_member_is_told_how_to_gra
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// Each organization aims its keyed UPDATE and DELETE at the sampled rows of a few neighbours
+/// only (at most 3 organizations × 10 sampled rows), not of every other probed one: with 8
+/// organizations, a hole that lets any tenant touch other tenants' rows is still found for
+/// every one of them, through those keys, and each statement reaches at most 30 rows.
+#[test]
+fn a_cross_org_write_hole_is_found_for_every_organization_with_bounded_keys() {
+    const ORGS: usize = 8;
+    /// 3 neighbours × SAMPLE_ROWS (src/rls/probe.rs).
+    const MAX_KEYS: u64 = 30;
+    let pg = TestCluster::start();
+    pg.create_db("many");
+    let up = arcdb(&pg, "many", &["up"]);
+    assert_eq!(up.code, 0, "arcdb up failed: {}{}", up.stdout, up.stderr);
+    let seed = arcdb(
+        &pg,
+        "many",
+        &[
+            "seed",
+            "--scale",
+            "--orgs",
+            &ORGS.to_string(),
+            "--tasks",
+            "400",
+        ],
+    );
+    assert_eq!(seed.code, 0, "{}{}", seed.stdout, seed.stderr);
+    // The test means something only if aiming at every other organization's sampled rows (up
+    // to 10 each) would reach more than MAX_KEYS rows for each organization.
+    let least_reach: u64 = pg
+        .psql(
+            "many",
+            "WITH c AS (SELECT o.id, least(10, count(q.id)) AS n
+                          FROM organizations o LEFT JOIN qa_reviews q ON q.organization_id = o.id
+                         GROUP BY o.id)
+             SELECT min((SELECT sum(n) FROM c) - n) FROM c",
+        )
+        .parse()
+        .unwrap();
+    assert!(least_reach > MAX_KEYS, "too few qa_reviews: {least_reach}");
+
+    // Any tenant may read, change and delete every organization's reviews (only new rows are
+    // checked): not specific to any pair of organizations.
+    pg.psql(
+        "many",
+        "CREATE POLICY qa_reviews_leak ON qa_reviews AS PERMISSIVE FOR ALL TO arcdesk_tenant
+             USING (true) WITH CHECK (organization_id = (SELECT current_org_id()));",
+    );
+    let run = arcdb(&pg, "many", &["verify-rls", "--format", "json"]);
+    assert_eq!(run.code, 5, "expected findings\n{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["organizations_probed"], ORGS);
+
+    // UPDATE and DELETE without WHERE run for one organization per table only: a finding for
+    // each of the 8 comes from the keyed statements, i.e. from the neighbours' keys.
+    for (rule, kind) in [
+        ("probe-cross-org-update", "update-other-org"),
+        ("probe-cross-org-delete", "delete-other-org"),
+    ] {
+        let hits = probe_findings(&report, rule, "public.qa_reviews");
+        let keyed: Vec<&&Value> = hits
+            .iter()
+            .filter(|c| {
+                !c["finding"]["risk"]
+                    .as_str()
+                    .unwrap()
+                    .contains("without WHERE")
+            })
+            .collect();
+        assert_eq!(
+            keyed.len(),
+            ORGS,
+            "expected a keyed {rule} finding for each organization, got:\n{}",
+            describe(&hits)
+        );
+        let mut names: Vec<&str> = keyed.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ORGS, "{names:?}");
+        assert!(names
+            .iter()
+            .all(|n| n.starts_with(&format!("probe {kind} public.qa_reviews as "))));
+    }
+    // Each keyed DELETE reached real rows of other organizations, and at most MAX_KEYS of them.
+    for hit in probe_findings(&report, "probe-cross-org-delete", "public.qa_reviews") {
+        let risk = hit["finding"]["risk"].as_str().unwrap();
+        if risk.contains("without WHERE") {
+            continue;
+        }
+        let deleted: u64 = risk
+            .rsplit(": ")
+            .next()
+            .and_then(|s| s.strip_suffix(" rows deleted"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no row count in {risk}"));
+        assert!(
+            (1..=MAX_KEYS).contains(&deleted),
+            "{}: {deleted} rows deleted",
+            hit["name"]
+        );
+    }
+    // The other tables stay clean.
+    let elsewhere: Vec<&Value> = failures(&report, "probe")
+        .into_iter()
+        .filter(|c| c["finding"]["object"] != "public.qa_reviews")
+        .collect();
+    assert!(elsewhere.is_empty(), "{}", describe(&elsewhere));
+}

@@ -10,7 +10,10 @@
 //! - `insert-other-org`: inserting a row for B (a copy of one of B's rows with a new key) is
 //!   rejected by row-level security;
 //! - `update-other-org` / `delete-other-org`: an UPDATE or DELETE aimed at other organizations'
-//!   rows (sampled keys, fetched once as the owner) affects 0 rows;
+//!   rows affects 0 rows: the sampled keys (fetched once as the owner) of a bounded set of
+//!   neighbours of A — the previous and the next probed organization and the first one
+//!   ([`cross_org_targets`]) — so that the cost per organization does not grow with the number
+//!   probed;
 //! - `move-to-other-org`: `UPDATE … SET <tenant column> = B` on one of A's own rows is rejected;
 //! - `reference-other-org` (one per foreign key between tenant tables): a row of A that is valid
 //!   as inserted by A's tenant, changed only to reference B's parent row, is rejected.
@@ -40,7 +43,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 /// Template rows read per table and organization (the first three are tried as templates;
-/// all of them are the targets of the UPDATE/DELETE probes of the other organizations).
+/// all of them are the targets of the UPDATE/DELETE probes of the neighbouring organizations,
+/// see [`cross_org_targets`]).
 const SAMPLE_ROWS: i64 = 10;
 const TEMPLATES: usize = 3;
 /// The UPDATE/DELETE probes without WHERE touch every row of the tenant (then roll back): only
@@ -991,6 +995,7 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
     let probe = Probe {
         tx,
         ctx,
+        index: i,
         org,
         other,
     };
@@ -1054,8 +1059,36 @@ fn verdict(err: &Failure) -> Verdict {
 struct Probe<'p, 'o> {
     tx: Tx<'p>,
     ctx: &'p Ctx<'o>,
+    /// `org`'s position in the probe order (`ctx.orgs`).
+    index: usize,
     org: &'p Org,
     other: Option<&'p Org>,
+}
+
+/// The positions, in the probe order of `n` organizations, of the organizations whose rows
+/// organization `i` aims its keyed cross-organization UPDATE and DELETE at: the next and the
+/// previous one (wrapping) and the first one, without duplicates and never `i` itself (empty
+/// when `i` is the only one).
+///
+/// Bounded on purpose. Aiming at the rows of every other probed organization made each
+/// statement carry (n − 1) × [`SAMPLE_ROWS`] keys, so verify-rls grew quadratically with the
+/// organizations probed (~15 minutes for 1000). Each attempt still targets real rows of other
+/// tenants, and a policy hole that lets tenant A touch tenant B's rows is in practice not
+/// specific to B (`USING (true)`, a missing or unscoped policy, RLS off): any other tenant's
+/// rows reveal it, so a few neighbours find it, for every probed A. A hole that opens only
+/// for one particular pair of organizations may be missed — as it already could be by
+/// probing a sample of the organizations, and of their rows.
+fn cross_org_targets(i: usize, n: usize) -> Vec<usize> {
+    let mut targets = Vec::with_capacity(3);
+    if n == 0 {
+        return targets;
+    }
+    for j in [(i + 1) % n, (i + n - 1) % n, 0] {
+        if j != i && !targets.contains(&j) {
+            targets.push(j);
+        }
+    }
+    targets
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1383,13 +1416,14 @@ impl Probe<'_, '_> {
         )
     }
 
-    /// Keys of sampled rows of every other probed organization.
+    /// Keys of the sampled rows of table `k` of the organizations this one aims its
+    /// cross-organization UPDATE and DELETE at ([`cross_org_targets`]): at most
+    /// 3 × [`SAMPLE_ROWS`], however many organizations are probed.
     fn other_keys(&self, k: usize) -> Vec<Value> {
         let t = &self.ctx.tables[k];
-        self.ctx
-            .orgs
-            .iter()
-            .filter(|o| o.id != self.org.id)
+        cross_org_targets(self.index, self.ctx.orgs.len())
+            .into_iter()
+            .map(|j| &self.ctx.orgs[j])
             .flat_map(|o| self.samples(k, &o.id).iter().map(|r| t.pk_of(r)))
             .collect()
     }
@@ -1931,6 +1965,41 @@ mod tests {
         assert_eq!(&handle[4..5], "-");
         assert!(handle[..4].chars().all(|c| c.is_ascii_uppercase()));
         assert_eq!(reshape("--", 3), "--");
+    }
+
+    #[test]
+    fn cross_org_targets_are_the_neighbours_and_the_first_never_itself() {
+        assert_eq!(cross_org_targets(0, 0), Vec::<usize>::new());
+        assert_eq!(cross_org_targets(0, 1), Vec::<usize>::new());
+        assert_eq!(cross_org_targets(0, 2), vec![1]);
+        assert_eq!(cross_org_targets(1, 2), vec![0]);
+        assert_eq!(cross_org_targets(0, 3), vec![1, 2]);
+        assert_eq!(cross_org_targets(2, 3), vec![0, 1]);
+        assert_eq!(cross_org_targets(0, 1000), vec![1, 999]);
+        assert_eq!(cross_org_targets(1, 1000), vec![2, 0]);
+        assert_eq!(cross_org_targets(500, 1000), vec![501, 499, 0]);
+        assert_eq!(cross_org_targets(999, 1000), vec![0, 998]);
+        for n in 1..40 {
+            let mut aimed_at = vec![0; n];
+            for i in 0..n {
+                let targets = cross_org_targets(i, n);
+                // Bounded, never itself, no duplicate, in range.
+                assert!(targets.len() <= 3, "{i} of {n}: {targets:?}");
+                assert!(!targets.contains(&i), "{i} of {n}: {targets:?}");
+                let distinct: BTreeSet<usize> = targets.iter().copied().collect();
+                assert_eq!(distinct.len(), targets.len(), "{i} of {n}: {targets:?}");
+                assert!(targets.iter().all(|&j| j < n), "{i} of {n}: {targets:?}");
+                // At least one target whenever there is another organization.
+                assert_eq!(targets.is_empty(), n == 1, "{i} of {n}");
+                for j in targets {
+                    aimed_at[j] += 1;
+                }
+            }
+            // Every organization's rows are the target of some other organization's probes.
+            if n > 1 {
+                assert!(aimed_at.iter().all(|&c| c > 0), "{n}: {aimed_at:?}");
+            }
+        }
     }
 
     #[test]
