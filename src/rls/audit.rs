@@ -1536,7 +1536,7 @@ impl<'a> Audit<'a> {
         }
     }
 
-    /// The helper to recommend in fixes: an accepted one if any, else `current_org_id()`.
+    /// The helper to recommend in fixes: an accepted one if any, else the setting read inline.
     fn helper_call(&self) -> String {
         self.helpers
             .accepted_names()
@@ -1670,7 +1670,9 @@ impl<'a> Audit<'a> {
                         h.name
                     ),
                     fix: format!(
-                        "CREATE OR REPLACE FUNCTION {}() RETURNS uuid LANGUAGE sql STABLE SET search_path = pg_catalog AS $$ SELECT NULLIF(current_setting('{}', true), '')::uuid $$;{}",
+                        // No SET clause: a SQL function with one is never inlined, and this
+                        // one is called by every tenant statement (migration 0006).
+                        "CREATE OR REPLACE FUNCTION {}() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT NULLIF(pg_catalog.current_setting('{}', true), '')::uuid $$;{}",
                         h.qname.trim_end_matches("()"),
                         self.opts.setting.replace('\'', "''"),
                         if owned { " -- and ALTER FUNCTION … OWNER TO the migration role" } else { "" }
