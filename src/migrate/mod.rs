@@ -12,6 +12,7 @@ use crate::lock::MigrationLock;
 use crate::output::{table, Report};
 use anyhow::anyhow;
 use catalog::{MigrationSet, Resolved, Script};
+use futures_util::future::{BoxFuture, FutureExt};
 use plan::{Entry, State};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -199,14 +200,33 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         report.steps = steps(&resolved, &planned, |m| &m.up);
         return Ok(report);
     }
-    let lock = MigrationLock::for_engine(&db.engine);
-    let guard = lock.acquire(db, opts.lock_wait).await?;
-    // Whatever happens, give the lock back before reporting.
-    let outcome = apply_pending(db, &resolved, opts.to, &mut report).await;
+    with_migration_lock(db, opts.lock_wait, move |db| {
+        async move {
+            apply_pending(db, &resolved, opts.to, &mut report).await?;
+            Ok(report)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Take the migration lock, run `body` under it and give the lock back whatever happened:
+/// the body's error comes first, else the release's. `body` gets the connection back for the
+/// duration of its future; it owns whatever else it uses (moved in), since a borrow of the
+/// caller's locals could not be promised to every `'a`.
+async fn with_migration_lock<T>(
+    db: &mut Db,
+    wait: Duration,
+    body: impl for<'a> FnOnce(&'a mut Db) -> BoxFuture<'a, anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let guard = MigrationLock::for_engine(&db.engine)
+        .acquire(db, wait)
+        .await?;
+    let outcome = body(db).await;
     let released = guard.release(db).await;
-    outcome?;
+    let value = outcome?;
     released?;
-    Ok(report)
+    Ok(value)
 }
 
 /// Refuse, before anything is touched, a server that lacks an extension the migrations create
@@ -325,14 +345,14 @@ pub async fn rollback(
     if !confirm(&rollback_plan)? {
         return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
     }
-    let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, opts.lock_wait)
-        .await?;
-    let outcome = undo(db, &resolved, &planned, &mut report).await;
-    let released = guard.release(db).await;
-    outcome?;
-    released?;
-    Ok(report)
+    with_migration_lock(db, opts.lock_wait, move |db| {
+        async move {
+            undo(db, &resolved, &planned, &mut report).await?;
+            Ok(report)
+        }
+        .boxed()
+    })
+    .await
 }
 
 async fn undo(
