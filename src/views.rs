@@ -165,7 +165,8 @@ pub struct TenantView {
     pub name: String,
     pub security_barrier: bool,
     pub security_invoker: bool,
-    /// Whether its definition calls `current_org_id()` (a heuristic; `verify-rls` probes it).
+    /// Whether its definition calls `current_org_id()` or `current_setting()` (a heuristic;
+    /// `verify-rls` probes it).
     pub filters_by_current_org: bool,
     /// Whether `arcdesk_tenant` may SELECT it (`None` when the role does not exist).
     pub granted_to_tenant: Option<bool>,

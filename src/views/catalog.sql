@@ -9,7 +9,8 @@
 --   reads_matviews: other materialized views this one reads directly (refreshed first).
 --   tenant_views: the views that read this one directly, as the tenant-facing path;
 --     filters_by_current_org: the view's rule calls current_org_id() (a dependency in the
---     catalog; verify-rls probes what it really returns).
+--     catalog) or current_setting() (0006's form); a heuristic, verify-rls probes what it
+--     really returns.
 --   tenant_can_read: whether arcdesk_tenant may SELECT the materialized view itself (it must
 --     not: materialized views carry no row-level security); NULL when the role is missing.
 --   forced_rls_tables: tables it reads under FORCE ROW LEVEL SECURITY while its owner (as whom
@@ -68,7 +69,16 @@ SELECT
                            ON fd.classid = 'pg_rewrite'::regclass AND fd.objid = vr.oid
                           AND fd.refclassid = 'pg_proc'::regclass
                          JOIN pg_proc AS f ON f.oid = fd.refobjid
-                        WHERE vr.ev_class = v.oid AND f.proname = 'current_org_id'),
+                        WHERE vr.ev_class = v.oid AND f.proname = 'current_org_id')
+                   OR EXISTS (
+                       -- current_setting() is pinned, so no pg_depend row names it: look for
+                       -- the call in the rule's node tree instead (a text search of a catalog
+                       -- column, which locks nothing, unlike pg_get_viewdef).
+                       SELECT 1
+                         FROM pg_rewrite AS vr
+                        WHERE vr.ev_class = v.oid
+                          AND (vr.ev_action::text LIKE '%:funcid ' || 'pg_catalog.current_setting(text,boolean)'::regprocedure::oid || ' %'
+                               OR vr.ev_action::text LIKE '%:funcid ' || 'pg_catalog.current_setting(text)'::regprocedure::oid || ' %')),
                    'granted_to_tenant', (SELECT has_table_privilege(t.oid, v.oid, 'SELECT') FROM tenant AS t)
                ) ORDER BY vn.nspname, v.relname)
           FROM (SELECT DISTINCT r.ev_class AS oid
