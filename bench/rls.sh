@@ -10,6 +10,11 @@
 # \timing, client side). Simple query protocol: every statement is parsed and planned, as psql
 # and most ORMs without prepared statements do. The ratio of a query on an organization is
 # median(tenant) / median(owner). Target: <= 1.10x on every query.
+# Then the same mix with prepared statements (pgbench -M prepared), as an application with a
+# driver that prepares its statements runs it: one connection per side, tenant connections
+# started with role=arcdesk_tenant and app.current_org_id; for each query, organization and
+# round, `pgbench -n -M prepared -c 1 -T 1` of the tenant statement and of the owner statement,
+# alternating which goes first; ratio = median over rounds of pgbench's average latency.
 # For every query the script also prints EXPLAIN (ANALYZE) of both sides on the largest
 # organization (into the results when --explain, always into the log).
 source "$(dirname "$0")/lib.sh"
@@ -17,10 +22,12 @@ source "$(dirname "$0")/lib.sh"
 ORGS=${BENCH_RLS_ORGS:-1000}
 TASKS=${BENCH_RLS_TASKS:-1000000}
 SAMPLES=${BENCH_RLS_SAMPLES:-201}
+ROUNDS=${BENCH_RLS_PREPARED_ROUNDS:-5}
 if [ "$QUICK" = 1 ]; then
     ORGS=${BENCH_RLS_ORGS:-200}
     TASKS=${BENCH_RLS_TASKS:-100000}
     SAMPLES=${BENCH_RLS_SAMPLES:-61}
+    ROUNDS=${BENCH_RLS_PREPARED_ROUNDS:-3}
 fi
 TARGET=1.10
 EXPLAIN=0
@@ -176,13 +183,11 @@ paste -d' ' "$LABELS" "$BENCH_WORK/times" | while read -r name rank side ms; do
     echo "$ms" >>"$BENCH_WORK/lat.$name.$rank.$side"
 done
 
-lat_median() { median $(cat "$BENCH_WORK/lat.$1.$2.$3"); }
-
 if [ -n "$WHATIF" ]; then
-    echo "## RLS overhead with the candidate fix \`bench/$(basename "$WHATIF")\` (what-if: applied in a transaction, rolled back)"
+    echo "## RLS overhead, what-if \`${WHATIF#"$REPO"/}\` (applied in a transaction, rolled back)"
     echo
-    echo "The same mix and method as above, run inside one transaction that first applies"
-    echo "\`bench/$(basename "$WHATIF")\` (the proposed migration changes, see that file) and is rolled back afterwards."
+    echo "The same mix and method as above (simple protocol only), run inside one transaction that first runs"
+    echo "\`${WHATIF#"$REPO"/}\` and is rolled back afterwards: nothing is committed."
 else
     echo "## RLS overhead: tenant (policies) vs owner (explicit filter)"
 fi
@@ -195,23 +200,31 @@ echo "$SAMPLES samples per query, organization and side, all in one psql session
 echo "alternating; median latency (ms, psql \\timing: send + parse + plan + execute + receive), ratio = tenant / owner."
 echo "Target ≤ $TARGET×."
 echo
-printf '| query | %s | worst | verdict |\n' "$(for r in $RANKS; do printf 'rank %s (tenant / owner ms = ratio) | ' "$r"; done | sed 's/ | $//')"
-printf '|---|%s---|---|\n' "$(for _ in $RANKS; do printf -- '---|'; done)"
-MISSED=""
-for name in $QUERIES; do
-    row="| $name |"
-    worst=0
-    for rank in $RANKS; do
-        t=$(lat_median "$name" "$rank" tenant)
-        o=$(lat_median "$name" "$rank" owner)
-        r=$(ratio "$t" "$o")
-        worst=$(awk -v a="$worst" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
-        row="$row $t / $o = **${r}×** |"
+# ratio_table DIR: the markdown table of median(tenant) / median(owner) per query and
+# organization, from DIR/lat.<query>.<rank>.<side> (one latency in ms per line). Sets MISSED to
+# the queries over target.
+ratio_table() {
+    local dir=$1 name rank row worst t o r v
+    printf '| query | %s | worst | verdict |\n' "$(for r in $RANKS; do printf 'rank %s (tenant / owner ms = ratio) | ' "$r"; done | sed 's/ | $//')"
+    printf '|---|%s---|---|\n' "$(for _ in $RANKS; do printf -- '---|'; done)"
+    MISSED=""
+    for name in $QUERIES; do
+        row="| $name |"
+        worst=0
+        for rank in $RANKS; do
+            t=$(median $(cat "$dir/lat.$name.$rank.tenant"))
+            o=$(median $(cat "$dir/lat.$name.$rank.owner"))
+            r=$(ratio "$t" "$o")
+            worst=$(awk -v a="$worst" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+            row="$row $t / $o = **${r}×** |"
+        done
+        v=$(verdict "$worst" "$TARGET" le)
+        [ "$v" = met ] || MISSED="$MISSED $name"
+        echo "$row ${worst}× | $v |"
     done
-    v=$(verdict "$worst" "$TARGET" le)
-    [ "$v" = met ] || MISSED="$MISSED $name"
-    echo "$row ${worst}× | $v |"
-done
+}
+ratio_table "$BENCH_WORK"
+SIMPLE_MISSED=$MISSED
 echo
 echo "Queries (tenant side; the owner side adds \`organization_id = '<org>' AND\`, and reads"
 echo "\`mv_desk_performance\` instead of the \`desk_performance\` view):"
@@ -226,6 +239,50 @@ echo
 echo "Command: \`psql -X -f mix.sql <db>\` where mix.sql repeats, for every query and organization,"
 echo "\`SET ROLE arcdesk_tenant; SET app.current_org_id = '<org>';\` \`\\timing on\` <tenant query> \`\\timing off\`"
 echo "\`RESET ROLE; RESET app.current_org_id;\` \`\\timing on\` <owner query> \`\\timing off\` (sides alternate which goes first)."
+
+# The same mix with prepared statements: what an application whose driver prepares its
+# statements (or a pooler-friendly ORM with a statement cache) pays. A what-if runs in one
+# uncommitted transaction that other connections cannot see, so this part needs committed SQL.
+MISSED_PREPARED=""
+if [ -z "$WHATIF" ]; then
+    PGBENCH="$PG_BIN/pgbench"
+    [ -x "$PGBENCH" ] || die "pgbench not found in $PG_BIN (it ships with the PostgreSQL server binaries)"
+    PREP="$BENCH_WORK/prepared"
+    mkdir -p "$PREP"
+    log "RLS mix, prepared statements: $ROUNDS rounds of 1 s per query, organization and side (pgbench -M prepared)"
+    # avg_latency SIDE RANK FILE: pgbench's average latency (ms) of FILE on one connection for 1 s.
+    avg_latency() {
+        local opts="" out
+        [ "$1" = tenant ] && opts=$(tenant_options "$2")
+        out=$(PGOPTIONS=$opts "$PGBENCH" -n -M prepared -c 1 -T 1 -h "$PGH" -p "$PGP" -U postgres -f "$3" "$DB" 2>&1) ||
+            die "pgbench of $3 failed: $(tail -2 <<<"$out")"
+        awk '/^latency average/ { print $4 }' <<<"$out"
+    }
+    for ((i = 1; i <= ROUNDS; i++)); do
+        for name in $QUERIES; do
+            for rank in $RANKS; do
+                sides="tenant owner"
+                ((i % 2)) || sides="owner tenant"
+                for side in $sides; do
+                    avg_latency "$side" "$rank" "$BENCH_WORK/$name.$rank.$side.sql" >>"$PREP/lat.$name.$rank.$side"
+                done
+            done
+        done
+    done
+    echo "### The same mix with prepared statements"
+    echo
+    echo "$ROUNDS rounds per query, organization and side; each round is \`pgbench -n -M prepared -c 1 -T 1\` of the one"
+    echo "statement on its own connection (tenant connections start with \`PGOPTIONS='-c role=arcdesk_tenant -c app.current_org_id=<org>'\`),"
+    echo "tenant and owner alternating which goes first; median over rounds of pgbench's average latency (ms), ratio = tenant / owner."
+    echo "The statements are planned once and their plans reused, as with a driver that prepares statements: what remains"
+    echo "is the execution cost of the policies (one InitPlan reading the setting, the policy filters)."
+    echo
+    ratio_table "$PREP"
+    MISSED_PREPARED=$MISSED
+    echo
+fi
+MISSED=$(printf '%s\n' $SIMPLE_MISSED $MISSED_PREPARED | sort -u | tr '\n' ' ' | sed 's/ $//')
+[ -z "$MISSED" ] || MISSED=" $MISSED"
 
 # EXPLAIN ANALYZE of both sides on the largest organization.
 explain() {

@@ -46,16 +46,18 @@ STARTED=$(now_ns)
 cluster_start
 export BENCH_PGHOST=$PGH BENCH_PGPORT=$PGP
 
-BENCHES=(apply status seed rls rls_candidate refresh verify_rls)
+# rls_without_0006: the RLS mix with migration 0006 (the RLS fast path) undone by its down
+# script in a rolled-back transaction: what the policies of 0004/0005 cost, in the same run.
+BENCHES=(apply status seed rls rls_without_0006 refresh verify_rls)
 declare -A TOOK STATUS
 for b in "${BENCHES[@]}"; do
     log "=== $b"
     t0=$(now_ns)
     script=$b
     args=("${QUICK_ARG[@]}")
-    if [ "$b" = rls_candidate ]; then
+    if [ "$b" = rls_without_0006 ]; then
         script=rls
-        args+=(--what-if "$BENCH_DIR/rls_candidate.sql")
+        args+=(--what-if "$REPO/migrations/0006_rls_fast_path/down.sql")
     fi
     if BENCH_LOG="$REPO/target/bench/$b.log" bash "$BENCH_DIR/$script.sh" "${args[@]}" >"$BENCH_WORK/$b.md"; then
         STATUS[$b]=ok
