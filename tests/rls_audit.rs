@@ -170,7 +170,6 @@ fn freshly_migrated_database_has_no_finding() {
         "grant-truncate public.tasks [TRUNCATE]",
         "schema-create schema public [CREATE]",
         "role-bypassrls role arcdesk_tenant",
-        "org-helper-unsafe function public.current_org_id()",
     ] {
         assert!(
             report
@@ -399,6 +398,23 @@ fn policy_failing_open_on_an_unset_setting() {
 #[test]
 fn helper_that_fails_open() {
     let pg = migrated();
+    // Since 0006 the policies read the setting themselves; put the helper back into one (as
+    // 0004 had it), then make the helper fail open.
+    pg.psql(
+        DB,
+        "ALTER POLICY tasks_tenant_isolation ON tasks
+             USING (organization_id = (SELECT current_org_id()))
+             WITH CHECK (organization_id = (SELECT current_org_id()));",
+    );
+    let sound = audit(&pg, DB);
+    assert!(
+        sound.checks.iter().any(
+            |c| c.name == "org-helper-unsafe function public.current_org_id()"
+                && c.outcome == "pass"
+        ),
+        "the helper a policy calls is examined (and sound as migrated)"
+    );
+    assert_clean(&sound);
     pg.psql(
         DB,
         "CREATE OR REPLACE FUNCTION current_org_id() RETURNS uuid LANGUAGE sql STABLE
