@@ -5,50 +5,19 @@
 
 mod support;
 
-use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::TestCluster;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-fn finish(output: Output) -> Run {
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn run(mut cmd: Command) -> Run {
-    finish(cmd.output().expect("arcdb runs"))
-}
+use support::{run, write_migration, Run, TestCluster};
 
 /// `arcdb --dsn <dsn> <args…>` with extra environment variables (the test hooks).
 fn arcdb_cmd(pg: &TestCluster, dsn: &str, env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut cmd = pg.arcdb();
+    let mut cmd = pg.arcdb_at(dsn, args);
     for var in ["ARCDB_FORCE_STEPWISE", "ARCDB_LOCK", "ARCDB_LEASE_TTL_SECS"] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
-    cmd.arg("--dsn").arg(dsn).args(args);
     cmd
 }
 
@@ -61,17 +30,6 @@ fn arcdb_offline(args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
     cmd.env_remove("DATABASE_URL").args(args);
     run(cmd)
-}
-
-fn scalar(pg: &TestCluster, db: &str, sql: &str) -> String {
-    pg.psql(db, sql).trim().to_string()
-}
-
-fn write_migration(source: &Path, dir: &str, up: &str, down: &str) {
-    let path = source.join(dir);
-    std::fs::create_dir_all(&path).unwrap();
-    std::fs::write(path.join("up.sql"), up).unwrap();
-    std::fs::write(path.join("down.sql"), down).unwrap();
 }
 
 const STEPWISE: (&str, &str) = ("ARCDB_FORCE_STEPWISE", "1");
@@ -98,8 +56,7 @@ fn stepwise_runner_builds_and_removes_the_same_schema_as_the_transactional_one()
         "the stepwise runner built a different schema"
     );
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "step",
             "SELECT count(*) FILTER (WHERE NOT complete) FROM arcdb.schema_history"
         ),
@@ -114,7 +71,7 @@ fn stepwise_runner_builds_and_removes_the_same_schema_as_the_transactional_one()
     }
     assert_eq!(pg.pg_dump_schema("tx"), pg.pg_dump_schema("step"));
     assert_eq!(
-        scalar(&pg, "step", "SELECT count(*) FROM arcdb.schema_history"),
+        pg.scalar("step", "SELECT count(*) FROM arcdb.schema_history"),
         "0"
     );
 }
@@ -156,8 +113,7 @@ fn stepwise_failure_names_file_and_line_and_the_next_up_reruns_the_migration() {
         );
     }
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "resume",
             "SELECT to_regclass('step_a') IS NOT NULL, to_regclass('step_c') IS NULL"
         ),
@@ -194,9 +150,7 @@ fn stepwise_failure_names_file_and_line_and_the_next_up_reruns_the_migration() {
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0]["version"], 2);
     assert_eq!(
-        scalar(
-            &pg,
-            "resume",
+        pg.scalar("resume",
             "SELECT (SELECT count(*) FROM step_a), to_regclass('step_c') IS NOT NULL, (SELECT bool_and(complete) FROM arcdb.schema_history)"
         ),
         "1|t|t"
@@ -225,8 +179,7 @@ fn stepwise_failure_names_file_and_line_and_the_next_up_reruns_the_migration() {
         back.stderr
     );
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "resume",
             "SELECT complete FROM arcdb.schema_history WHERE version = 2"
         ),
@@ -277,7 +230,7 @@ fn lease_lock_lets_concurrent_runs_apply_each_version_once() {
         .collect();
     let runs: Vec<Run> = runners
         .into_iter()
-        .map(|c| finish(c.wait_with_output().unwrap()))
+        .map(|c| Run::from(c.wait_with_output().unwrap()))
         .collect();
     for r in &runs {
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -294,16 +247,14 @@ fn lease_lock_lets_concurrent_runs_apply_each_version_once() {
         runs.iter().map(|r| &r.stderr).collect::<Vec<_>>()
     );
     assert_eq!(
-        scalar(
-            &pg,
-            "lease",
+        pg.scalar("lease",
             "SELECT (SELECT count(*) FROM probe_one) + (SELECT count(*) FROM probe_two) + (SELECT count(*) FROM probe_three), (SELECT count(*) FROM arcdb.schema_history)"
         ),
         "3|3"
     );
     // The lease was used (the table exists) and given back (no row left).
     assert_eq!(
-        scalar(&pg, "lease", "SELECT count(*) FROM arcdb.migration_lock"),
+        pg.scalar("lease", "SELECT count(*) FROM arcdb.migration_lock"),
         "0"
     );
     let again = arcdb(&pg, &dsn, &[LEASE], &["up", "--source", &src]);
@@ -341,9 +292,7 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
     // Wait until it holds the lease and is inside the migration.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let busy = scalar(
-            &pg,
-            "takeover",
+        let busy = pg.scalar("takeover",
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'arcdb' AND query LIKE '%pg_sleep%'",
         );
         if busy != "0" {
@@ -356,7 +305,7 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let lease = scalar(&pg, "takeover", "SELECT holder FROM arcdb.migration_lock");
+    let lease = pg.scalar("takeover", "SELECT holder FROM arcdb.migration_lock");
     assert!(lease.contains(&format!("pid {holder_pid} ")), "{lease}");
 
     // A live holder renews its lease: another run times out and names it.
@@ -391,7 +340,7 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'arcdb'; UPDATE sleep_control SET seconds = 0;",
     );
     assert_eq!(
-        scalar(&pg, "takeover", "SELECT count(*) FROM arcdb.migration_lock"),
+        pg.scalar("takeover", "SELECT count(*) FROM arcdb.migration_lock"),
         "1",
         "a killed holder leaves its lease behind"
     );
@@ -411,9 +360,7 @@ fn lease_of_a_killed_holder_is_taken_over_after_it_expires() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(
-        scalar(
-            &pg,
-            "takeover",
+        pg.scalar("takeover",
             "SELECT to_regclass('slow_done') IS NOT NULL, (SELECT count(*) FROM arcdb.schema_history WHERE complete), (SELECT count(*) FROM arcdb.migration_lock)"
         ),
         "t|1|0"
@@ -914,8 +861,7 @@ fn cockroachdb_trigger_variant_behaves_like_up_sql_and_can_be_rerun() {
 
     // The variant's down script, twice (as after an interrupted rollback: the version is back
     // as incomplete), leaves no trigger behind.
-    let checksum = scalar(
-        &pg,
+    let checksum = pg.scalar(
         "crdb_triggers",
         "SELECT checksum FROM arcdb.schema_history WHERE version = 3",
     );
@@ -938,8 +884,7 @@ fn cockroachdb_trigger_variant_behaves_like_up_sql_and_can_be_rerun() {
         assert_eq!(back.json()["steps"].as_array().unwrap().len(), 1);
     }
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "crdb_triggers",
             "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
         ),

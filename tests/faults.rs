@@ -11,72 +11,27 @@
 
 mod support;
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::TestCluster;
+use support::{latest_version, migrations_copy, run, Run, TestCluster};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// What a finished arcdb process said.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// The non-empty lines arcdb wrote to stderr.
-    fn error_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect()
-    }
-}
-
-fn finished(output: Output) -> Run {
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 /// `arcdb --dsn <dsn> <args…>`, run to completion.
 fn arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Run {
-    let mut cmd = pg.arcdb();
-    cmd.arg("--dsn").arg(dsn).args(args);
-    finished(cmd.output().expect("arcdb runs"))
+    run(pg.arcdb_at(dsn, args))
 }
 
 /// `arcdb --dsn <dsn> <args…>`, started in the background with its output captured.
 fn spawn_arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Child {
-    let mut cmd = pg.arcdb();
-    cmd.arg("--dsn")
-        .arg(dsn)
-        .args(args)
-        .stdin(Stdio::null())
+    let mut cmd = pg.arcdb_at(dsn, args);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.spawn().expect("arcdb starts")
-}
-
-fn scalar(pg: &TestCluster, db: &str, sql: &str) -> String {
-    pg.psql(db, sql).trim().to_string()
 }
 
 /// Poll `sql` (a boolean query) every 20 ms until it returns true; false after `timeout`.
@@ -93,34 +48,6 @@ fn wait_until(pg: &TestCluster, db: &str, sql: &str, timeout: Duration) -> bool 
         std::thread::sleep(Duration::from_millis(20));
     }
     false
-}
-
-/// `pg_dump --schema-only --exclude-schema=arcdb` of `db`, without the lines that change from
-/// run to run (`-- Dumped from/by`, `\restrict` keys).
-fn dump(pg: &TestCluster, db: &str) -> String {
-    let output = Command::new(pg.bins().tool("pg_dump"))
-        .args(["--schema-only", "--exclude-schema=arcdb", "-d"])
-        .arg(pg.dsn(db))
-        .env_remove("PGPASSWORD")
-        .env_remove("PGOPTIONS")
-        .stdin(Stdio::null())
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        output.status.success(),
-        "pg_dump of {db} failed: {}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| {
-            !(line.starts_with("-- Dumped from")
-                || line.starts_with("-- Dumped by")
-                || line.starts_with("\\restrict")
-                || line.starts_with("\\unrestrict"))
-        })
-        .map(|line| format!("{line}\n"))
-        .collect()
 }
 
 /// Assert two dumps are equal, showing the first differing line instead of two whole dumps.
@@ -146,7 +73,7 @@ fn assert_same_schema(actual: &str, expected: &str, what: &str) {
 
 /// `(version, checksum)` rows of `arcdb.schema_history`; empty when the table does not exist.
 fn history(pg: &TestCluster, db: &str) -> Vec<(u32, String)> {
-    if scalar(pg, db, "SELECT to_regclass('arcdb.schema_history') IS NULL") == "t" {
+    if pg.scalar(db, "SELECT to_regclass('arcdb.schema_history') IS NULL") == "t" {
         return Vec::new();
     }
     let text = pg.psql(
@@ -201,33 +128,6 @@ fn assert_history_agrees(pg: &TestCluster, db: &str, dsn: &str, source: Option<&
         "{db}: versions recorded"
     );
     assert_eq!(recorded, expected, "{db}: recorded checksums vs status");
-}
-
-fn repo_migrations() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
-}
-
-fn latest_version() -> u32 {
-    std::fs::read_dir(repo_migrations())
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().is_dir())
-        .count() as u32
-}
-
-/// A writable copy of the repository's migrations in `dir/<name>`.
-fn migrations_copy(dir: &Path, name: &str) -> PathBuf {
-    let target = dir.join(name);
-    for entry in std::fs::read_dir(repo_migrations()).unwrap().flatten() {
-        if !entry.path().is_dir() {
-            continue;
-        }
-        let sub = target.join(entry.file_name());
-        std::fs::create_dir_all(&sub).unwrap();
-        for file in std::fs::read_dir(entry.path()).unwrap().flatten() {
-            std::fs::copy(file.path(), sub.join(file.file_name())).unwrap();
-        }
-    }
-    target
 }
 
 /// The `up.sql` files of a migrations directory, oldest first.
@@ -301,7 +201,7 @@ fn eight_concurrent_ups_on_an_empty_database_apply_each_version_once() {
         .collect();
     let mut applied: Vec<u32> = Vec::new();
     for child in children {
-        let run = finished(child.wait_with_output().unwrap());
+        let run = Run::from(child.wait_with_output().unwrap());
         assert_eq!(run.code, 0, "a concurrent up failed: {}", run.stderr);
         for step in run.json()["steps"].as_array().unwrap() {
             applied.push(step["version"].as_u64().unwrap() as u32);
@@ -315,8 +215,8 @@ fn eight_concurrent_ups_on_an_empty_database_apply_each_version_once() {
     );
     assert_history_agrees(&pg, "race", &dsn, None);
     assert_same_schema(
-        &dump(&pg, "race"),
-        &dump(&pg, "clean"),
+        &pg.pg_dump_app_schema("race"),
+        &pg.pg_dump_app_schema("clean"),
         "after 8 concurrent ups",
     );
 }
@@ -339,7 +239,7 @@ fn up_killed_at_random_moments_then_up_gives_a_clean_schema_and_history() {
     let clean_run = arcdb(&pg, &clean_dsn, &up_args);
     let whole = started.elapsed();
     assert_eq!(clean_run.code, 0, "{}", clean_run.stderr);
-    let clean = dump(&pg, "clean");
+    let clean = pg.pg_dump_app_schema("clean");
     assert_history_agrees(&pg, "clean", &clean_dsn, Some(&source));
 
     // What a database at each version k looks like (k = 0: nothing but the empty database).
@@ -357,7 +257,7 @@ fn up_killed_at_random_moments_then_up_gives_a_clean_schema_and_history() {
                 );
                 assert_eq!(run.code, 0, "{}", run.stderr);
             }
-            dump(&pg, &db)
+            pg.pg_dump_app_schema(&db)
         })
         .collect();
 
@@ -396,7 +296,7 @@ fn up_killed_at_random_moments_then_up_gives_a_clean_schema_and_history() {
             "history after the kill"
         );
         assert_same_schema(
-            &dump(&pg, &db),
+            &pg.pg_dump_app_schema(&db),
             &at_version[k as usize],
             &format!("killed after {delay:.3}s at version {k}"),
         );
@@ -411,7 +311,7 @@ fn up_killed_at_random_moments_then_up_gives_a_clean_schema_and_history() {
             again.stderr
         );
         assert_same_schema(
-            &dump(&pg, &db),
+            &pg.pg_dump_app_schema(&db),
             &clean,
             &format!("killed after {delay:.3}s, then up"),
         );
@@ -456,7 +356,7 @@ fn server_restart_during_up_fails_with_one_line_and_the_next_up_completes() {
         panic!("arcdb up never reached the pg_sleep of 0003");
     }
     pg.restart();
-    let run = finished(child.wait_with_output().unwrap());
+    let run = Run::from(child.wait_with_output().unwrap());
     assert_eq!(
         run.code, 1,
         "stdout: {}\nstderr: {}",
@@ -480,8 +380,8 @@ fn server_restart_during_up_fails_with_one_line_and_the_next_up_completes() {
         "history after the restart"
     );
     assert_same_schema(
-        &dump(&pg, "restarted"),
-        &dump(&pg, "reference"),
+        &pg.pg_dump_app_schema("restarted"),
+        &pg.pg_dump_app_schema("reference"),
         "after a restart during 0003",
     );
 
@@ -489,8 +389,8 @@ fn server_restart_during_up_fails_with_one_line_and_the_next_up_completes() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(arcdb(&pg, &reference, &["up"]).code, 0);
     assert_same_schema(
-        &dump(&pg, "restarted"),
-        &dump(&pg, "reference"),
+        &pg.pg_dump_app_schema("restarted"),
+        &pg.pg_dump_app_schema("reference"),
         "after the next up",
     );
     assert_history_agrees(&pg, "restarted", &dsn, None);
@@ -506,8 +406,8 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
     let first = arcdb(&pg, &dsn, &["refresh"]);
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     let counts = "SELECT (SELECT count(*) FROM mv_desk_performance) || ' ' || (SELECT count(*) FROM mv_org_cost_summary)";
-    let rows_before = scalar(&pg, "views", counts);
-    let last_log = scalar(&pg, "views", "SELECT max(id) FROM arcdb.refresh_log");
+    let rows_before = pg.scalar("views", counts);
+    let last_log = pg.scalar("views", "SELECT max(id) FROM arcdb.refresh_log");
 
     // A session holding ACCESS EXCLUSIVE locks on the tables both views read makes the refresh
     // wait in the middle of its REFRESH statement (materialized views themselves cannot be
@@ -546,7 +446,7 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
         panic!("arcdb refresh never waited on the view lock");
     }
     pg.restart();
-    let run = finished(child.wait_with_output().unwrap());
+    let run = Run::from(child.wait_with_output().unwrap());
     kill_and_reap(&mut holder);
     assert_ne!(
         run.code, 0,
@@ -600,11 +500,9 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
 
     // Nothing half done: the views hold what the last good refresh made, and no attempt after
     // it is recorded as successful.
-    assert_eq!(scalar(&pg, "views", counts), rows_before);
+    assert_eq!(pg.scalar("views", counts), rows_before);
     assert_eq!(
-        scalar(
-            &pg,
-            "views",
+        pg.scalar("views",
             &format!("SELECT count(*) FROM arcdb.refresh_log WHERE id > {last_log} AND outcome <> 'failed'")
         ),
         "0",
@@ -613,10 +511,9 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
 
     let again = arcdb(&pg, &dsn, &["refresh", "--format", "json"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
-    assert_eq!(scalar(&pg, "views", counts), rows_before);
+    assert_eq!(pg.scalar("views", counts), rows_before);
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "views",
             &format!(
                 "SELECT count(*) FROM arcdb.refresh_log WHERE id > {last_log} AND outcome = 'ok'"
@@ -636,10 +533,10 @@ fn a_broken_migration_set_leaves_the_database_unchanged_and_names_the_file() {
     let pg = TestCluster::start();
     let dsn = pg.create_db("target");
     assert_eq!(arcdb(&pg, &dsn, &["up", "--to", "2"]).code, 0);
-    let before = dump(&pg, "target");
+    let before = pg.pg_dump_app_schema("target");
     let history_before = history(&pg, "target");
     let empty_dsn = pg.create_db("empty");
-    let empty_before = dump(&pg, "empty");
+    let empty_before = pg.pg_dump_app_schema("empty");
 
     let unchanged = |label: &str, run: &Run, names: &str| {
         assert_ne!(run.code, 0, "{label}: up succeeded");
@@ -651,7 +548,7 @@ fn a_broken_migration_set_leaves_the_database_unchanged_and_names_the_file() {
             "{label}: the error names {names}: {}",
             lines[0]
         );
-        assert_same_schema(&dump(&pg, "target"), &before, label);
+        assert_same_schema(&pg.pg_dump_app_schema("target"), &before, label);
         assert_eq!(history(&pg, "target"), history_before, "{label}: history");
     };
 
@@ -717,10 +614,9 @@ fn a_broken_migration_set_leaves_the_database_unchanged_and_names_the_file() {
         unchanged(label, &run, names);
         let run = arcdb(&pg, &empty_dsn, &["up", "--source", source_arg]);
         assert_ne!(run.code, 0, "{label} on an empty database: up succeeded");
-        assert_same_schema(&dump(&pg, "empty"), &empty_before, label);
+        assert_same_schema(&pg.pg_dump_app_schema("empty"), &empty_before, label);
         assert_eq!(
-            scalar(
-                &pg,
+            pg.scalar(
                 "empty",
                 "SELECT count(*) FROM pg_namespace WHERE nspname = 'arcdb'"
             ),

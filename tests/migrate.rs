@@ -4,97 +4,12 @@
 mod support;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use support::TestCluster;
-
-/// What a finished arcdb process said.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-fn run(mut cmd: Command) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("arcdb runs");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
+use std::path::Path;
+use support::{latest_version, migrations_copy, run, write_migration, Run, TestCluster};
 
 /// `arcdb --dsn <dsn> <args…>`.
 fn arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Run {
-    let mut cmd = pg.arcdb();
-    cmd.arg("--dsn").arg(dsn).args(args);
-    run(cmd)
-}
-
-fn scalar(pg: &TestCluster, db: &str, sql: &str) -> String {
-    pg.psql(db, sql).trim().to_string()
-}
-
-fn repo_migrations() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
-}
-
-/// A writable copy of the repository's migrations, to edit for drift and failure cases.
-fn migrations_copy(dir: &Path) -> PathBuf {
-    let target = dir.join("migrations-copy");
-    for entry in std::fs::read_dir(repo_migrations()).unwrap().flatten() {
-        let sub = target.join(entry.file_name());
-        std::fs::create_dir_all(&sub).unwrap();
-        for file in std::fs::read_dir(entry.path()).unwrap().flatten() {
-            std::fs::copy(file.path(), sub.join(file.file_name())).unwrap();
-        }
-    }
-    target
-}
-
-fn add_migration(source: &Path, dir: &str, up: &str, down: &str) {
-    let path = source.join(dir);
-    std::fs::create_dir_all(&path).unwrap();
-    std::fs::write(path.join("up.sql"), up).unwrap();
-    std::fs::write(path.join("down.sql"), down).unwrap();
-}
-
-fn latest_version() -> u32 {
-    std::fs::read_dir(repo_migrations()).unwrap().count() as u32
-}
-
-/// Catalog entries of everything user-made in the database, outside arcdb's own schema.
-fn user_objects(pg: &TestCluster, db: &str) -> String {
-    pg.psql(
-        db,
-        "SELECT 'class ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'arcdb', 'pg_toast')
-         UNION ALL SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'arcdb', 'pg_toast')
-         UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'arcdb')
-         UNION ALL SELECT 'policy ' || polname FROM pg_policy
-         UNION ALL SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
-         UNION ALL SELECT 'schema ' || nspname FROM pg_namespace
-           WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'arcdb', 'pg_toast', 'public') AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'
-         UNION ALL SELECT 'role ' || rolname FROM pg_roles WHERE rolname LIKE 'arcdesk%'
-         ORDER BY 1",
-    )
+    run(pg.arcdb_at(dsn, args))
 }
 
 #[test]
@@ -111,7 +26,7 @@ fn up_builds_the_whole_schema_and_a_second_up_does_nothing() {
         latest_version()
     );
 
-    let count = |sql: &str| scalar(&pg, "fresh", sql).parse::<i64>().unwrap();
+    let count = |sql: &str| pg.scalar("fresh", sql).parse::<i64>().unwrap();
     assert_eq!(
         count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
         14
@@ -148,7 +63,7 @@ fn up_builds_the_whole_schema_and_a_second_up_does_nothing() {
     let second = arcdb(&pg, &dsn, &["up", "--format", "json"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.json()["steps"].as_array().unwrap().len(), 0);
-    let history = scalar(&pg, "fresh", "SELECT count(*) FROM arcdb.schema_history");
+    let history = pg.scalar("fresh", "SELECT count(*) FROM arcdb.schema_history");
     assert_eq!(history, latest_version().to_string());
 
     let status = arcdb(&pg, &dsn, &["status"]);
@@ -165,9 +80,9 @@ fn seed_quick_start_and_analytics_sql_run_verbatim() {
     let quick = std::fs::read_to_string(fixtures.join("seed000_quickstart.sql")).unwrap();
     let analytics = std::fs::read_to_string(fixtures.join("seed000_analytics.sql")).unwrap();
     // The seed's statements, each run as written once its placeholders name real rows.
-    let org = scalar(&pg, "quick", "INSERT INTO organizations (name, slug, subscription_tier) VALUES ('Setup', 'setup', 'free') RETURNING id");
-    let user = scalar(&pg, "quick", &format!("INSERT INTO users (organization_id, email, username, full_name) VALUES ('{org}', 'setup@example.com', 'setup', 'Setup') RETURNING id"));
-    let desk = scalar(&pg, "quick", &format!("INSERT INTO desks (organization_id, desk_id, title, role, llm_provider, llm_model) VALUES ('{org}', 'setup-desk', 'Setup', 'engineer', 'openai', 'gpt-4o') RETURNING id"));
+    let org = pg.scalar("quick", "INSERT INTO organizations (name, slug, subscription_tier) VALUES ('Setup', 'setup', 'free') RETURNING id");
+    let user = pg.scalar("quick", &format!("INSERT INTO users (organization_id, email, username, full_name) VALUES ('{org}', 'setup@example.com', 'setup', 'Setup') RETURNING id"));
+    let desk = pg.scalar("quick", &format!("INSERT INTO desks (organization_id, desk_id, title, role, llm_provider, llm_model) VALUES ('{org}', 'setup-desk', 'Setup', 'engineer', 'openai', 'gpt-4o') RETURNING id"));
     let fill = |sql: &str| {
         sql.replace("your-org-uuid-here", &org)
             .replace("org-uuid-here", &org)
@@ -182,8 +97,7 @@ fn seed_quick_start_and_analytics_sql_run_verbatim() {
     );
     pg.psql("quick", &fill(&analytics));
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "quick",
             &format!("SELECT count(*) FROM tasks WHERE organization_id = '{org}'")
         ),
@@ -195,7 +109,7 @@ fn seed_quick_start_and_analytics_sql_run_verbatim() {
 fn up_to_a_version_then_status_reports_pending_and_rollback_returns_to_empty() {
     let pg = TestCluster::start();
     let dsn = pg.create_db("partial");
-    let empty_objects = user_objects(&pg, "partial");
+    let empty_objects = pg.user_objects("partial");
 
     let to2 = arcdb(&pg, &dsn, &["up", "--to", "2", "--format", "json"]);
     assert_eq!(to2.code, 0, "{}", to2.stderr);
@@ -245,7 +159,7 @@ fn up_to_a_version_then_status_reports_pending_and_rollback_returns_to_empty() {
     expected.reverse();
     assert_eq!(planned, expected, "newest first");
     assert_eq!(
-        scalar(&pg, "partial", "SELECT count(*) FROM organizations"),
+        pg.scalar("partial", "SELECT count(*) FROM organizations"),
         "1",
         "dry run changed nothing"
     );
@@ -253,12 +167,12 @@ fn up_to_a_version_then_status_reports_pending_and_rollback_returns_to_empty() {
     let back = arcdb(&pg, &dsn, &["rollback", "--to", "0", "--yes"]);
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert_eq!(
-        user_objects(&pg, "partial"),
+        pg.user_objects("partial"),
         empty_objects,
         "rollback --to 0 leaves nothing"
     );
     assert_eq!(
-        scalar(&pg, "partial", "SELECT count(*) FROM arcdb.schema_history"),
+        pg.scalar("partial", "SELECT count(*) FROM arcdb.schema_history"),
         "0"
     );
 
@@ -313,9 +227,9 @@ fn each_down_restores_the_schema_of_the_version_before() {
 fn drift_and_unknown_versions_are_named_and_block_up() {
     let pg = TestCluster::start();
     let dsn = pg.create_db("drift");
-    let source = migrations_copy(pg.root());
+    let source = migrations_copy(pg.root(), "migrations-copy");
     let source_arg = source.to_str().unwrap();
-    add_migration(
+    write_migration(
         &source,
         "0099_extra",
         "CREATE TABLE extra_table (id int);",
@@ -358,11 +272,11 @@ fn drift_and_unknown_versions_are_named_and_block_up() {
 fn a_failing_migration_leaves_the_database_unchanged_and_names_file_line_and_message() {
     let pg = TestCluster::start();
     let dsn = pg.create_db("broken");
-    let source = migrations_copy(pg.root());
+    let source = migrations_copy(pg.root(), "migrations-copy");
     let source_arg = source.to_str().unwrap();
     assert_eq!(arcdb(&pg, &dsn, &["up"]).code, 0);
     let before = pg.pg_dump_schema("broken");
-    add_migration(
+    write_migration(
         &source,
         "0099_broken",
         "CREATE TABLE half_done (id int);\nALTER TABLE organizations ADD COLUMN fine text;\nSELECT * FROM\n  no_such_table;\n",
@@ -385,11 +299,7 @@ fn a_failing_migration_leaves_the_database_unchanged_and_names_file_line_and_mes
         "nothing of the failed migration remains"
     );
     assert_eq!(
-        scalar(
-            &pg,
-            "broken",
-            "SELECT max(version) FROM arcdb.schema_history"
-        ),
+        pg.scalar("broken", "SELECT max(version) FROM arcdb.schema_history"),
         latest_version().to_string()
     );
 }
@@ -421,8 +331,7 @@ fn concurrent_ups_apply_each_version_exactly_once() {
         "every version applied by exactly one run"
     );
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "race",
             "SELECT count(*) || ' ' || count(DISTINCT version) FROM arcdb.schema_history"
         ),
@@ -574,7 +483,7 @@ fn a_missing_extension_is_refused_before_anything_is_touched() {
     let pg = TestCluster::start();
     let dsn = pg.create_db("noext");
     let source = pg.root().join("needs-extension");
-    add_migration(
+    write_migration(
         &source,
         "0001_exotic",
         "CREATE EXTENSION IF NOT EXISTS no_such_extension_xyz;\n",
@@ -588,8 +497,7 @@ fn a_missing_extension_is_refused_before_anything_is_touched() {
         refused.stderr
     );
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "noext",
             "SELECT count(*) FROM pg_namespace WHERE nspname = 'arcdb'"
         ),

@@ -6,39 +6,10 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Output;
-use support::TestCluster;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
+use support::{run, Run, TestCluster};
 
 fn arcdb(pg: &TestCluster, db: &str, args: &[&str]) -> Run {
-    let mut cmd = pg.arcdb();
-    cmd.arg("--dsn").arg(pg.dsn(db)).args(args);
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("arcdb runs");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    run(pg.arcdb_at(&pg.dsn(db), args))
 }
 
 /// A migrated database with the sample data, named `db`.

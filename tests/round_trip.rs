@@ -13,10 +13,10 @@
 mod support;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Instant;
-use support::TestCluster;
+use support::{latest_version, TestCluster};
 
 const DB: &str = "round_trip";
 
@@ -90,84 +90,6 @@ enum StepOutcome {
     NotInBuild(String),
 }
 
-fn repo_migrations() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
-}
-
-/// Number of migrations in the repository (the binary embeds the same directory).
-fn latest_version() -> u64 {
-    std::fs::read_dir(repo_migrations())
-        .expect("read migrations/")
-        .flatten()
-        .filter(|entry| entry.path().join("up.sql").is_file())
-        .count() as u64
-}
-
-/// Everything user-made in the database and the cluster, one line per catalog entry, outside
-/// `pg_catalog`, `information_schema`, `pg_toast` and arcdb's own schema `arcdb`.
-fn user_objects(pg: &TestCluster) -> String {
-    pg.psql(
-        DB,
-        "WITH ns AS (
-           SELECT oid, nspname FROM pg_namespace
-           WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'arcdb')
-             AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%')
-         SELECT 'namespace ' || nspname || ' owner=' || pg_get_userbyid(nspowner)
-                || ' acl=' || coalesce(nspacl::text, '-') FROM pg_namespace
-           WHERE oid IN (SELECT oid FROM ns)
-         UNION ALL SELECT 'class ' || ns.nspname || '.' || c.relname || ' kind=' || c.relkind::text
-           FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
-         UNION ALL SELECT 'type ' || ns.nspname || '.' || t.typname
-           FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
-         UNION ALL SELECT 'proc ' || ns.nspname || '.' || p.oid::regprocedure::text
-           FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
-         UNION ALL SELECT 'operator ' || ns.nspname || '.' || o.oid::regoperator::text
-           FROM pg_operator o JOIN ns ON ns.oid = o.oprnamespace
-         UNION ALL SELECT 'collation ' || ns.nspname || '.' || co.collname
-           FROM pg_collation co JOIN ns ON ns.oid = co.collnamespace
-         UNION ALL SELECT 'policy ' || pol.polrelid::regclass::text || '.' || pol.polname
-           FROM pg_policy pol
-         UNION ALL SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
-         UNION ALL SELECT 'cast ' || format_type(castsource, NULL) || '->' || format_type(casttarget, NULL)
-           FROM pg_cast WHERE oid >= 16384
-         UNION ALL SELECT 'event trigger ' || evtname FROM pg_event_trigger
-         UNION ALL SELECT 'default acl ' || defaclrole::regrole::text || ' ' || defaclobjtype::text
-           FROM pg_default_acl
-         UNION ALL SELECT 'role ' || rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'
-         UNION ALL SELECT 'setting ' || array_to_string(setconfig, ',') FROM pg_db_role_setting
-         ORDER BY 1",
-    )
-}
-
-/// `pg_dump --schema-only --exclude-schema=arcdb`, without the lines that change from run to run
-/// (`-- Dumped from/by`, `\restrict` / `\unrestrict` keys of newer pg_dump versions).
-fn schema_dump(pg: &TestCluster) -> String {
-    let output = Command::new(pg.bins().tool("pg_dump"))
-        .args(["--schema-only", "--exclude-schema=arcdb", "-d"])
-        .arg(pg.dsn(DB))
-        .env_remove("PGPASSWORD")
-        .env_remove("PGOPTIONS")
-        .env_remove("PGSERVICE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|err| panic!("could not run pg_dump: {err}"));
-    assert!(
-        output.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| {
-            !(line.starts_with("-- Dumped from")
-                || line.starts_with("-- Dumped by")
-                || line.starts_with("\\restrict")
-                || line.starts_with("\\unrestrict"))
-        })
-        .map(|line| format!("{line}\n"))
-        .collect()
-}
-
 /// Panic with the first differing line when `a` != `b`; both are kept under the cargo target dir
 /// (`target/tmp/round_trip/<label>/`).
 fn assert_same_text(what: &str, label: &str, a: &str, b: &str) {
@@ -223,7 +145,12 @@ fn step_status(pg: &TestCluster, dsn: &str) {
     let migrations = report["migrations"]
         .as_array()
         .unwrap_or_else(|| panic!("status JSON has no migrations array:\n{}", run.stdout));
-    assert_eq!(migrations.len() as u64, latest_version(), "{}", run.stdout);
+    assert_eq!(
+        migrations.len(),
+        latest_version() as usize,
+        "{}",
+        run.stdout
+    );
     for m in migrations {
         assert_eq!(m["state"], "applied", "{m}");
     }
@@ -284,7 +211,7 @@ fn step_rollback(pg: &TestCluster, dsn: &str, empty: &str) {
     );
     let report = run.expect_code(0).json();
     assert_eq!(report["to_version"], 0, "{}", run.stdout);
-    let left = user_objects(pg);
+    let left = pg.user_objects(DB);
     assert_same_text(
         "the catalog listings before the first up and after rollback --to 0",
         "rollback-catalog",
@@ -326,13 +253,13 @@ fn round_trip_on_one_server() {
         "round-trip: server PostgreSQL {version} ({})",
         pg.bins().dir().display()
     );
-    let empty = user_objects(&pg);
+    let empty = pg.user_objects(DB);
 
     let mut first_dump = String::new();
     step("up", || {
         step_up(&pg, &dsn, 0);
         // The listing that must be empty again after the rollback sees what up made.
-        let made = user_objects(&pg);
+        let made = pg.user_objects(DB);
         for expected in [
             "class public.organizations kind=r",
             "extension citext",
@@ -344,7 +271,7 @@ fn round_trip_on_one_server() {
                 "no `{expected}` in the catalog listing after up:\n{made}"
             );
         }
-        first_dump = schema_dump(&pg);
+        first_dump = pg.pg_dump_app_schema(DB);
         StepOutcome::Ran
     });
     step("status", || {
@@ -360,7 +287,7 @@ fn round_trip_on_one_server() {
     });
     step("up-again", || {
         step_up(&pg, &dsn, 0);
-        let second_dump = schema_dump(&pg);
+        let second_dump = pg.pg_dump_app_schema(DB);
         assert_same_text(
             "pg_dump --schema-only of the first and second up",
             &version,

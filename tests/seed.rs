@@ -6,55 +6,13 @@
 mod support;
 
 use serde_json::Value;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::TestCluster;
-
-/// What a finished arcdb process said.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn ok(self, what: &str) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "{what} failed:\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-fn run(mut cmd: Command) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("arcdb runs");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
+use support::{run, Run, TestCluster};
 
 /// `arcdb --dsn <socket dsn of db> <args…>`.
 fn arcdb(pg: &TestCluster, db: &str, args: &[&str]) -> Run {
-    let mut cmd = pg.arcdb();
-    cmd.arg("--dsn").arg(pg.dsn(db)).args(args);
-    run(cmd)
+    run(pg.arcdb_at(&pg.dsn(db), args))
 }
 
 /// A new database `name` with the whole schema applied.
@@ -63,12 +21,8 @@ fn migrated(pg: &TestCluster, name: &str) {
     arcdb(pg, name, &["up"]).ok("arcdb up");
 }
 
-fn scalar(pg: &TestCluster, db: &str, sql: &str) -> String {
-    pg.psql(db, sql).trim().to_string()
-}
-
 fn number(pg: &TestCluster, db: &str, sql: &str) -> i64 {
-    let text = scalar(pg, db, sql);
+    let text = pg.scalar(db, sql);
     text.parse()
         .unwrap_or_else(|_| panic!("not a number: {text:?} from {sql}"))
 }
@@ -202,17 +156,13 @@ fn sample_seed_is_idempotent_and_has_what_the_issue_asks_for() {
     );
 
     assert_eq!(
-        scalar(
-            &pg,
-            "app",
+        pg.scalar("app",
             "SELECT string_agg(name || ':' || subscription_tier, ',' ORDER BY name) FROM organizations"
         ),
         "Acme Corporation:enterprise,Healthcare Co:free,Tech Startup Inc:professional"
     );
     assert_eq!(
-        scalar(
-            &pg,
-            "app",
+        pg.scalar("app",
             "SELECT string_agg(o.name || '/' || split_part(u.email::text, '@', 1), ',' ORDER BY u.email)
                FROM users u JOIN organizations o ON o.id = u.organization_id"
         ),
@@ -221,9 +171,7 @@ fn sample_seed_is_idempotent_and_has_what_the_issue_asks_for() {
     // Every organization: tasks in every status and priority, a desk hierarchy of >= 3 levels,
     // workflows, sessions with messages, QA reviews, delegations, knowledge bases, data
     // sources, costs over several months and providers, audit entries, hashed API keys.
-    let per_org = scalar(
-        &pg,
-        "app",
+    let per_org = pg.scalar("app",
         "SELECT string_agg(format('%s:%s/%s/%s', o.name,
                     (SELECT count(DISTINCT status) FROM tasks t WHERE t.organization_id = o.id),
                     (SELECT count(DISTINCT priority) FROM tasks t WHERE t.organization_id = o.id),
@@ -381,8 +329,7 @@ fn scale_seed_is_exact_consistent_skewed_and_refuses_a_second_run() {
     );
     // Every status and priority, several months and providers of costs, >= 3 desk levels.
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "app",
             &format!(
                 "SELECT count(DISTINCT status) || '/' || count(DISTINCT priority)
@@ -414,8 +361,7 @@ fn scale_seed_is_exact_consistent_skewed_and_refuses_a_second_run() {
     // The columns the disabled triggers would have computed are what they compute: fire them
     // (UPDATE … SET x = x) and compare, in a transaction that is rolled back.
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "app",
             "BEGIN;
              CREATE TEMP TABLE d0 AS SELECT id, path, depth FROM desks;
@@ -530,7 +476,7 @@ fn scale_rows_are_deterministic_and_the_same_in_binary_and_text() {
     for table in TABLES {
         let digest =
             format!("SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM {table} x");
-        let (a, b) = (scalar(&pg, "bin", &digest), scalar(&pg, "txt", &digest));
+        let (a, b) = (pg.scalar("bin", &digest), pg.scalar("txt", &digest));
         assert!(!a.is_empty(), "{table} is empty");
         assert_eq!(a, b, "{table} differs between binary and text COPY");
     }

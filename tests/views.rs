@@ -6,45 +6,10 @@
 mod support;
 
 use serde_json::Value;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::TestCluster;
-
-/// What a finished arcdb process said.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-impl From<Output> for Run {
-    fn from(output: Output) -> Run {
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
-
-fn arcdb_cmd(pg: &TestCluster, dsn: &str, args: &[&str]) -> Command {
-    let mut cmd = pg.arcdb();
-    cmd.arg("--dsn").arg(dsn).args(args);
-    cmd
-}
+use support::{Run, TestCluster};
 
 /// How long any arcdb run of these tests may take: a run that waits on a lock forever fails
 /// the test instead of hanging it.
@@ -52,7 +17,8 @@ const RUN_DEADLINE: Duration = Duration::from_secs(180);
 
 /// `arcdb --dsn <dsn> <args…>`, killed and failed after [`RUN_DEADLINE`].
 fn arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Run {
-    let mut child = arcdb_cmd(pg, dsn, args)
+    let mut child = pg
+        .arcdb_at(dsn, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -69,12 +35,8 @@ fn arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Run {
     child.wait_with_output().expect("arcdb output").into()
 }
 
-fn scalar(pg: &TestCluster, db: &str, sql: &str) -> String {
-    pg.psql(db, sql).trim().to_string()
-}
-
 fn count(pg: &TestCluster, db: &str, sql: &str) -> i64 {
-    scalar(pg, db, sql)
+    pg.scalar(db, sql)
         .parse()
         .unwrap_or_else(|e| panic!("{sql}: not a number ({e})"))
 }
@@ -156,17 +118,13 @@ fn assert_refused(run: &Run, needle: &str) {
 /// The contents of the materialized views, next to the same aggregates computed from the base
 /// tables.
 fn assert_contents_match_base_tables(pg: &TestCluster, db: &str) {
-    let from_view = scalar(
-        pg,
-        db,
+    let from_view = pg.scalar(db,
         "SELECT string_agg(organization_id || '|' || billing_month || '|' || provider || '|' || total_calls
                            || '|' || active_desks || '|' || total_tokens || '|' || total_cost, ','
                            ORDER BY organization_id, billing_month, provider)
            FROM mv_org_cost_summary",
     );
-    let direct = scalar(
-        pg,
-        db,
+    let direct = pg.scalar(db,
         "SELECT string_agg(organization_id || '|' || billing_month || '|' || provider || '|' || n
                            || '|' || desks || '|' || tokens || '|' || cost, ','
                            ORDER BY organization_id, billing_month, provider)
@@ -181,17 +139,13 @@ fn assert_contents_match_base_tables(pg: &TestCluster, db: &str) {
         "mv_org_cost_summary differs from cost_tracking"
     );
 
-    let from_view = scalar(
-        pg,
-        db,
+    let from_view = pg.scalar(db,
         "SELECT string_agg(desk_code || '|' || total_tasks || '|' || completed_tasks || '|' || failed_tasks
                            || '|' || qa_passed || '|' || qa_failed || '|' || total_llm_calls || '|' || total_llm_cost, ','
                            ORDER BY organization_id, desk_code)
            FROM mv_desk_performance",
     );
-    let direct = scalar(
-        pg,
-        db,
+    let direct = pg.scalar(db,
         "SELECT string_agg(d.desk_id || '|'
                    || (SELECT count(*) FROM tasks AS t WHERE t.assigned_to_id = d.id) || '|'
                    || (SELECT count(*) FROM tasks AS t WHERE t.assigned_to_id = d.id AND t.status = 'completed') || '|'
@@ -213,8 +167,7 @@ fn assert_contents_match_base_tables(pg: &TestCluster, db: &str) {
     assert_eq!(count(pg, db, "SELECT count(*) FROM mv_desk_performance"), 4);
     assert_eq!(count(pg, db, "SELECT count(*) FROM mv_org_cost_summary"), 8);
     assert_eq!(
-        scalar(
-            pg,
+        pg.scalar(
             db,
             "SELECT total_tasks FROM mv_desk_performance WHERE desk_code = 'desk-2'
                 AND organization_id = 'a0000000-0000-4000-8000-000000000001'"
@@ -416,7 +369,7 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
     let dsn = prepared(&pg, "bad");
     let untouched = |pg: &TestCluster| {
         assert_eq!(
-            scalar(pg, "bad", "SELECT to_regclass('arcdb.refresh_log') IS NULL"),
+            pg.scalar("bad", "SELECT to_regclass('arcdb.refresh_log') IS NULL"),
             "t",
             "arcdb.refresh_log was created"
         );
@@ -473,7 +426,7 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
     // Two first uses at once: both create-or-find arcdb.refresh_log and refresh.
     let children: Vec<_> = (0..2)
         .map(|_| {
-            arcdb_cmd(&pg, &dsn, &["refresh", "--format", "json"])
+            pg.arcdb_at(&dsn, &["refresh", "--format", "json"])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -667,8 +620,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
         "{e:#}"
     );
     assert_eq!(
-        scalar(
-            &pg,
+        pg.scalar(
             "locked",
             "SELECT ispopulated FROM pg_matviews WHERE matviewname = 'mv_slow'"
         ),
@@ -676,9 +628,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     );
     assert_eq!(arcdb_locks(&pg, "locked"), 0);
     assert_eq!(
-        scalar(
-            &pg,
-            "locked",
+        pg.scalar("locked",
             "SELECT outcome || ' ' || (error LIKE 'statement timeout:%')::text FROM arcdb.refresh_log
               WHERE view_name = 'mv_slow'"
         ),
@@ -862,7 +812,7 @@ fn refresh_under_readers(
         })
         .unwrap()
         .get(0);
-    let mut cmd = arcdb_cmd(pg, &pg.dsn(db), args);
+    let mut cmd = pg.arcdb_at(&pg.dsn(db), args);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let stop = Arc::new(AtomicBool::new(false));
@@ -1032,7 +982,7 @@ fn no_reader_waits_on_a_concurrent_refresh_at_scale() {
 
 /// At scale, the totals per organization still match the base table.
 fn assert_contents_match_base_tables_at_scale(pg: &TestCluster, db: &str) {
-    let q = |sql: &str| scalar(pg, db, sql);
+    let q = |sql: &str| pg.scalar(db, sql);
     assert_eq!(
         q("SELECT string_agg(organization_id || ' ' || n || ' ' || cost, ',' ORDER BY organization_id)
              FROM (SELECT organization_id, sum(total_calls) AS n, sum(total_cost) AS cost

@@ -5,11 +5,12 @@
 #![allow(dead_code)]
 
 use arcdb::local::{Cluster, ClusterSpec, LocalServer, PgBinaries, StopMode};
+use serde_json::Value;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// How often `start` tries another port when the one it picked was taken meanwhile.
 const PORT_ATTEMPTS: usize = 5;
@@ -129,11 +130,29 @@ impl TestCluster {
         }
     }
 
+    /// The first line psql prints for `sql`, trimmed (a single value).
+    pub fn scalar(&self, db: &str, sql: &str) -> String {
+        self.psql(db, sql).trim().to_string()
+    }
+
     /// `pg_dump --schema-only` of `db`, without the lines that change from run to run
     /// (`-- Dumped from/by …`, `\restrict` / `\unrestrict` keys).
     pub fn pg_dump_schema(&self, db: &str) -> String {
+        self.schema_dump(db, &[])
+    }
+
+    /// [`TestCluster::pg_dump_schema`] without schema `arcdb`, whose history has timestamps:
+    /// the application schema alone, comparable across runs.
+    pub fn pg_dump_app_schema(&self, db: &str) -> String {
+        self.schema_dump(db, &["--exclude-schema=arcdb"])
+    }
+
+    fn schema_dump(&self, db: &str, extra: &[&str]) -> String {
         let mut cmd = Command::new(self.bins().tool("pg_dump"));
-        cmd.arg("--schema-only").arg("-d").arg(self.dsn(db));
+        cmd.arg("--schema-only")
+            .args(extra)
+            .arg("-d")
+            .arg(self.dsn(db));
         let output = run_with_input(&mut cmd, "");
         assert!(
             output.status.success(),
@@ -150,6 +169,13 @@ impl TestCluster {
             })
             .map(|line| format!("{line}\n"))
             .collect()
+    }
+
+    /// Everything user-made in database `db` and the cluster, one line per catalog entry (with
+    /// owners and ACLs where they exist), outside `pg_catalog`, `information_schema`, `pg_toast`
+    /// and arcdb's own schema `arcdb`: what `rollback --to 0` must give back.
+    pub fn user_objects(&self, db: &str) -> String {
+        self.psql(db, USER_OBJECTS_SQL)
     }
 
     pub fn restart(&self) {
@@ -196,6 +222,135 @@ impl TestCluster {
         cmd.env("ARCDB_PG_BIN", self.bins().dir());
         cmd
     }
+
+    /// [`TestCluster::arcdb`] with `--dsn <dsn> <args…>`, not started yet.
+    pub fn arcdb_at(&self, dsn: &str, args: &[&str]) -> Command {
+        let mut cmd = self.arcdb();
+        cmd.arg("--dsn").arg(dsn).args(args);
+        cmd
+    }
+}
+
+/// See [`TestCluster::user_objects`].
+const USER_OBJECTS_SQL: &str = "WITH ns AS (
+   SELECT oid, nspname FROM pg_namespace
+   WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'arcdb')
+     AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%')
+ SELECT 'namespace ' || nspname || ' owner=' || pg_get_userbyid(nspowner)
+        || ' acl=' || coalesce(nspacl::text, '-') FROM pg_namespace
+   WHERE oid IN (SELECT oid FROM ns)
+ UNION ALL SELECT 'class ' || ns.nspname || '.' || c.relname || ' kind=' || c.relkind::text
+   FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+ UNION ALL SELECT 'type ' || ns.nspname || '.' || t.typname
+   FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
+ UNION ALL SELECT 'proc ' || ns.nspname || '.' || p.oid::regprocedure::text
+   FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+ UNION ALL SELECT 'operator ' || ns.nspname || '.' || o.oid::regoperator::text
+   FROM pg_operator o JOIN ns ON ns.oid = o.oprnamespace
+ UNION ALL SELECT 'collation ' || ns.nspname || '.' || co.collname
+   FROM pg_collation co JOIN ns ON ns.oid = co.collnamespace
+ UNION ALL SELECT 'policy ' || pol.polrelid::regclass::text || '.' || pol.polname
+   FROM pg_policy pol
+ UNION ALL SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
+ UNION ALL SELECT 'cast ' || format_type(castsource, NULL) || '->' || format_type(casttarget, NULL)
+   FROM pg_cast WHERE oid >= 16384
+ UNION ALL SELECT 'event trigger ' || evtname FROM pg_event_trigger
+ UNION ALL SELECT 'default acl ' || defaclrole::regrole::text || ' ' || defaclobjtype::text
+   FROM pg_default_acl
+ UNION ALL SELECT 'role ' || rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'
+ UNION ALL SELECT 'setting ' || array_to_string(setconfig, ',') FROM pg_db_role_setting
+ ORDER BY 1";
+
+/// What a finished `arcdb` process said.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Stdout as JSON; panics with both streams when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The non-empty lines written to stderr.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// Self, after asserting exit 0 (`what` names the command in the failure).
+    pub fn ok(self, what: &str) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "{what} failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Run `cmd` to completion (stdin closed) and keep what it said.
+pub fn run(mut cmd: Command) -> Run {
+    cmd.output().expect("arcdb runs").into()
+}
+
+/// The repository's `migrations/` (the binary embeds the same directory).
+pub fn repo_migrations() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
+}
+
+/// A writable copy of the repository's migrations in `dir/<name>`, to edit for drift and
+/// failure cases (`arcdb up --source`).
+pub fn migrations_copy(dir: &Path, name: &str) -> PathBuf {
+    let target = dir.join(name);
+    for entry in std::fs::read_dir(repo_migrations()).unwrap().flatten() {
+        if !entry.path().is_dir() {
+            continue;
+        }
+        let sub = target.join(entry.file_name());
+        std::fs::create_dir_all(&sub).unwrap();
+        for file in std::fs::read_dir(entry.path()).unwrap().flatten() {
+            std::fs::copy(file.path(), sub.join(file.file_name())).unwrap();
+        }
+    }
+    target
+}
+
+/// Write migration directory `dir` (`up.sql`, `down.sql`) into the migrations at `source`.
+pub fn write_migration(source: &Path, dir: &str, up: &str, down: &str) {
+    let path = source.join(dir);
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("up.sql"), up).unwrap();
+    std::fs::write(path.join("down.sql"), down).unwrap();
+}
+
+/// The number of migrations in the repository: the latest version.
+pub fn latest_version() -> u32 {
+    std::fs::read_dir(repo_migrations())
+        .expect("read migrations/")
+        .flatten()
+        .filter(|entry| entry.path().join("up.sql").is_file())
+        .count() as u32
 }
 
 impl Drop for TestCluster {
