@@ -449,6 +449,23 @@ fn explain_connect_error(
     anyhow!("cannot connect to {dsn}: {hint}")
 }
 
+/// The server's message, its detail and SQLSTATE (`message: detail (SQLSTATE x)`), or the
+/// client error's text: how every command quotes a failed statement.
+pub fn server_message(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!(
+                "{}: {} (SQLSTATE {})",
+                db.message(),
+                detail.trim_end_matches('.'),
+                db.code().code()
+            ),
+            None => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        },
+        None => err.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

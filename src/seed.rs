@@ -36,7 +36,7 @@
 //! * COPY needs a role that bypasses row-level security: the owner of the tables does (the
 //!   schema has no FORCE); the load says so on stderr.
 
-use crate::db::Db;
+use crate::db::{server_message, Db};
 use crate::embedded::SEEDS;
 use crate::engine::EngineKind;
 use crate::error::Refusal;
@@ -734,17 +734,9 @@ async fn check_load_role(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// "<step> failed: <server message> (<detail>) (SQLSTATE …); nothing was loaded".
+/// "<step> failed: <server message>: <detail> (SQLSTATE …); nothing was loaded".
 fn load_error(step: &str, err: &tokio_postgres::Error) -> anyhow::Error {
-    match err.as_db_error() {
-        Some(db) => anyhow!(
-            "{step} failed: {}{} (SQLSTATE {}); nothing was loaded",
-            db.message(),
-            db.detail().map(|d| format!(" ({d})")).unwrap_or_default(),
-            db.code().code()
-        ),
-        None => anyhow!("{step} failed: {err}; nothing was loaded"),
-    }
+    anyhow!("{step} failed: {}; nothing was loaded", server_message(err))
 }
 
 fn progress_bar(length: u64) -> ProgressBar {

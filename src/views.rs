@@ -20,7 +20,7 @@
 //! **Record.** Every attempt, failed or not, is a row of `arcdb.refresh_log` (created on first
 //! use), written after the attempt's transaction ended, in a transaction of its own.
 
-use crate::db::Db;
+use crate::db::{server_message, Db};
 use crate::engine::Engine;
 use crate::error::{ExitStatus, Refusal};
 use crate::output::{notice, table, Report};
@@ -1114,22 +1114,6 @@ async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str]) -> Vec<String> {
             })
             .collect(),
         Err(_) => Vec::new(),
-    }
-}
-
-/// The server's message, its detail and SQLSTATE, or the client error.
-fn server_message(err: &tokio_postgres::Error) -> String {
-    match err.as_db_error() {
-        Some(db) => match db.detail() {
-            Some(detail) => format!(
-                "{}: {} (SQLSTATE {})",
-                db.message(),
-                detail.trim_end_matches('.'),
-                db.code().code()
-            ),
-            None => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        },
-        None => err.to_string(),
     }
 }
 

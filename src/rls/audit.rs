@@ -47,7 +47,7 @@
 //! its USING (ALL and UPDATE policies); an INSERT policy without WITH CHECK admits no row.
 
 use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
-use crate::db::Db;
+use crate::db::{server_message, Db};
 use crate::engine::{EngineKind, Version};
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -685,11 +685,11 @@ impl Querier<'_> {
                 return Ok(Err(format!(
                     "{} cannot answer the catalog query for {concern}: {}",
                     self.db.engine.describe(),
-                    db_message(&err)
+                    server_message(&err)
                 )))
             }
             Err(err) => {
-                return Err(anyhow::anyhow!(db_message(&err)))
+                return Err(anyhow::anyhow!(server_message(&err)))
                     .with_context(|| format!("verify-rls audit: reading {concern} failed"))
             }
         };
@@ -710,13 +710,6 @@ impl Querier<'_> {
             }
         }
         Ok(Ok(out))
-    }
-}
-
-fn db_message(err: &tokio_postgres::Error) -> String {
-    match err.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => err.to_string(),
     }
 }
 
@@ -3574,6 +3567,27 @@ mod tests {
         }
     }
 
+    /// A view (`kind` "v") or materialized view ("m") in schema public, owned by postgres.
+    fn view(
+        oid: u32,
+        name: &str,
+        kind: &str,
+        options: &[&str],
+        definition: Option<&str>,
+        refs: &[u32],
+    ) -> ViewRow {
+        ViewRow {
+            oid,
+            name: name.into(),
+            qname: format!("public.{name}"),
+            kind: kind.into(),
+            owner_name: "postgres".into(),
+            options: options.iter().map(|o| o.to_string()).collect(),
+            definition: definition.map(Into::into),
+            refs: refs.to_vec(),
+        }
+    }
+
     fn grant(rel: u32, privilege: &str) -> GrantRow {
         GrantRow {
             rel,
@@ -3846,56 +3860,11 @@ mod tests {
     fn views_matviews_and_functions() {
         let mut cat = baseline();
         cat.views = Ok(vec![
-            ViewRow {
-                oid: 10,
-                name: "mv".into(),
-                qname: "public.mv".into(),
-                kind: "m".into(),
-                owner_name: "postgres".into(),
-                options: vec![],
-                definition: None,
-                refs: vec![2],
-            },
-            ViewRow {
-                oid: 11,
-                name: "v_ok".into(),
-                qname: "public.v_ok".into(),
-                kind: "v".into(),
-                owner_name: "postgres".into(),
-                options: vec!["security_barrier=true".into()],
-                definition: Some(" SELECT mv.organization_id FROM mv WHERE (mv.organization_id = ( SELECT current_org_id() AS current_org_id));".into()),
-                refs: vec![10],
-            },
-            ViewRow {
-                oid: 12,
-                name: "v_all".into(),
-                qname: "public.v_all".into(),
-                kind: "v".into(),
-                owner_name: "postgres".into(),
-                options: vec![],
-                definition: Some(" SELECT tasks.organization_id FROM tasks;".into()),
-                refs: vec![2],
-            },
-            ViewRow {
-                oid: 13,
-                name: "v_inv".into(),
-                qname: "public.v_inv".into(),
-                kind: "v".into(),
-                owner_name: "postgres".into(),
-                options: vec!["security_invoker=on".into()],
-                definition: Some(" SELECT tasks.organization_id FROM tasks;".into()),
-                refs: vec![2],
-            },
-            ViewRow {
-                oid: 14,
-                name: "v_nobarrier".into(),
-                qname: "public.v_nobarrier".into(),
-                kind: "v".into(),
-                owner_name: "postgres".into(),
-                options: vec![],
-                definition: Some(" SELECT tasks.organization_id FROM tasks WHERE (tasks.organization_id = current_org_id());".into()),
-                refs: vec![2],
-            },
+            view(10, "mv", "m", &[], None, &[2]),
+            view(11, "v_ok", "v", &["security_barrier=true"], Some(" SELECT mv.organization_id FROM mv WHERE (mv.organization_id = ( SELECT current_org_id() AS current_org_id));"), &[10]),
+            view(12, "v_all", "v", &[], Some(" SELECT tasks.organization_id FROM tasks;"), &[2]),
+            view(13, "v_inv", "v", &["security_invoker=on"], Some(" SELECT tasks.organization_id FROM tasks;"), &[2]),
+            view(14, "v_nobarrier", "v", &[], Some(" SELECT tasks.organization_id FROM tasks WHERE (tasks.organization_id = current_org_id());"), &[2]),
         ]);
         if let Ok(g) = &mut cat.grants {
             g.extend([grant(11, "SELECT"), grant(13, "SELECT")]);

@@ -32,6 +32,7 @@
 //! (`session_replication_role = replica`, transaction-local), else the check is skipped with
 //! the reason.
 
+use super::audit::sql_ident;
 use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
 use crate::db::Db;
 use anyhow::{anyhow, Context};
@@ -236,28 +237,12 @@ pub(crate) async fn become_tenant(tx: Tx<'_>, role: &str) -> anyhow::Result<()> 
             anyhow!(
                 "cannot switch to the tenant role {role} as {user} ({}): run GRANT {} TO {}; so that verify-rls can probe as that role (only ever in rolled-back transactions), or use --static-only",
                 db_error_text(&err),
-                plain_ident(role),
-                plain_ident(&user)
+                sql_ident(role),
+                sql_ident(&user)
             )
         });
     }
     Ok(())
-}
-
-/// An identifier as a person would type it: quoted only when it has to be.
-fn plain_ident(name: &str) -> String {
-    let simple = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    if simple {
-        name.to_string()
-    } else {
-        ident(name)
-    }
 }
 
 /// A double-quoted SQL identifier.
@@ -2005,7 +1990,7 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(plain_ident("arcdesk_tenant"), "arcdesk_tenant");
-        assert_eq!(plain_ident("App-User"), "\"App-User\"");
+        assert_eq!(sql_ident("arcdesk_tenant"), "arcdesk_tenant");
+        assert_eq!(sql_ident("App-User"), "\"App-User\"");
     }
 }
