@@ -1,6 +1,7 @@
 //! arcdb: the ArcDesk database tool. `run` is the whole path of every subcommand:
 //! CLI → config → connection → capability → report → renderer.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
