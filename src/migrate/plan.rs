@@ -107,7 +107,7 @@ pub fn check_drift(entries: &[Entry]) -> Result<(), Refusal> {
     let mut problems = Vec::new();
     if !drifted.is_empty() {
         problems.push(format!(
-            "applied migrations differ from this binary's: {} (someone edited an applied migration: restore it, or roll back and re-apply on a disposable database)",
+            "applied migrations differ from this binary's: {} (someone edited an applied migration: restore the file, or, if the schema is unchanged, `arcdb repair` re-records its checksum)",
             drifted.join(", ")
         ));
     }
