@@ -13,6 +13,7 @@ use crate::catalog::{self, Difference, Schema};
 use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::error::{ExitStatus, Refusal};
+use crate::lock::MigrationLock;
 use crate::migrate::catalog::{MigrationSet, Resolved};
 use crate::migrate::plan::{self, State};
 use crate::migrate::{self, history, StatusReport};
@@ -20,12 +21,13 @@ use crate::output::{table, Report};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The schemas the migrations own and drift is checked in.
 pub const SCHEMAS: &[&str] = &["public"];
 
-const CACHE_TABLE: &str = include_str!("drift_cache.sql");
+/// `arcdb.expected_schema`, created by `history::ensure` with the history (and on first store).
+pub const CACHE_TABLE: &str = include_str!("drift_cache.sql");
 
 /// What the cache key must change with besides the migrations: the catalog reader itself (a
 /// reader that reads more would otherwise compare against a stale expected schema).
@@ -178,11 +180,53 @@ async fn store(
 /// Compare the live schema with the one the migrations `applied` build.
 pub async fn check(db: &Db, applied: &[Resolved], cache: Cache) -> anyhow::Result<LiveCheck> {
     let started = Instant::now();
+    let actual = catalog::read(&db.client, SCHEMAS).await?;
+    compare(db, applied, actual, cache, started).await
+}
+
+/// Compare the live schema with what the migrations the history records build. The history and
+/// the live catalog are read in one snapshot, so a migration another run commits meanwhile is
+/// either in both or in neither (never reported as drift). `db` must not be in a transaction.
+pub async fn check_recorded(
+    db: &Db,
+    resolved: &[Resolved],
+    cache: Cache,
+) -> anyhow::Result<LiveCheck> {
+    let started = Instant::now();
+    db.client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let snapshot = async {
+        let applied = history::load(&db.client).await?;
+        let actual = catalog::read(&db.client, SCHEMAS).await?;
+        anyhow::Ok((applied, actual))
+    }
+    .await;
+    let end = db
+        .client
+        .batch_execute(if snapshot.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        })
+        .await;
+    let (applied, actual) = snapshot?;
+    end?;
+    let entries = plan::compare(resolved, &applied);
+    compare(db, &recorded(resolved, &entries), actual, cache, started).await
+}
+
+async fn compare(
+    db: &Db,
+    applied: &[Resolved],
+    actual: Schema,
+    cache: Cache,
+    started: Instant,
+) -> anyhow::Result<LiveCheck> {
     let (expected, provenance) = expected_schema(db, applied, cache).await?;
-    let actual = without_other_runners(catalog::read(&db.client, SCHEMAS).await?);
     Ok(LiveCheck {
         version: applied.last().map(|m| m.version).unwrap_or(0),
-        differences: catalog::diff(&expected, &actual),
+        differences: catalog::diff(&expected, &without_other_runners(actual)),
         expected: provenance,
         took_ms: started.elapsed().as_millis() as u64,
     })
@@ -336,15 +380,19 @@ pub async fn status(
     }
     let set = MigrationSet::load(source)?;
     let resolved = set.resolve(&db.engine);
-    let applied = recorded(&resolved, &report.status.migrations);
-    report.live = Some(check(db, &applied, Cache::ReadWrite).await?);
+    report.live = Some(check_recorded(db, &resolved, Cache::ReadWrite).await?);
     Ok(report)
 }
 
 /// Before `up` applies anything: refuse (exit 4, nothing changed) when the live schema differs
 /// from the recorded version's, naming the differences. Nothing pending, an empty history or
-/// another engine: nothing to check.
-pub async fn refuse_drift(db: &Db, source: Option<&Path>) -> anyhow::Result<()> {
+/// another engine: nothing to check. The comparison holds the migration lock (waiting up to
+/// `lock_wait`), so no other run's migration lands between reading the history and the schema.
+pub async fn refuse_drift(
+    db: &Db,
+    source: Option<&Path>,
+    lock_wait: Duration,
+) -> anyhow::Result<()> {
     let set = MigrationSet::load(source)?;
     let resolved = set.resolve(&db.engine);
     let entries = plan::compare(&resolved, &history::load(&db.client).await?);
@@ -352,7 +400,13 @@ pub async fn refuse_drift(db: &Db, source: Option<&Path>) -> anyhow::Result<()> 
     if !pending || not_comparable(db, plan::current_version(&entries)).is_some() {
         return Ok(());
     }
-    let live = check(db, &recorded(&resolved, &entries), Cache::ReadWrite).await?;
+    let guard = MigrationLock::for_engine(&db.engine)
+        .acquire(db, lock_wait)
+        .await?;
+    let outcome = check_recorded(db, &resolved, Cache::ReadWrite).await;
+    let released = guard.release(db).await;
+    let live = outcome?;
+    released?;
     if live.is_clean() {
         return Ok(());
     }

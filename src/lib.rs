@@ -52,7 +52,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Up(args) => {
             let mut db = connect(&cli.global).await?;
             if !args.allow_drift && !args.dry_run {
-                drift::refuse_drift(&db, args.source.source.as_deref()).await?;
+                drift::refuse_drift(
+                    &db,
+                    args.source.source.as_deref(),
+                    Duration::from_secs(args.lock_timeout),
+                )
+                .await?;
             }
             let opts = migrate::UpOptions {
                 to: args.to,
