@@ -309,6 +309,31 @@ async fn apply_pending(
     Ok(())
 }
 
+/// Apply every migration of `resolved`, oldest first, inside the caller's transaction, each
+/// recorded in `arcdb.schema_history` (created if needed): `adopt` builds the schema and moves
+/// the rows in one transaction, with the same statements and records as `up`.
+pub async fn apply_in_transaction(
+    tx: &tokio_postgres::Transaction<'_>,
+    resolved: &[Resolved],
+) -> anyhow::Result<Vec<Step>> {
+    history::ensure(tx).await?;
+    let mut steps = Vec::new();
+    for m in resolved {
+        let started = Instant::now();
+        tx.batch_execute(&m.up.sql)
+            .await
+            .map_err(|e| script_error(&m.up, &e, 0))?;
+        history::record(tx, m, true, started.elapsed().as_millis() as i64).await?;
+        steps.push(Step {
+            version: m.version,
+            name: m.name.clone(),
+            file: m.up.file.clone(),
+            duration_ms: Some(started.elapsed().as_millis() as u64),
+        });
+    }
+    Ok(steps)
+}
+
 pub async fn rollback(
     db: &mut Db,
     opts: RollbackOptions,
