@@ -246,7 +246,6 @@ fn deployed_columns(pg: &TestCluster) -> Vec<(String, Vec<String>)> {
 
 /// Everything of database arcdesk a failed adopt must leave as it was: the whole dump (schema
 /// and data), the catalog listing of support::user_objects, and the tenant role's members.
-#[allow(dead_code)]
 fn snapshot(pg: &TestCluster) -> String {
     let output = std::process::Command::new(pg.bins().tool("pg_dump"))
         .arg("-d")
@@ -483,4 +482,212 @@ fn adopt_keeps_every_row_and_the_schema_equals_a_fresh_up() {
         fresh_dump.len() > 100,
         "the dumps were compared section by section"
     );
+}
+
+#[test]
+fn an_unknown_difference_is_refused_with_exit_2_and_nothing_touched() {
+    let pg = TestCluster::start();
+    let source = adopt_source(&pg);
+    let dsn = prepared(&pg, &source);
+    pg.psql("arcdesk", "ALTER TABLE tasks DROP COLUMN current_stage;");
+    let before = snapshot(&pg);
+    let refused = run(adopt_cmd(&pg, &dsn, &source, &[]));
+    assert_eq!(refused.code, 2, "{}\n{}", refused.stdout, refused.stderr);
+    let line = refused.error_lines().last().unwrap().to_string();
+    assert!(line.starts_with("error: "), "{line}");
+    assert!(
+        line.contains("column public.tasks.current_stage is missing"),
+        "{line}"
+    );
+    assert!(line.contains("nothing was changed"), "{line}");
+    assert_eq!(before, snapshot(&pg));
+
+    let dry = run(adopt_cmd(
+        &pg,
+        &dsn,
+        &source,
+        &["--dry-run", "--format", "json"],
+    ));
+    assert_eq!(dry.code, 2, "{}", dry.stderr);
+    let report = dry.json();
+    assert_eq!(report["recognized"], false);
+    let refused = &report["recognition"]["refused"];
+    assert_eq!(refused.as_array().unwrap().len(), 1, "{refused:#}");
+    assert_eq!(refused[0]["object"], "public.tasks.current_stage");
+    assert_eq!(refused[0]["change"], "missing");
+    assert_eq!(before, snapshot(&pg));
+}
+
+#[test]
+fn dry_run_lists_rows_that_cannot_be_carried_and_a_real_run_refuses_them() {
+    let pg = TestCluster::start();
+    let source = adopt_source(&pg);
+    let dsn = prepared(&pg, &source);
+    // An Acme task assigned to a Tech Startup desk (the deployed FK on id alone accepts it), an
+    // address that is no address, and a second 'alice' at Acme (arcdb scopes usernames by
+    // organization, the deployed schema does not constrain them).
+    pg.psql(
+        "arcdesk",
+        "UPDATE tasks SET assigned_to_id = 'd2000000-0000-0000-0000-000000000001' WHERE id = 'b1000000-0000-0000-0000-000000000003';
+         UPDATE audit_logs SET ip_address = 'not-an-ip' WHERE description = 'created launch task';
+         UPDATE users SET username = 'alice' WHERE email = 'bob@acme.com';",
+    );
+    let before = snapshot(&pg);
+    let dry = run(adopt_cmd(
+        &pg,
+        &dsn,
+        &source,
+        &["--dry-run", "--format", "json"],
+    ));
+    assert_eq!(dry.code, 5, "{}\n{}", dry.stdout, dry.stderr);
+    let report = dry.json();
+    let found: Vec<&serde_json::Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["rows"].as_i64().unwrap() > 0)
+        .collect();
+    let find = |kind: &str, object: &str| {
+        found
+            .iter()
+            .find(|c| c["kind"] == kind && c["object"].as_str().unwrap().starts_with(object))
+            .unwrap_or_else(|| panic!("no {kind} check on {object} found: {found:#?}"))
+    };
+    let cross = find(
+        "cross_organization_reference",
+        "public.tasks.assigned_to_id",
+    );
+    let ip = find("invalid_value", "public.audit_logs.ip_address");
+    let dup = find("duplicate_key", "public.users.");
+    assert_eq!(found.len(), 3, "{found:#?}");
+    // Each query lists the planted row; each fix makes it carriable.
+    let listed = pg.psql("arcdesk", &format!("{};", cross["query"].as_str().unwrap()));
+    assert!(
+        listed.contains("b1000000-0000-0000-0000-000000000003"),
+        "{listed}"
+    );
+    let helper = report["check_helper_sql"]
+        .as_str()
+        .map(|h| format!("{h};\n"))
+        .unwrap_or_default();
+    let listed = pg.psql(
+        "arcdesk",
+        &format!("{helper}{};", ip["query"].as_str().unwrap()),
+    );
+    assert!(listed.contains("not-an-ip"), "{listed}");
+    let listed = pg.psql("arcdesk", &format!("{};", dup["query"].as_str().unwrap()));
+    assert!(listed.contains("alice"), "{listed}");
+
+    // The real run refuses, before changing anything.
+    let refused = run(adopt_cmd(&pg, &dsn, &source, &[]));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot be carried over"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(before, snapshot(&pg));
+
+    // The fixes the report gives, then the dry run is clean.
+    for fix in [cross, ip, dup] {
+        pg.psql(
+            "arcdesk",
+            &format!("{helper}{};", fix["fix"].as_str().unwrap()),
+        );
+    }
+    run(adopt_cmd(&pg, &dsn, &source, &["--dry-run"])).ok("dry run after the fixes");
+}
+
+/// `arcdb adopt` started with `env`, as a child that has not finished.
+fn spawn_adopt(
+    pg: &TestCluster,
+    dsn: &str,
+    source: &Option<PathBuf>,
+    env: (&str, &str),
+) -> std::process::Child {
+    let mut cmd = adopt_cmd(pg, dsn, source, &[]);
+    cmd.env(env.0, env.1)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// Read the child's stderr until `line` appears.
+fn wait_for_line(child: &mut std::process::Child, line: &str) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for l in std::io::BufReader::new(stderr).lines() {
+        let l = l.unwrap();
+        seen.push_str(&l);
+        seen.push('\n');
+        if l.contains(line) {
+            return;
+        }
+    }
+    panic!("adopt ended without saying {line:?}:\n{seen}");
+}
+
+/// Until no session of arcdb is left on the server (the killed one's backend rolls back).
+fn wait_for_no_arcdb_session(pg: &TestCluster) {
+    for _ in 0..100 {
+        if pg.scalar(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'arcdb';",
+        ) == "0"
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the killed arcdb's session is still there");
+}
+
+#[test]
+fn a_failure_after_any_step_or_a_sigkill_leaves_the_database_as_it_was() {
+    let pg = TestCluster::start();
+    let source = adopt_source(&pg);
+    let dsn = prepared(&pg, &source);
+    let before = snapshot(&pg);
+    for step in arcdb::adopt::STEPS.iter().filter(|s| **s != "commit") {
+        let mut cmd = adopt_cmd(&pg, &dsn, &source, &[]);
+        cmd.env("ARCDB_ADOPT_FAIL_AFTER", step);
+        let failed = run(cmd);
+        assert_eq!(failed.code, 1, "{step}: {}", failed.stderr);
+        assert!(
+            failed
+                .stderr
+                .contains(&format!("failure injected after step {step}")),
+            "{step}: {}",
+            failed.stderr
+        );
+        assert_eq!(
+            before,
+            snapshot(&pg),
+            "after a failure injected after {step}"
+        );
+    }
+
+    // SIGKILL while the copy is done and nothing is committed.
+    let mut child = spawn_adopt(&pg, &dsn, &source, ("ARCDB_ADOPT_PAUSE_AFTER", "copy"));
+    wait_for_line(&mut child, "paused after step copy");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    wait_for_no_arcdb_session(&pg);
+    assert_eq!(before, snapshot(&pg), "after SIGKILL");
+
+    // A server restart while the old objects are dropped and nothing is committed.
+    let mut child = spawn_adopt(&pg, &dsn, &source, ("ARCDB_ADOPT_PAUSE_AFTER", "drop_old"));
+    wait_for_line(&mut child, "paused after step drop_old");
+    pg.restart();
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert_eq!(before, snapshot(&pg), "after a server restart");
+
+    // And then it adopts: no lock or half-made object was left behind.
+    run(adopt_cmd(&pg, &dsn, &source, &[])).ok("adopt after the interruptions");
 }
