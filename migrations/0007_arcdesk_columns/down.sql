@@ -80,12 +80,14 @@ ALTER INDEX idx_audit_resource RENAME TO audit_logs_org_resource_idx;
 REVOKE UPDATE (meta_data) ON organizations FROM arcdesk_tenant;
 REVOKE UPDATE (is_active, last_used_at, usage_count) ON api_keys FROM arcdesk_tenant;
 
+DROP TRIGGER api_keys_set_is_active ON api_keys;
 DROP TRIGGER audit_logs_set_actor_type ON audit_logs;
 DROP TRIGGER data_sources_set_organization ON data_sources;
 DROP TRIGGER delegations_set_organization ON delegations;
 DROP TRIGGER qa_reviews_set_organization ON qa_reviews;
 DROP TRIGGER messages_set_organization ON messages;
 DROP TRIGGER agent_sessions_set_organization ON agent_sessions;
+DROP FUNCTION api_keys_set_is_active();
 DROP FUNCTION audit_logs_set_actor_type();
 DROP FUNCTION data_sources_set_organization();
 DROP FUNCTION delegations_set_organization();

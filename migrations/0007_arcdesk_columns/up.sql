@@ -13,8 +13,9 @@
 --     * organization_id of agent_sessions, messages, qa_reviews, delegations and data_sources
 --       (the five deployed tables without it) is filled from the parent row (desk, session, task,
 --       task, knowledge base), or for a data source without a knowledge base from
---       app.current_org_id; a given organization_id that is not the parent's is refused with an
---       error naming both (the composite foreign keys refuse it too);
+--       app.current_org_id; a parent not found there is refused with an error naming it and the
+--       organization, and a given organization_id that is not the parent's by the composite
+--       foreign key;
 --     * messages.sequence_number (next in the session) and qa_reviews.iteration (next for the
 --       task and stage) are numbered when not given; audit_logs.actor_type is derived from the
 --       actor columns when not given; cost_tracking.total_tokens = input + output when not given;
@@ -352,7 +353,8 @@ UPDATE audit_logs
 ALTER TABLE audit_logs ALTER COLUMN actor_type SET NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
--- api_keys: is_active as deployed, and never active once revoked.
+-- api_keys: is_active as deployed, and never active once revoked (a trigger below sets it false
+-- when revoked_at is set, the check refuses reactivating a revoked key).
 -- ---------------------------------------------------------------------------------------------
 ALTER TABLE api_keys
     ADD COLUMN is_active boolean DEFAULT true,
@@ -366,20 +368,24 @@ ALTER TABLE api_keys
 
 -- ---------------------------------------------------------------------------------------------
 -- Columns the application does not write, filled before the row is checked.
--- Each parent is looked up with the caller's rights (RLS applies: a tenant finds only its own
--- organization's parents) by (organization_id, id) when the organization is known (given, or
--- app.current_org_id), by id alone otherwise (the owner without a setting). Not found: a
--- foreign-key error naming the parent and the organization. Found in another organization than
--- the one given: refused the same way (the composite foreign key is the backstop).
+-- organization_id given (arcdb's own writers): kept as it is; the composite foreign key and the
+-- RLS WITH CHECK decide, exactly as before 0007. Not given (the application): the parent is
+-- looked up with the caller's rights (RLS applies: a tenant finds only its own organization's
+-- parents), by (organization_id, id) under app.current_org_id (the primary key), by id alone for
+-- the owner without a setting. Not found: a foreign-key error naming the parent and the
+-- organization, instead of a NOT NULL violation on a column the application never wrote.
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION agent_sessions_set_organization() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = public, pg_temp
 AS $$
 DECLARE
-    wanted uuid := coalesce(NEW.organization_id, public.current_org_id());
+    wanted uuid := public.current_org_id();
     found_org uuid[];
 BEGIN
+    IF NEW.organization_id IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
     found_org := ARRAY(SELECT d.organization_id FROM public.desks AS d
                         WHERE d.id = NEW.desk_id
                           AND (wanted IS NULL OR d.organization_id = wanted)
@@ -402,22 +408,24 @@ CREATE FUNCTION messages_set_organization() RETURNS trigger
     SET search_path = public, pg_temp
 AS $$
 DECLARE
-    wanted uuid := coalesce(NEW.organization_id, public.current_org_id());
+    wanted uuid := public.current_org_id();
     found_org uuid[];
 BEGIN
-    found_org := ARRAY(SELECT s.organization_id FROM public.agent_sessions AS s
-                        WHERE s.id = NEW.session_id
-                          AND (wanted IS NULL OR s.organization_id = wanted)
-                        LIMIT 2);
-    IF cardinality(found_org) <> 1 THEN
-        RAISE EXCEPTION 'message refused: session % %', NEW.session_id,
-                CASE WHEN cardinality(found_org) = 0
-                     THEN 'does not exist in organization ' || coalesce(wanted::text, '(none set)') || ' (or is not visible)'
-                     ELSE 'exists in several organizations: give organization_id' END
-            USING ERRCODE = 'foreign_key_violation',
-                  HINT = 'A message belongs to its session''s organization; set app.current_org_id to it.';
+    IF NEW.organization_id IS NULL THEN
+        found_org := ARRAY(SELECT s.organization_id FROM public.agent_sessions AS s
+                            WHERE s.id = NEW.session_id
+                              AND (wanted IS NULL OR s.organization_id = wanted)
+                            LIMIT 2);
+        IF cardinality(found_org) <> 1 THEN
+            RAISE EXCEPTION 'message refused: session % %', NEW.session_id,
+                    CASE WHEN cardinality(found_org) = 0
+                         THEN 'does not exist in organization ' || coalesce(wanted::text, '(none set)') || ' (or is not visible)'
+                         ELSE 'exists in several organizations: give organization_id' END
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'A message belongs to its session''s organization; set app.current_org_id to it.';
+        END IF;
+        NEW.organization_id := found_org[1];
     END IF;
-    NEW.organization_id := found_org[1];
     IF NEW.sequence_number IS NULL THEN
         -- Next number in the session. Locking the session row serializes the numbering of
         -- concurrent inserts into one session (FOR NO KEY UPDATE does not block foreign-key checks).
@@ -437,22 +445,24 @@ CREATE FUNCTION qa_reviews_set_organization() RETURNS trigger
     SET search_path = public, pg_temp
 AS $$
 DECLARE
-    wanted uuid := coalesce(NEW.organization_id, public.current_org_id());
+    wanted uuid := public.current_org_id();
     found_org uuid[];
 BEGIN
-    found_org := ARRAY(SELECT t.organization_id FROM public.tasks AS t
-                        WHERE t.id = NEW.task_id
-                          AND (wanted IS NULL OR t.organization_id = wanted)
-                        LIMIT 2);
-    IF cardinality(found_org) <> 1 THEN
-        RAISE EXCEPTION 'QA review refused: task % %', NEW.task_id,
-                CASE WHEN cardinality(found_org) = 0
-                     THEN 'does not exist in organization ' || coalesce(wanted::text, '(none set)') || ' (or is not visible)'
-                     ELSE 'exists in several organizations: give organization_id' END
-            USING ERRCODE = 'foreign_key_violation',
-                  HINT = 'A QA review belongs to its task''s organization; set app.current_org_id to it.';
+    IF NEW.organization_id IS NULL THEN
+        found_org := ARRAY(SELECT t.organization_id FROM public.tasks AS t
+                            WHERE t.id = NEW.task_id
+                              AND (wanted IS NULL OR t.organization_id = wanted)
+                            LIMIT 2);
+        IF cardinality(found_org) <> 1 THEN
+            RAISE EXCEPTION 'QA review refused: task % %', NEW.task_id,
+                    CASE WHEN cardinality(found_org) = 0
+                         THEN 'does not exist in organization ' || coalesce(wanted::text, '(none set)') || ' (or is not visible)'
+                         ELSE 'exists in several organizations: give organization_id' END
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'A QA review belongs to its task''s organization; set app.current_org_id to it.';
+        END IF;
+        NEW.organization_id := found_org[1];
     END IF;
-    NEW.organization_id := found_org[1];
     IF NEW.iteration IS NULL THEN
         -- Next iteration of this stage of the task; the task row lock serializes concurrent ones.
         PERFORM 1 FROM public.tasks AS t
@@ -472,9 +482,12 @@ CREATE FUNCTION delegations_set_organization() RETURNS trigger
     SET search_path = public, pg_temp
 AS $$
 DECLARE
-    wanted uuid := coalesce(NEW.organization_id, public.current_org_id());
+    wanted uuid := public.current_org_id();
     found_org uuid[];
 BEGIN
+    IF NEW.organization_id IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
     found_org := ARRAY(SELECT t.organization_id FROM public.tasks AS t
                         WHERE t.id = NEW.task_id
                           AND (wanted IS NULL OR t.organization_id = wanted)
@@ -497,9 +510,12 @@ CREATE FUNCTION data_sources_set_organization() RETURNS trigger
     SET search_path = public, pg_temp
 AS $$
 DECLARE
-    wanted uuid := coalesce(NEW.organization_id, public.current_org_id());
+    wanted uuid := public.current_org_id();
     found_org uuid[];
 BEGIN
+    IF NEW.organization_id IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
     IF NEW.knowledge_base_id IS NULL THEN
         IF wanted IS NULL THEN
             RAISE EXCEPTION 'data source refused: no knowledge_base_id, no organization_id and no app.current_org_id'
@@ -522,6 +538,20 @@ BEGIN
                   HINT = 'A data source belongs to its knowledge base''s organization; set app.current_org_id to it.';
     END IF;
     NEW.organization_id := found_org[1];
+    RETURN NEW;
+END;
+$$;
+
+CREATE FUNCTION api_keys_set_is_active() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF NEW.revoked_at IS NOT NULL AND TG_OP = 'INSERT' THEN
+        NEW.is_active := false;
+    ELSIF NEW.revoked_at IS NOT NULL AND OLD.revoked_at IS NULL THEN
+        NEW.is_active := false;
+    END IF;
     RETURN NEW;
 END;
 $$;
@@ -550,6 +580,8 @@ COMMENT ON FUNCTION delegations_set_organization() IS
     'BEFORE INSERT trigger on delegations: organization_id from the task (ArcDesk inserts without it).';
 COMMENT ON FUNCTION data_sources_set_organization() IS
     'BEFORE INSERT trigger on data_sources: organization_id from the knowledge base, else app.current_org_id.';
+COMMENT ON FUNCTION api_keys_set_is_active() IS
+    'BEFORE INSERT/UPDATE trigger on api_keys: a key inserted revoked, or being revoked, is not active.';
 COMMENT ON FUNCTION audit_logs_set_actor_type() IS
     'BEFORE INSERT trigger on audit_logs: actor_type from the actor columns when not given.';
 
@@ -563,12 +595,15 @@ CREATE TRIGGER delegations_set_organization BEFORE INSERT ON delegations
     FOR EACH ROW EXECUTE FUNCTION delegations_set_organization();
 CREATE TRIGGER data_sources_set_organization BEFORE INSERT ON data_sources
     FOR EACH ROW EXECUTE FUNCTION data_sources_set_organization();
+CREATE TRIGGER api_keys_set_is_active BEFORE INSERT OR UPDATE OF revoked_at ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION api_keys_set_is_active();
 CREATE TRIGGER audit_logs_set_actor_type BEFORE INSERT ON audit_logs
     FOR EACH ROW EXECUTE FUNCTION audit_logs_set_actor_type();
 
 REVOKE EXECUTE ON FUNCTION
     agent_sessions_set_organization(), messages_set_organization(), qa_reviews_set_organization(),
-    delegations_set_organization(), data_sources_set_organization(), audit_logs_set_actor_type()
+    delegations_set_organization(), data_sources_set_organization(), audit_logs_set_actor_type(),
+    api_keys_set_is_active()
 FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------------------------
