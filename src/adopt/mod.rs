@@ -105,6 +105,9 @@ pub struct AdoptReport {
     /// The CREATE FUNCTION the check queries need on servers before PostgreSQL 16.
     pub check_helper_sql: Option<String>,
     pub tables: Vec<TableSize>,
+    /// Deployed columns that a BEFORE INSERT trigger of arcdb's assigns: their copied values may
+    /// be replaced by what arcdb derives (desks.hierarchy_path as arcdb writes paths).
+    pub recomputed_columns: Vec<String>,
     pub plan: Vec<PlanStep>,
     /// Roles made members of arcdesk_tenant.
     pub application_roles: Vec<String>,
@@ -160,6 +163,12 @@ impl Report for AdoptReport {
                 diffs,
             ));
             out.push('\n');
+        }
+        if !self.recomputed_columns.is_empty() {
+            out.push_str(&format!(
+                "Copied, then possibly recomputed on insert by arcdb's triggers: {}\n",
+                self.recomputed_columns.join(", ")
+            ));
         }
         let found: Vec<&Check> = self
             .checks
@@ -424,6 +433,16 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         count_bad_rows(&db.client, &mut checks, has_input_is_valid).await?;
     }
     let tables = table_sizes(db, &replaced).await?;
+    let recomputed_columns: Vec<String> = copies
+        .iter()
+        .flat_map(|c| {
+            checks::trigger_assigned_columns(&target, &c.table)
+                .into_iter()
+                .filter(|col| deployed.column(&c.table, col).is_some())
+                .map(|col| format!("{}.{col}", c.table))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let deployed_views: Vec<String> = expected.views.iter().map(|v| v.name.clone()).collect();
     let application_roles = plan::application_roles(&deployed, &replaced);
     let to_version = set.latest_version();
@@ -437,6 +456,7 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         checks,
         check_helper_sql: (!has_input_is_valid).then(|| checks::CASTABLE_HELPER.to_string()),
         tables,
+        recomputed_columns,
         plan: Vec::new(),
         application_roles,
         from_version: 0,
@@ -925,7 +945,8 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
     done("move_aside", &mut step_started);
     after_step("move_aside").await?;
 
-    let steps = crate::migrate::apply_in_transaction(&tx, &p.resolved)
+    let folded = plan::fold_enum_labels(&p.resolved, &p.target);
+    let steps = crate::migrate::apply_in_transaction(&tx, &p.resolved, &folded)
         .await
         .map_err(|e| anyhow!("{e:#}; the adoption is rolled back, nothing was changed"))?;
     p.report.to_version = steps.last().map(|s| s.version).unwrap_or(0);

@@ -7,6 +7,7 @@
 //! column for, and was not added by hand, is a [`Gap`] that stops the adoption.
 
 use crate::catalog::{Column, Index, Schema};
+use crate::migrate::catalog::Resolved;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -347,6 +348,73 @@ pub fn copies(
         out.push(TableCopy { table, sql, casts });
     }
     (out, gaps)
+}
+
+/// The scripts to run instead of the migrations' own, where they differ: a label added by
+/// `ALTER TYPE … ADD VALUE` cannot be used in the transaction that added it (SQLSTATE 55P04), and
+/// adopt runs the whole set and the copy in one transaction. So each enum type the set creates is
+/// created with its final labels (arcdb's latest schema, in order) and the later ADD VALUEs of
+/// it are left out; the verify step proves the catalog is the same as the set's.
+pub fn fold_enum_labels(resolved: &[Resolved], target: &Schema) -> Vec<Option<String>> {
+    let mut created: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for m in resolved {
+        let mut changed = false;
+        let mut statements = Vec::new();
+        for st in crate::migrate::statements::split(&m.up.sql) {
+            let text = st.text.trim().trim_end_matches(';').trim().to_string();
+            let words: Vec<String> = text
+                .split_whitespace()
+                .take(6)
+                .map(|w| w.to_ascii_lowercase())
+                .collect();
+            let name = |i: usize| {
+                words
+                    .get(i)
+                    .map(|w| {
+                        w.trim_matches('"')
+                            .trim_start_matches("public.")
+                            .to_string()
+                    })
+                    .unwrap_or_default()
+            };
+            let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x == w);
+            if is(0, "create")
+                && is(1, "type")
+                && is(3, "as")
+                && words.get(4).is_some_and(|w| w.starts_with("enum"))
+            {
+                let ty = name(2);
+                if let Some(e) = target.enums.iter().find(|e| bare(&e.name) == ty) {
+                    let labels: Vec<String> = e
+                        .values
+                        .iter()
+                        .map(|v| format!("'{}'", v.replace('\'', "''")))
+                        .collect();
+                    created.insert(ty.clone());
+                    statements.push(format!(
+                        "CREATE TYPE {} AS ENUM ({})",
+                        ident(&ty),
+                        labels.join(", ")
+                    ));
+                    changed = true;
+                    continue;
+                }
+            }
+            if is(0, "alter")
+                && is(1, "type")
+                && is(3, "add")
+                && is(4, "value")
+                && created.contains(&name(2))
+            {
+                changed = true;
+                continue;
+            }
+            statements.push(text);
+        }
+        out.push(changed.then(|| statements.join(";\n") + ";\n"));
+    }
+    out
 }
 
 /// `ALTER TABLE … ADD COLUMN` for a column added by hand, as it was declared.
