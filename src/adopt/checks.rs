@@ -245,12 +245,15 @@ fn castable_guard(
     deployed: &Schema,
     target: &Schema,
     copy: &TableCopy,
+    columns: &[String],
     has_input_is_valid: bool,
 ) -> String {
     let guards: Vec<String> = copy
         .casts
         .iter()
-        .filter(|(n, ty)| deployed.column(&copy.table, n).is_some() && !is_citext(ty))
+        .filter(|(n, ty)| {
+            columns.contains(n) && deployed.column(&copy.table, n).is_some() && !is_citext(ty)
+        })
         .map(|(n, ty)| {
             let v = format!("o.{}::text", ident(n));
             format!(
@@ -337,7 +340,7 @@ fn check_constraints(
         if !ok || c.columns.is_empty() {
             continue;
         }
-        let guard = castable_guard(deployed, target, copy, has_input_is_valid);
+        let guard = castable_guard(deployed, target, copy, &c.columns, has_input_is_valid);
         let query = format!(
             "SELECT s.* FROM (SELECT {} FROM {} o WHERE {guard} OFFSET 0) s WHERE ({expr}) IS FALSE",
             values.join(", "),

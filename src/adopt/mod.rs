@@ -214,6 +214,11 @@ impl Report for AdoptReport {
         if self.dry_run {
             out.push_str("SQL of each step (one transaction):\n");
             for s in &self.plan {
+                if s.step == "migrate" {
+                    // The scripts are long: their files, as `up` runs them (in full in JSON).
+                    out.push_str(&format!("-- migrate\n-- {}\n", s.what));
+                    continue;
+                }
                 for sql in &s.sql {
                     out.push_str(&format!("-- {}\n{sql};\n", s.step));
                 }
@@ -559,12 +564,23 @@ fn lock_sql(replaced: &[String]) -> String {
     format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", all.join(", "))
 }
 
-fn move_aside_sql(
-    expected_views: &[String],
-    replaced: &[String],
-    deployed: &AdoptReport,
-) -> Vec<String> {
-    let _ = deployed;
+/// The deployed enum types and trigger functions of 001, moved with the tables.
+const DEPLOYED_TYPES: [&str; 7] = [
+    "roletype",
+    "taskstatus",
+    "taskpriority",
+    "qastagestatus",
+    "llmprovider",
+    "subscriptiontier",
+    "auditaction",
+];
+const DEPLOYED_FUNCTIONS: [&str; 3] = [
+    "update_updated_at_column()",
+    "update_desk_hierarchy_path()",
+    "set_billing_month()",
+];
+
+fn move_aside_sql(expected_views: &[String], replaced: &[String]) -> Vec<String> {
     let mut sql = vec![format!("CREATE SCHEMA {OLD_SCHEMA}")];
     for v in expected_views {
         sql.push(format!(
@@ -578,40 +594,13 @@ fn move_aside_sql(
             qualified(t)
         ));
     }
-    sql
-}
-
-/// Enum types and functions of 001 are moved by name at run time (from the live catalog).
-async fn move_types_and_functions(
-    tx: &tokio_postgres::Transaction<'_>,
-) -> anyhow::Result<Vec<String>> {
-    let expected_types: Vec<String> = [
-        "roletype",
-        "taskstatus",
-        "taskpriority",
-        "qastagestatus",
-        "llmprovider",
-        "subscriptiontier",
-        "auditaction",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut sql = Vec::new();
-    for t in expected_types {
+    for t in DEPLOYED_TYPES {
         sql.push(format!("ALTER TYPE public.{t} SET SCHEMA {OLD_SCHEMA}"));
     }
-    for f in [
-        "update_updated_at_column()",
-        "update_desk_hierarchy_path()",
-        "set_billing_month()",
-    ] {
+    for f in DEPLOYED_FUNCTIONS {
         sql.push(format!("ALTER FUNCTION public.{f} SET SCHEMA {OLD_SCHEMA}"));
     }
-    for s in &sql {
-        tx.batch_execute(s).await?;
-    }
-    Ok(sql)
+    sql
 }
 
 fn plan_steps(
@@ -687,7 +676,7 @@ fn plan_steps(
         PlanStep {
             step: "move_aside",
             what: format!("move the deployed tables, materialized views, 7 enum types and 3 functions to schema {OLD_SCHEMA}"),
-            sql: move_aside_sql(views, replaced, report),
+            sql: move_aside_sql(views, replaced),
             locks: vec![format!("ACCESS EXCLUSIVE on {} (the tables are already locked)", views.iter().map(|t| bare(t)).collect::<Vec<_>>().join(", "))],
             estimate_ms: Some(50),
             duration_ms: None,
@@ -698,7 +687,11 @@ fn plan_steps(
                 "the embedded migrations {} (as `arcdb up`), recorded in arcdb.schema_history",
                 resolved.iter().map(|m| m.label()).collect::<Vec<_>>().join(", ")
             ),
-            sql: resolved.iter().map(|m| format!("\\i {}", m.up.file)).collect(),
+            sql: resolved
+                .iter()
+                .zip(plan::fold_enum_labels(resolved, target))
+                .map(|(m, folded)| folded.unwrap_or_else(|| m.up.sql.clone()))
+                .collect(),
             locks: vec!["ACCESS EXCLUSIVE on arcdb's new tables (nobody sees them before the commit)".into()],
             estimate_ms: Some(500),
             duration_ms: None,
@@ -936,12 +929,11 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
     done("check", &mut step_started);
     after_step("check").await?;
 
-    for sql in move_aside_sql(&p.deployed_views, &p.replaced, &p.report) {
+    for sql in move_aside_sql(&p.deployed_views, &p.replaced) {
         tx.batch_execute(&sql)
             .await
             .map_err(|e| step_error("move_aside", &sql, &e))?;
     }
-    move_types_and_functions(&tx).await?;
     done("move_aside", &mut step_started);
     after_step("move_aside").await?;
 
