@@ -119,6 +119,15 @@ pub enum Command {
     /// Report statements a target engine does not support, with file and line.
     Lint(LintArgs),
 
+    /// Take over the ArcDesk database deployed by Alembic revision 001_multi_tenant.
+    ///
+    /// Recognizes it by its catalog, lists every difference (columns and indexes added by hand
+    /// are kept), checks every row, then converts it to arcdb's latest schema in one
+    /// transaction keeping every row. Exit code: 0 adopted (or, with --dry-run, adoptable),
+    /// 2 refused: a difference adopt cannot carry over, or rows to fix first (nothing changed),
+    /// 5 (--dry-run) rows to fix first. Run it on a copy first (README).
+    Adopt(AdoptArgs),
+
     /// Manage the local PostgreSQL that arcdb uses when no database is named.
     Local(LocalArgs),
 
@@ -305,6 +314,22 @@ pub struct RefreshArgs {
         allow_negative_numbers = true
     )]
     pub statement_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Show the differences, the rows to fix (with queries and fixes) and the plan (SQL, locks,
+    /// estimates); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for each lock: the migration lock, then the deployed tables (the
+    /// application's sessions hold them); on timeout nothing is changed and the holders named.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! arcdb: the ArcDesk database tool. `run` is the whole path of every subcommand:
 //! CLI → config → connection → capability → report → renderer.
 
+pub mod adopt;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -123,6 +124,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 source: args.source.source,
             };
             emit(&lint::lint(opts)?, format)
+        }
+        Command::Adopt(args) => {
+            let mut db = connect(&cli.global).await?;
+            let opts = adopt::AdoptOptions {
+                dry_run: args.dry_run,
+                lock_timeout: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            emit(&adopt::adopt(&mut db, opts).await?, format)
         }
         Command::VerifyRls(args) => {
             let defaults = rls::VerifyOptions::default();
