@@ -126,6 +126,10 @@ pub enum Command {
     /// transaction keeping every row. Exit code: 0 adopted (or, with --dry-run, adoptable),
     /// 2 refused: a difference adopt cannot carry over, or rows to fix first (nothing changed),
     /// 5 (--dry-run) rows to fix first. Run it on a copy first (README).
+    ///
+    /// `--from refinery` instead takes over a database refinery migrated from the files of
+    /// `arcdb export --layout refinery`: checks refinery_schema_history's checksums and the live
+    /// schema, then records arcdb's history (exit 4 and nothing changed when they differ).
     Adopt(AdoptArgs),
 
     /// Manage the local PostgreSQL that arcdb uses when no database is named.
@@ -145,9 +149,6 @@ pub enum Command {
 
     /// Write the migration set in another tool's layout (refinery: V{n}__{name}.sql).
     Export(ExportArgs),
-
-    /// Take over a database another migration tool manages, recording arcdb's history.
-    Adopt(AdoptArgs),
 
     /// Print a shell completion script.
     Completions {
@@ -318,6 +319,15 @@ pub struct RefreshArgs {
 
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
+    /// The tool that manages the database now: Alembic (ArcDesk's 001_multi_tenant) or
+    /// refinery.
+    #[arg(long, value_enum, default_value_t = AdoptFrom::Alembic)]
+    pub from: AdoptFrom,
+
+    /// With --from refinery: refinery's history table, if the application renamed it.
+    #[arg(long, value_name = "TABLE", default_value = crate::refinery_adopt::DEFAULT_TABLE)]
+    pub refinery_table: String,
+
     /// Show the differences, the rows to fix (with queries and fixes) and the plan (SQL, locks,
     /// estimates); change nothing.
     #[arg(long)]
@@ -462,30 +472,10 @@ pub enum ExportLayout {
     Refinery,
 }
 
-#[derive(Debug, Args)]
-pub struct AdoptArgs {
-    /// The tool that manages the database now.
-    #[arg(long, value_enum)]
-    pub from: AdoptFrom,
-
-    /// refinery's history table, if the application renamed it.
-    #[arg(long, value_name = "TABLE", default_value = crate::refinery_adopt::DEFAULT_TABLE)]
-    pub refinery_table: String,
-
-    /// Check and show what would be recorded; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Seconds to wait for another arcdb run holding the migration lock.
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
-    pub lock_timeout: u64,
-
-    #[command(flatten)]
-    pub source: SourceArgs,
-}
-
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum AdoptFrom {
+    /// The database ArcDesk's Alembic revision 001_multi_tenant deployed.
+    Alembic,
     /// A database migrated by refinery from `arcdb export --layout refinery` files.
     Refinery,
 }

@@ -125,6 +125,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             };
             emit(&lint::lint(opts)?, format)
         }
+        Command::Adopt(args) if matches!(args.from, cli::AdoptFrom::Refinery) => {
+            let mut db = connect(&cli.global).await?;
+            let opts = refinery_adopt::RefineryAdoptOptions {
+                table: args.refinery_table,
+                dry_run: args.dry_run,
+                lock_wait: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            emit(&refinery_adopt::adopt(&mut db, opts).await?, format)
+        }
         Command::Adopt(args) => {
             let mut db = connect(&cli.global).await?;
             let opts = adopt::AdoptOptions {
@@ -178,18 +188,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 &refinery_files::export(args.source.source.as_deref(), &args.dir)?,
                 format,
             ),
-        },
-        Command::Adopt(args) => match args.from {
-            cli::AdoptFrom::Refinery => {
-                let mut db = connect(&cli.global).await?;
-                let opts = refinery_adopt::RefineryAdoptOptions {
-                    table: args.refinery_table,
-                    dry_run: args.dry_run,
-                    lock_wait: Duration::from_secs(args.lock_timeout),
-                    source: args.source.source,
-                };
-                emit(&refinery_adopt::adopt(&mut db, opts).await?, format)
-            }
         },
     }
 }
