@@ -405,8 +405,33 @@ fn adopt_keeps_every_row_and_the_schema_equals_a_fresh_up() {
         "4 of 1"
     );
 
-    // status: every version applied.
-    run(pg.arcdb_at(&dsn, &["status"])).ok("status after adopt");
+    // status: every version applied (history only) …
+    run(pg.arcdb_at(&dsn, &["status", "--no-live"])).ok("status after adopt");
+    // … and the live check names exactly what adopt kept: the objects added by hand and the
+    // deployed roles' grants on schema public (drift, exit 4, until they are migrations).
+    let live = run(pg.arcdb_at(&dsn, &["status", "--format", "json"]));
+    assert_eq!(live.code, 4, "{}", live.stderr);
+    let mut kept: Vec<String> = live.json()["live"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["object_kind"].as_str().unwrap(),
+                d["object"].as_str().unwrap()
+            )
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            "column public.tasks.ops_note",
+            "index public.ops_task_title_idx",
+            "schema public"
+        ]
+    );
     // verify-rls: no finding (as a superuser, who may SET ROLE arcdesk_tenant; the built-in
     // cases describe arcdb's own seed, not this sample, so none are run).
     let no_cases = pg.root().join("no-cases");
