@@ -223,7 +223,9 @@ async fn compare(
     cache: Cache,
     started: Instant,
 ) -> anyhow::Result<LiveCheck> {
-    let (expected, provenance) = expected_schema(db, applied, cache).await?;
+    let (expected, provenance) = expected_schema(db, applied, cache)
+        .await
+        .map_err(|e| e.context(ExpectedUnavailable))?;
     Ok(LiveCheck {
         version: applied.last().map(|m| m.version).unwrap_or(0),
         differences: catalog::diff(&expected, &without_other_runners(actual)),
@@ -231,6 +233,19 @@ async fn compare(
         took_ms: started.elapsed().as_millis() as u64,
     })
 }
+
+/// The expected schema could not be built (no CREATEDB, a migration that fails on an empty
+/// database): `status` says the live schema was not compared, rather than failing.
+#[derive(Debug)]
+struct ExpectedUnavailable;
+
+impl std::fmt::Display for ExpectedUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot build the expected schema to compare the live one with (`status --no-live` and `up --allow-drift` do without it)")
+    }
+}
+
+impl std::error::Error for ExpectedUnavailable {}
 
 /// Other runners' history tables: theirs, left as they are when arcdb takes a database over
 /// (`adopt`), so neither part of the schema nor drift.
@@ -277,6 +292,22 @@ fn not_comparable(db: &Db, current_version: u32) -> Option<String> {
         );
     }
     None
+}
+
+/// A migration under way or interrupted (engines without transactional DDL) has part of its
+/// objects in place: that is its state, which `up` resumes, not drift.
+fn incomplete(entries: &[plan::Entry]) -> Option<String> {
+    let names: Vec<String> = entries
+        .iter()
+        .filter(|e| e.state == State::Incomplete)
+        .map(|e| format!("{:04}_{}", e.version, e.name))
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "{} is incomplete (part of its objects are in place): `arcdb up` resumes it, then the live schema is compared",
+            names.join(", ")
+        )
+    })
 }
 
 /// `status`: the history report, plus the live schema compared with the recorded version's.
@@ -374,13 +405,21 @@ pub async fn status(
         report.live_skipped = Some("--no-live".into());
         return Ok(report);
     }
-    if let Some(why) = not_comparable(db, report.status.current_version) {
+    if let Some(why) = not_comparable(db, report.status.current_version)
+        .or_else(|| incomplete(&report.status.migrations))
+    {
         report.live_skipped = Some(why);
         return Ok(report);
     }
     let set = MigrationSet::load(source)?;
     let resolved = set.resolve(&db.engine);
-    report.live = Some(check_recorded(db, &resolved, Cache::ReadWrite).await?);
+    match check_recorded(db, &resolved, Cache::ReadWrite).await {
+        Ok(live) => report.live = Some(live),
+        Err(e) if e.downcast_ref::<ExpectedUnavailable>().is_some() => {
+            report.live_skipped = Some(crate::error::one_line(&e));
+        }
+        Err(e) => return Err(e),
+    }
     Ok(report)
 }
 
@@ -397,7 +436,10 @@ pub async fn refuse_drift(
     let resolved = set.resolve(&db.engine);
     let entries = plan::compare(&resolved, &history::load(&db.client).await?);
     let pending = entries.iter().any(|e| e.state == State::Pending);
-    if !pending || not_comparable(db, plan::current_version(&entries)).is_some() {
+    if !pending
+        || not_comparable(db, plan::current_version(&entries)).is_some()
+        || incomplete(&entries).is_some()
+    {
         return Ok(());
     }
     let guard = MigrationLock::for_engine(&db.engine)

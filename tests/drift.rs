@@ -379,3 +379,36 @@ fn repair_rerecords_changed_checksums_only_when_the_schema_still_matches() {
     assert_eq!(differs.json()["repaired"], false);
     assert_eq!(checksum(2), before);
 }
+
+#[test]
+fn without_createdb_status_says_the_live_schema_was_not_compared_and_up_refuses() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("plain");
+    arcdb(&pg, &dsn, &["up", "--to", "2"]).ok("up --to 2");
+    pg.psql(
+        "plain",
+        "CREATE ROLE reader LOGIN NOCREATEDB;
+         GRANT USAGE ON SCHEMA arcdb TO reader;
+         GRANT SELECT ON arcdb.schema_history TO reader;",
+    );
+    let reader = dsn.replace("user=postgres", "user=reader");
+    assert_ne!(reader, dsn);
+
+    let status = arcdb(&pg, &reader, &["status", "--format", "json"]);
+    assert_eq!(status.code, 3, "history says pending: {}", status.stderr);
+    let skipped = status.json()["live_skipped"].as_str().unwrap().to_string();
+    assert!(
+        skipped.contains("cannot build the expected schema") && skipped.contains("CREATEDB"),
+        "{skipped}"
+    );
+    assert!(status.json().get("live").is_none());
+
+    let up = arcdb(&pg, &reader, &["up"]);
+    assert_eq!(up.code, 2, "{}", up.stderr);
+    assert!(
+        up.stderr.contains("CREATEDB") && up.stderr.contains("--allow-drift"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(history_count(&pg, "plain"), "2", "nothing applied");
+}
