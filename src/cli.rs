@@ -146,12 +146,46 @@ pub struct UpArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Seconds to wait for another arcdb run holding the migration lock.
+    /// Seconds to wait for another arcdb run holding the migration lock (not the locks the
+    /// migration's statements take: see --ddl-lock-timeout).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_timeout: u64,
 
     #[command(flatten)]
+    pub live: LiveArgs,
+
+    #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// How migration statements behave on a database with traffic (`up` and `rollback`).
+#[derive(Debug, Args, Clone)]
+pub struct LiveArgs {
+    /// Longest any migration statement waits for a table lock (PostgreSQL lock_timeout).
+    /// While DDL waits, the application's queries on that table queue behind it, so keep this
+    /// short: a migration whose lock is not granted is rolled back and retried (--ddl-retry-for).
+    /// E.g. 500ms, 2s.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = crate::migrate::parse_duration)]
+    pub ddl_lock_timeout: std::time::Duration,
+
+    /// How long to keep retrying, with backoff, a migration whose locks are not granted, saying
+    /// what it waits for; then exit 1 with the migration not applied.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::migrate::parse_duration)]
+    pub ddl_retry_for: std::time::Duration,
+
+    /// Longest any migration statement may run (PostgreSQL statement_timeout; 0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = crate::migrate::parse_duration)]
+    pub statement_timeout: std::time::Duration,
+}
+
+impl From<&LiveArgs> for crate::migrate::LiveOptions {
+    fn from(args: &LiveArgs) -> Self {
+        crate::migrate::LiveOptions {
+            ddl_lock_timeout: args.ddl_lock_timeout,
+            ddl_retry_for: args.ddl_retry_for,
+            statement_timeout: args.statement_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -168,9 +202,13 @@ pub struct RollbackArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
-    /// Seconds to wait for another arcdb run holding the migration lock.
+    /// Seconds to wait for another arcdb run holding the migration lock (not the locks the
+    /// migration's statements take: see --ddl-lock-timeout).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
 
     #[command(flatten)]
     pub source: SourceArgs,

@@ -48,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
             };
             let report =
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;

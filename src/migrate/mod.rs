@@ -3,8 +3,11 @@
 
 pub mod catalog;
 pub mod history;
+pub mod interrupt;
 pub mod plan;
+pub mod runner;
 pub mod statements;
+pub mod txmode;
 
 use crate::db::Db;
 use crate::error::ExitStatus;
@@ -13,7 +16,10 @@ use crate::output::{table, Report};
 use anyhow::anyhow;
 use catalog::{MigrationSet, Resolved, Script};
 use futures_util::future::{BoxFuture, FutureExt};
+use interrupt::Interrupt;
 use plan::{Entry, State};
+pub use runner::{parse_duration, LiveOptions};
+use runner::{Direction, Runner};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -142,6 +148,7 @@ pub struct UpOptions {
     pub dry_run: bool,
     pub lock_wait: Duration,
     pub source: Option<PathBuf>,
+    pub live: LiveOptions,
 }
 
 pub struct RollbackOptions {
@@ -149,6 +156,7 @@ pub struct RollbackOptions {
     pub dry_run: bool,
     pub lock_wait: Duration,
     pub source: Option<PathBuf>,
+    pub live: LiveOptions,
 }
 
 /// What a rollback is about to do, shown to the person who confirms it.
@@ -200,9 +208,10 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         report.steps = steps(&resolved, &planned, |m| &m.up);
         return Ok(report);
     }
+    let interrupt = Interrupt::listen();
     with_migration_lock(db, opts.lock_wait, move |db| {
         async move {
-            apply_pending(db, &resolved, opts.to, &mut report).await?;
+            apply_pending(db, &resolved, opts.to, opts.live, interrupt, &mut report).await?;
             Ok(report)
         }
         .boxed()
@@ -261,52 +270,53 @@ async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()
 }
 
 /// Under the lock: read the history afresh (a concurrent run may just have applied
-/// everything), then apply what is still pending.
+/// everything), refuse scripts with transaction control before anything runs, then apply what
+/// is still pending.
 async fn apply_pending(
     db: &mut Db,
     resolved: &[Resolved],
     to: Option<u32>,
+    live: LiveOptions,
+    interrupt: Interrupt,
     report: &mut ChangeReport,
 ) -> anyhow::Result<()> {
-    history::ensure(&db.client).await?;
     let entries = entries(db, resolved).await?;
     let planned = plan::plan_up(&entries, to)?;
     report.from_version = plan::current_version(&entries);
     report.to_version = report.from_version;
-    for version in planned {
-        let m = resolved
-            .iter()
-            .find(|m| m.version == version)
-            .expect("planned from this set");
+    let migrations: Vec<&Resolved> = planned.iter().map(|v| find(resolved, *v)).collect();
+    for m in &migrations {
+        txmode::refuse_transaction_control(&m.up)?;
+    }
+    history::ensure(&db.client).await?;
+    if migrations.is_empty() {
+        return Ok(());
+    }
+    let runner = Runner::start(db, live, interrupt).await?;
+    for m in migrations {
+        let at = report.to_version;
+        runner.interrupt().check(&format!(
+            "{} was not started; the database stays at version {at}",
+            m.label()
+        ))?;
         let started = Instant::now();
-        if db.engine.runs_stepwise() {
-            // DDL is not transactional here: recorded as incomplete first, marked complete
-            // after its last statement; an interrupted run is re-run from the start by `up`.
-            history::record(&db.client, m, false, 0).await?;
-            let state = format!(
-                "{} stays recorded as incomplete (the statements before this one were applied); fix the cause and run `arcdb up` again, which re-runs it from its first statement",
-                m.label()
-            );
-            run_statements(db, &m.up, &state).await?;
-            history::record(&db.client, m, true, started.elapsed().as_millis() as i64).await?;
-        } else {
-            let at = report.to_version;
-            let tx = db.client.transaction().await?;
-            tx.batch_execute(&m.up.sql)
-                .await
-                .map_err(|e| script_error(&m.up, &e, at))?;
-            history::record(&tx, m, true, started.elapsed().as_millis() as i64).await?;
-            tx.commit().await?;
-        }
-        report.to_version = version;
+        runner.run(db, m, Direction::Up, at).await?;
+        report.to_version = m.version;
         report.steps.push(Step {
-            version,
+            version: m.version,
             name: m.name.clone(),
             file: m.up.file.clone(),
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
     }
     Ok(())
+}
+
+fn find(resolved: &[Resolved], version: u32) -> &Resolved {
+    resolved
+        .iter()
+        .find(|m| m.version == version)
+        .expect("planned from this set")
 }
 
 pub async fn rollback(
@@ -318,6 +328,9 @@ pub async fn rollback(
     let resolved = set.resolve(&db.engine);
     let entries = entries(db, &resolved).await?;
     let planned = plan::plan_rollback(&entries, opts.to)?;
+    for version in &planned {
+        txmode::refuse_transaction_control(&find(&resolved, *version).down)?;
+    }
     let mut report = ChangeReport {
         command: "rollback",
         target: db.target(),
@@ -345,9 +358,10 @@ pub async fn rollback(
     if !confirm(&rollback_plan)? {
         return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
     }
+    let (live, interrupt) = (opts.live, Interrupt::listen());
     with_migration_lock(db, opts.lock_wait, move |db| {
         async move {
-            undo(db, &resolved, &planned, &mut report).await?;
+            undo(db, &resolved, &planned, live, interrupt, &mut report).await?;
             Ok(report)
         }
         .boxed()
@@ -359,6 +373,8 @@ async fn undo(
     db: &mut Db,
     resolved: &[Resolved],
     confirmed: &[u32],
+    live: LiveOptions,
+    interrupt: Interrupt,
     report: &mut ChangeReport,
 ) -> anyhow::Result<()> {
     // Another run may have moved the database while we asked: only go ahead if the plan holds.
@@ -368,29 +384,16 @@ async fn undo(
             "the database changed while waiting for confirmation or the lock; nothing was rolled back, run the command again"
         ));
     }
+    let runner = Runner::start(db, live, interrupt).await?;
     let mut at = report.from_version;
     for &version in confirmed {
-        let m = resolved
-            .iter()
-            .find(|m| m.version == version)
-            .expect("planned from this set");
+        let m = find(resolved, version);
+        runner.interrupt().check(&format!(
+            "{} was not undone; the database stays at version {at}",
+            m.label()
+        ))?;
         let started = Instant::now();
-        if db.engine.runs_stepwise() {
-            history::record(&db.client, m, false, 0).await?;
-            let state = format!(
-                "{} stays recorded as incomplete (the statements before this one were undone); fix the cause and run the rollback again, or `arcdb up` to re-apply it",
-                m.label()
-            );
-            run_statements(db, &m.down, &state).await?;
-            history::remove(&db.client, version).await?;
-        } else {
-            let tx = db.client.transaction().await?;
-            tx.batch_execute(&m.down.sql)
-                .await
-                .map_err(|e| script_error(&m.down, &e, at))?;
-            history::remove(&tx, version).await?;
-            tx.commit().await?;
-        }
+        runner.run(db, m, Direction::Down, at).await?;
         at = resolved
             .iter()
             .map(|r| r.version)
@@ -437,62 +440,8 @@ async fn estimated_rows(db: &Db) -> anyhow::Result<i64> {
     Ok(row.get(0))
 }
 
-/// "migrations/0003_x/up.sql, line 12, column 5: <server message> (SQLSTATE …); the database
-/// stays at version 2" — everything a person needs to find and fix the statement.
-fn script_error(script: &Script, err: &tokio_postgres::Error, stays_at: u32) -> anyhow::Error {
-    let state = format!("nothing of it was applied; the database stays at version {stays_at}");
-    let Some(db) = err.as_db_error() else {
-        return anyhow!("{} failed: {err}; {state}", script.file);
-    };
-    let position = match db.position() {
-        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-            let (line, column) = line_column(&script.sql, *p as usize);
-            format!(", line {line}, column {column}")
-        }
-        _ => String::new(),
-    };
-    let context = db
-        .where_()
-        .map(|w| format!(" (in {})", w.lines().next().unwrap_or(w)))
-        .unwrap_or_default();
-    anyhow!(
-        "{}{position}: {} (SQLSTATE {}){context}; {state}",
-        script.file,
-        db.message(),
-        db.code().code()
-    )
-}
-
-/// Run `script` one statement at a time (engines without transactional DDL). A failure names
-/// the file, the line of the statement, its first words and the server's message, then `state`.
-async fn run_statements(db: &Db, script: &Script, state: &str) -> anyhow::Result<()> {
-    for statement in statements::split(&script.sql) {
-        if let Err(err) = db.client.batch_execute(&statement.text).await {
-            let mut line = statement.line;
-            let words: Vec<&str> = statement.text.split_whitespace().take(6).collect();
-            let what = format!("`{} …`", words.join(" "));
-            let Some(dberr) = err.as_db_error() else {
-                return Err(anyhow!(
-                    "{}, line {line} ({what}) failed: {err}; {state}",
-                    script.file
-                ));
-            };
-            if let Some(tokio_postgres::error::ErrorPosition::Original(p)) = dberr.position() {
-                line += line_column(&statement.text, *p as usize).0 - 1;
-            }
-            return Err(anyhow!(
-                "{}, line {line} ({what}): {} (SQLSTATE {}); {state}",
-                script.file,
-                dberr.message(),
-                dberr.code().code()
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// 1-based line and column of the 1-based character `position` in `sql`.
-fn line_column(sql: &str, position: usize) -> (usize, usize) {
+pub(crate) fn line_column(sql: &str, position: usize) -> (usize, usize) {
     let mut line = 1;
     let mut column = 1;
     for c in sql.chars().take(position.saturating_sub(1)) {

@@ -1,0 +1,488 @@
+//! `up` and `rollback` on a database with traffic: DDL under a lock timeout with retries,
+//! signals that cancel the running statement on the server, transaction control refused,
+//! session state reset between migrations, migrations outside a transaction.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{latest_version, migrations_copy, run, write_migration, Run, TestCluster};
+
+fn arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Run {
+    run(pg.arcdb_at(dsn, args))
+}
+
+fn spawn_arcdb(pg: &TestCluster, dsn: &str, args: &[&str]) -> Child {
+    let mut cmd = pg.arcdb_at(dsn, args);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("arcdb starts")
+}
+
+/// Wait for `child` up to `timeout`; panics (after killing it) when it does not exit.
+fn finish(mut child: Child, timeout: Duration, what: &str) -> Run {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap().into();
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let out: Run = child.wait_with_output().unwrap().into();
+    panic!(
+        "{what} did not finish within {timeout:?}\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+}
+
+/// Poll the boolean query `sql` until true; false after `timeout`.
+fn wait_until(pg: &TestCluster, db: &str, sql: &str, timeout: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if pg.try_psql(db, sql).is_ok_and(|s| s.trim() == "t") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+/// An interactive psql session fed through its stdin (a transaction held open).
+struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Session {
+    fn open(pg: &TestCluster, db: &str, sql: &str) -> Session {
+        let mut child = Command::new(pg.bins().tool("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(pg.dsn(db))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psql starts");
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{sql}").unwrap();
+        stdin.flush().unwrap();
+        Session {
+            child,
+            stdin: Some(stdin),
+        }
+    }
+
+    /// Send `sql`, close stdin and wait for psql to exit.
+    fn end(mut self, sql: &str) {
+        let mut stdin = self.stdin.take().unwrap();
+        writeln!(stdin, "{sql}").unwrap();
+        drop(stdin);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the session's psql failed");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A database at the latest version and a `--source` copy of the migrations to add to.
+fn migrated(pg: &TestCluster, db: &str) -> (String, PathBuf) {
+    let dsn = pg.create_db(db);
+    arcdb(pg, &dsn, &["up"]).ok("up");
+    let source = migrations_copy(pg.root(), &format!("{db}-migrations"));
+    (dsn, source)
+}
+
+fn next_dir(n: u32, name: &str) -> String {
+    format!("{:04}_{name}", latest_version() + n)
+}
+
+fn history_count(pg: &TestCluster, db: &str) -> String {
+    pg.scalar(db, "SELECT count(*) FROM arcdb.schema_history")
+}
+
+fn column_exists(pg: &TestCluster, db: &str, column: &str) -> bool {
+    pg.scalar(
+        db,
+        &format!("SELECT count(*) FROM information_schema.columns WHERE table_name = 'tasks' AND column_name = '{column}'"),
+    ) == "1"
+}
+
+fn src(source: &Path) -> &str {
+    source.to_str().unwrap()
+}
+
+/// Reader holds a transaction on `tasks`; `up` with an ALTER TABLE on it waits under the lock
+/// timeout and retries, naming the reader; other sessions' queries on `tasks` keep completing
+/// within the lock timeout plus a margin; once the reader ends, `up` completes.
+#[test]
+fn ddl_waits_under_a_lock_timeout_and_lets_application_queries_through() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "live");
+    write_migration(
+        &source,
+        &next_dir(1, "tasks_live_x"),
+        "ALTER TABLE tasks ADD COLUMN live_x integer;\n",
+        "ALTER TABLE tasks DROP COLUMN live_x;\n",
+    );
+    let reader = Session::open(&pg, "live", "BEGIN; SELECT count(*) FROM tasks;");
+    assert!(wait_until(
+        &pg,
+        "live",
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'SELECT count(*) FROM tasks%')",
+        Duration::from_secs(10)
+    ));
+    let reader_pid = pg.scalar(
+        "live",
+        "SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'SELECT count(*) FROM tasks%'",
+    );
+    let up = spawn_arcdb(
+        &pg,
+        &dsn,
+        &[
+            "up",
+            "--source",
+            src(&source),
+            "--ddl-lock-timeout",
+            "1s",
+            "--ddl-retry-for",
+            "60s",
+            "--format",
+            "json",
+        ],
+    );
+    // The ALTER is queued behind the reader at least once meanwhile.
+    assert!(wait_until(
+        &pg,
+        "live",
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE tasks ADD COLUMN live_x%')",
+        Duration::from_secs(10)
+    ));
+    // The application keeps working: no query waits much more than the lock timeout.
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut queries = 0;
+    while started.elapsed() < Duration::from_secs(5) {
+        let t = Instant::now();
+        pg.psql(
+            "live",
+            "SELECT count(*) FROM tasks; INSERT INTO organizations (name, slug) SELECT 'o', 'o-' || gen_random_uuid() WHERE false",
+        );
+        slowest = slowest.max(t.elapsed());
+        queries += 1;
+    }
+    assert!(queries >= 3, "only {queries} queries in 5 s");
+    assert!(
+        slowest < Duration::from_millis(2500),
+        "an application query waited {slowest:?} (lock timeout 1 s + margin)"
+    );
+    assert!(
+        !column_exists(&pg, "live", "live_x"),
+        "applied while the reader still runs"
+    );
+    reader.end("COMMIT;");
+    let out = finish(up, Duration::from_secs(20), "up after the reader ended");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(column_exists(&pg, "live", "live_x"));
+    assert_eq!(out.json()["to_version"], latest_version() + 1);
+    assert!(
+        out.stderr.contains("was not granted its lock within 1s")
+            && out.stderr.contains(&format!("pid {reader_pid} "))
+            && out.stderr.contains("AccessExclusiveLock on tasks")
+            && out.stderr.contains("holding AccessShareLock")
+            && out.stderr.contains("retrying in"),
+        "stderr names what it waits for and who holds it:\n{}",
+        out.stderr
+    );
+}
+
+/// The reader never ends: `up` gives up after --ddl-retry-for with exit 1, the database and its
+/// history unchanged, the migration lock released.
+#[test]
+fn ddl_that_never_gets_its_lock_gives_up_with_the_database_unchanged() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "giveup");
+    write_migration(
+        &source,
+        &next_dir(1, "two_steps"),
+        "CREATE TABLE giveup_side (x int);\nALTER TABLE tasks ADD COLUMN live_y integer;\n",
+        "ALTER TABLE tasks DROP COLUMN live_y;\nDROP TABLE giveup_side;\n",
+    );
+    let before = pg.pg_dump_schema("giveup");
+    let reader = Session::open(&pg, "giveup", "BEGIN; SELECT count(*) FROM tasks;");
+    assert!(wait_until(
+        &pg,
+        "giveup",
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction')",
+        Duration::from_secs(10)
+    ));
+    let started = Instant::now();
+    let out = arcdb(
+        &pg,
+        &dsn,
+        &[
+            "up",
+            "--source",
+            src(&source),
+            "--ddl-lock-timeout",
+            "300ms",
+            "--ddl-retry-for",
+            "3s",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+    let last = out
+        .error_lines()
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.contains("gave up after")
+            && last.contains("up.sql, line 2")
+            && last.contains("nothing of it was applied")
+            && last.contains(&format!("stays at version {}", latest_version())),
+        "{}",
+        out.stderr
+    );
+    reader.end("ROLLBACK;");
+    assert_eq!(pg.pg_dump_schema("giveup"), before, "the schema changed");
+    assert_eq!(history_count(&pg, "giveup"), latest_version().to_string());
+    assert_eq!(
+        pg.scalar(
+            "giveup",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        ),
+        "0"
+    );
+}
+
+/// SIGTERM (and SIGINT) while a statement runs: the statement is cancelled on the server (not
+/// left running after arcdb is gone), the migration rolled back, exit 1.
+#[test]
+fn signals_cancel_the_running_statement_on_the_server() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "sig");
+    write_migration(
+        &source,
+        &next_dir(1, "slow"),
+        "CREATE TABLE sig_side (x int);\nSELECT pg_sleep(120);\n",
+        "DROP TABLE sig_side;\n",
+    );
+    for signal in ["TERM", "INT"] {
+        let up = spawn_arcdb(&pg, &dsn, &["up", "--source", src(&source)]);
+        assert!(wait_until(
+            &pg,
+            "sig",
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(120)%')",
+            Duration::from_secs(10)
+        ));
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(up.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = finish(up, Duration::from_secs(10), "up after a signal");
+        assert_eq!(out.code, 1, "SIG{signal}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("interrupted by SIG{signal}"))
+                && out.stderr.contains("cancelled on the server")
+                && out.stderr.contains("nothing of it was applied"),
+            "{}",
+            out.stderr
+        );
+        // Checked at once: the statement is gone, not waiting for a client that went away.
+        assert_eq!(
+            pg.scalar(
+                "sig",
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(120)%' AND state = 'active'"
+            ),
+            "0",
+            "SIG{signal} left the statement running"
+        );
+        assert_eq!(
+            pg.scalar("sig", "SELECT to_regclass('sig_side') IS NULL"),
+            "t"
+        );
+        assert_eq!(history_count(&pg, "sig"), latest_version().to_string());
+    }
+}
+
+/// --statement-timeout bounds a statement; the migration is rolled back.
+#[test]
+fn statement_timeout_bounds_each_statement() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "stmt");
+    write_migration(
+        &source,
+        &next_dir(1, "slow"),
+        "CREATE TABLE stmt_side (x int);\nSELECT pg_sleep(30);\n",
+        "DROP TABLE stmt_side;\n",
+    );
+    let started = Instant::now();
+    let out = arcdb(
+        &pg,
+        &dsn,
+        &[
+            "up",
+            "--source",
+            src(&source),
+            "--statement-timeout",
+            "500ms",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        out.stderr.contains("up.sql, line 2")
+            && out.stderr.contains("statement timeout")
+            && out.stderr.contains("nothing of it was applied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        pg.scalar("stmt", "SELECT to_regclass('stmt_side') IS NULL"),
+        "t"
+    );
+    let bad = arcdb(&pg, &dsn, &["up", "--ddl-lock-timeout", "soon"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("not a duration"), "{}", bad.stderr);
+}
+
+/// BEGIN/COMMIT/ROLLBACK/… at the top level of a script: refused with file and line before
+/// anything runs (not even the valid migrations before it), exit 2.
+#[test]
+fn transaction_control_in_a_script_is_refused_before_anything_runs() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "txc");
+    write_migration(
+        &source,
+        &next_dir(1, "fine"),
+        "CREATE TABLE txc_first (x int);\n",
+        "DROP TABLE txc_first;\n",
+    );
+    let half = next_dir(2, "half");
+    for (statement, shown) in [
+        ("COMMIT;", "COMMIT"),
+        ("rollback;", "ROLLBACK"),
+        ("SAVEPOINT s;", "SAVEPOINT"),
+        ("END;", "END"),
+    ] {
+        write_migration(
+            &source,
+            &half,
+            &format!(
+                "CREATE TABLE txc_half (x int);\n{statement}\nCREATE TABLE txc_rest (y int);\n"
+            ),
+            "DROP TABLE txc_rest;\nDROP TABLE txc_half;\n",
+        );
+        let out = arcdb(&pg, &dsn, &["up", "--source", src(&source)]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("{half}/up.sql, line 2: {shown} at the top level"))
+                && out.stderr.contains("nothing was changed"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            pg.scalar(
+                "txc",
+                "SELECT to_regclass('txc_first') IS NULL AND to_regclass('txc_half') IS NULL"
+            ),
+            "t",
+            "something ran"
+        );
+        assert_eq!(history_count(&pg, "txc"), latest_version().to_string());
+    }
+    // A down script too, before the rollback asks or touches anything.
+    write_migration(
+        &source,
+        &half,
+        "CREATE TABLE txc_half (x int);\n",
+        "BEGIN;\nDROP TABLE txc_half;\nCOMMIT;\n",
+    );
+    arcdb(&pg, &dsn, &["up", "--source", src(&source)]).ok("up");
+    let to = (latest_version() + 1).to_string();
+    let out = arcdb(
+        &pg,
+        &dsn,
+        &["rollback", "--to", &to, "--yes", "--source", src(&source)],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("{half}/down.sql, line 1: BEGIN")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        pg.scalar("txc", "SELECT to_regclass('txc_half') IS NOT NULL"),
+        "t"
+    );
+}
+
+/// A migration's SET search_path / SET ROLE / SET does not carry into the next one: one `up`
+/// of two versions builds what two `up`s of one build.
+#[test]
+fn session_settings_do_not_leak_into_the_next_migration() {
+    let pg = TestCluster::start();
+    let (dsn_one, source) = migrated(&pg, "leak_one");
+    let dsn_two = pg.create_db("leak_two");
+    arcdb(&pg, &dsn_two, &["up"]).ok("up");
+    write_migration(
+        &source,
+        &next_dir(1, "side_schema"),
+        "CREATE SCHEMA side;\n\
+         DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'leak_role') THEN CREATE ROLE leak_role; END IF; END $$;\n\
+         GRANT USAGE, CREATE ON SCHEMA side TO leak_role;\n\
+         SET search_path = side;\n\
+         SET work_mem = '1234kB';\n\
+         SET ROLE leak_role;\n",
+        "RESET ROLE;\nDROP SCHEMA public.side CASCADE;\n",
+    );
+    write_migration(
+        &source,
+        &next_dir(2, "probe"),
+        "CREATE TABLE leak_probe AS SELECT current_setting('work_mem') AS work_mem, current_user::text AS who;\n",
+        "DROP TABLE leak_probe;\n",
+    );
+    arcdb(&pg, &dsn_one, &["up", "--source", src(&source)]).ok("one up");
+    let to = (latest_version() + 1).to_string();
+    arcdb(
+        &pg,
+        &dsn_two,
+        &["up", "--source", src(&source), "--to", &to],
+    )
+    .ok("first of two ups");
+    arcdb(&pg, &dsn_two, &["up", "--source", src(&source)]).ok("second of two ups");
+    for db in ["leak_one", "leak_two"] {
+        assert_eq!(
+            pg.scalar(db, "SELECT n.nspname || ' ' || pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'leak_probe'"),
+            "public postgres",
+            "{db}"
+        );
+        assert_eq!(
+            pg.scalar(db, "SELECT work_mem || ' ' || who FROM public.leak_probe"),
+            "4MB postgres",
+            "{db}"
+        );
+    }
+    assert_eq!(
+        pg.pg_dump_app_schema("leak_one"),
+        pg.pg_dump_app_schema("leak_two")
+    );
+}
