@@ -1230,9 +1230,25 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         for script in [&migration.up, &migration.down] {
             report.files.push(script.file.clone());
             lint_script(script, &rules, &mut report);
+            no_transaction_findings(script, &mut report);
         }
     }
     Ok(report)
+}
+
+/// Statements of a `-- arcdb:no-transaction` file that do not need it (any engine).
+fn no_transaction_findings(script: &Script, report: &mut LintReport) {
+    for (line, statement) in crate::migrate::txmode::needless_outside_a_transaction(script) {
+        report.findings.push(Finding {
+            file: script.file.clone(),
+            line,
+            statement: first_words(&statement),
+            rule: "no-transaction-needless",
+            kind: Kind::Advice,
+            reason: "a `-- arcdb:no-transaction` file runs each statement on its own, so a failure leaves the ones before it applied: keep in it only statements that cannot run in a transaction (CREATE/DROP/REINDEX INDEX CONCURRENTLY, VACUUM, ALTER TYPE … ADD VALUE, ALTER SYSTEM, CREATE/DROP DATABASE, SET) and move this one to a transactional migration",
+            source: "arcdb README, Running migrations on a live database",
+        });
+    }
 }
 
 /// The statement's first words, for people: "CREATE TRIGGER desks_set_hierarchy BEFORE …".

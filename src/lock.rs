@@ -10,6 +10,7 @@
 
 use crate::db::Db;
 use crate::engine::Engine;
+use crate::migrate::interrupt::Interrupt;
 use crate::output::notice;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
@@ -61,14 +62,20 @@ impl MigrationLock {
         }
     }
 
-    /// Take the lock, waiting up to `wait` for another holder (and saying so on stderr).
-    pub async fn acquire(self, db: &Db, wait: Duration) -> anyhow::Result<LockGuard> {
+    /// Take the lock, waiting up to `wait` for another holder (and saying so on stderr); a
+    /// signal stops the wait.
+    pub async fn acquire(
+        self,
+        db: &Db,
+        wait: Duration,
+        interrupt: &Interrupt,
+    ) -> anyhow::Result<LockGuard> {
         let lease = match self {
             MigrationLock::Advisory => {
-                acquire_advisory(db, wait).await?;
+                acquire_advisory(db, wait, interrupt).await?;
                 None
             }
-            MigrationLock::Lease => Some(acquire_lease(db, wait, lease_ttl()).await?),
+            MigrationLock::Lease => Some(acquire_lease(db, wait, lease_ttl(), interrupt).await?),
         };
         Ok(LockGuard { lock: self, lease })
     }
@@ -81,38 +88,52 @@ impl MigrationLock {
     }
 }
 
-async fn acquire_advisory(db: &Db, wait: Duration) -> anyhow::Result<()> {
-    let client = &db.client;
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
-        .await?
-        .get(0);
-    if got {
-        return Ok(());
+/// Try the lock, and while another run holds it, try again with backoff until `wait` is up.
+/// Never a blocking `pg_advisory_lock`: a session waiting inside a statement holds a snapshot,
+/// and a `CREATE INDEX CONCURRENTLY` of the holder waits for every such snapshot to end — the
+/// two would wait for each other until the timeout (Flyway #1654, golang-migrate #960).
+async fn acquire_advisory(db: &Db, wait: Duration, interrupt: &Interrupt) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    let mut delay = Duration::from_millis(50);
+    let mut announced = false;
+    loop {
+        let got: bool = db
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
+            .await?
+            .get(0);
+        if got {
+            return Ok(());
+        }
+        let holder = advisory_holder(db).await.unwrap_or_default();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(anyhow!(
+                "timed out after {}s waiting for the migration lock{holder}: another arcdb run is still migrating; retry later or raise --lock-timeout",
+                wait.as_secs()
+            ));
+        }
+        if !announced {
+            notice(format!(
+                "waiting up to {}s for the migration lock held by another arcdb run{holder}",
+                wait.as_secs()
+            ));
+            announced = true;
+        }
+        pause(remaining.min(delay), interrupt).await?;
+        delay = (delay * 2).min(Duration::from_secs(1));
     }
-    let holder = advisory_holder(db).await.unwrap_or_default();
-    notice(format!(
-        "waiting up to {}s for the migration lock held by another arcdb run{holder}",
-        wait.as_secs()
-    ));
-    // lock_timeout bounds the wait; the server wakes us the moment the holder releases.
-    client
-        .batch_execute(&format!(
-            "SET lock_timeout = '{}ms'",
-            wait.as_millis().max(1)
-        ))
-        .await?;
-    let result = client
-        .execute("SELECT pg_advisory_lock($1)", &[&ADVISORY_KEY])
-        .await;
-    client.batch_execute("RESET lock_timeout").await?;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => Err(anyhow!(
-            "timed out after {}s waiting for the migration lock{holder}: another arcdb run is still migrating; retry later or raise --lock-timeout",
-            wait.as_secs()
+}
+
+/// Sleep, or fail at once on SIGINT/SIGTERM (nothing is held yet).
+async fn pause(delay: Duration, interrupt: &Interrupt) -> anyhow::Result<()> {
+    let mut interrupt = interrupt.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => Ok(()),
+        signal = interrupt.fired() => Err(crate::migrate::interrupt::interrupted(
+            signal,
+            "stopped waiting for the migration lock; nothing was changed",
         )),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -298,7 +319,12 @@ async fn try_take(
         .is_some_and(|r| r.get::<_, String>(0) == holder))
 }
 
-async fn acquire_lease(db: &Db, wait: Duration, ttl: Duration) -> anyhow::Result<HeldLease> {
+async fn acquire_lease(
+    db: &Db,
+    wait: Duration,
+    ttl: Duration,
+    interrupt: &Interrupt,
+) -> anyhow::Result<HeldLease> {
     ensure_lease_table(&db.client).await?;
     let holder = holder_id();
     let deadline = Instant::now() + wait;
@@ -339,7 +365,7 @@ async fn acquire_lease(db: &Db, wait: Duration, ttl: Duration) -> anyhow::Result
             ));
             announced = holder_now;
         }
-        tokio::time::sleep(remaining.min(Duration::from_secs(1))).await;
+        pause(remaining.min(Duration::from_secs(1)), interrupt).await?;
     }
     start_heartbeat(db, holder, ttl).await
 }

@@ -486,3 +486,215 @@ fn session_settings_do_not_leak_into_the_next_migration() {
         pg.pg_dump_app_schema("leak_two")
     );
 }
+
+/// A `-- arcdb:no-transaction` migration whose CREATE UNIQUE INDEX CONCURRENTLY fails leaves an
+/// INVALID index and an incomplete record; the next `up` drops that index and builds it again.
+#[test]
+fn a_failed_concurrent_index_build_is_rebuilt_by_the_next_up() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "cic");
+    write_migration(
+        &source,
+        &next_dir(1, "dups"),
+        "CREATE TABLE live_dups (x int);\nINSERT INTO live_dups SELECT g % 10 FROM generate_series(1, 1000) g;\n",
+        "DROP TABLE live_dups;\n",
+    );
+    let build = next_dir(2, "dups_unique");
+    write_migration(
+        &source,
+        &build,
+        "-- arcdb:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS live_dups_x ON live_dups (x);\n",
+        "-- arcdb:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS live_dups_x;\n",
+    );
+    let failed = arcdb(&pg, &dsn, &["up", "--source", src(&source)]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!("{build}/up.sql, line 2"))
+            && failed.stderr.contains("23505")
+            && failed.stderr.contains("stays recorded as incomplete"),
+        "{}",
+        failed.stderr
+    );
+    let validity =
+        "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = 'live_dups_x'::regclass";
+    assert_eq!(
+        pg.scalar("cic", validity),
+        "f",
+        "the failed build left an INVALID index"
+    );
+    let status = arcdb(
+        &pg,
+        &dsn,
+        &["status", "--source", src(&source), "--format", "json"],
+    );
+    assert_eq!(status.code, 3, "{}", status.stdout);
+    pg.psql(
+        "cic",
+        "DELETE FROM live_dups WHERE ctid NOT IN (SELECT min(ctid) FROM live_dups GROUP BY x)",
+    );
+    let again = arcdb(&pg, &dsn, &["up", "--source", src(&source)]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("live_dups_x is INVALID"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(pg.scalar("cic", validity), "t");
+    assert_eq!(
+        pg.scalar(
+            "cic",
+            &format!(
+                "SELECT complete FROM arcdb.schema_history WHERE version = {}",
+                latest_version() + 2
+            )
+        ),
+        "t"
+    );
+    // Its down runs outside a transaction too.
+    let to = (latest_version() + 1).to_string();
+    arcdb(
+        &pg,
+        &dsn,
+        &["rollback", "--to", &to, "--yes", "--source", src(&source)],
+    )
+    .ok("rollback");
+    assert_eq!(
+        pg.scalar("cic", "SELECT to_regclass('live_dups_x') IS NULL"),
+        "t"
+    );
+}
+
+/// Two `up`s at once over a CREATE INDEX CONCURRENTLY migration on a table with rows and live
+/// writes: the second waits with a try-lock loop (a blocking pg_advisory_lock would hold a
+/// snapshot the index build waits for), both finish, the migration is applied once.
+#[test]
+fn two_ups_at_once_over_a_concurrent_index_build_with_live_writes() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "race");
+    write_migration(
+        &source,
+        &next_dir(1, "rows"),
+        "CREATE TABLE live_rows (id bigserial PRIMARY KEY, v int NOT NULL);\nINSERT INTO live_rows (v) SELECT g FROM generate_series(1, 200000) g;\n",
+        "DROP TABLE live_rows;\n",
+    );
+    arcdb(&pg, &dsn, &["up", "--source", src(&source)]).ok("up rows");
+    write_migration(
+        &source,
+        &next_dir(2, "rows_v"),
+        "-- arcdb:no-transaction\nSET maintenance_work_mem = '64MB';\nSELECT pg_sleep(1.5);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS live_rows_v ON live_rows (v);\n",
+        "-- arcdb:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS live_rows_v;\n",
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let dsn = pg.dsn("race");
+        let psql = pg.bins().tool("psql");
+        std::thread::spawn(move || {
+            let mut writes = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let ok = Command::new(&psql)
+                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &dsn, "-c"])
+                    .arg("INSERT INTO live_rows (v) VALUES (-1)")
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "a live write failed");
+                writes += 1;
+            }
+            writes
+        })
+    };
+    let args = [
+        "up",
+        "--source",
+        src(&source),
+        "--lock-timeout",
+        "60",
+        "--format",
+        "json",
+    ];
+    let first = spawn_arcdb(&pg, &dsn, &args);
+    assert!(wait_until(
+        &pg,
+        "race",
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1.5)%' AND state = 'active')",
+        Duration::from_secs(10)
+    ));
+    let second = spawn_arcdb(&pg, &dsn, &args);
+    let started = Instant::now();
+    let a = finish(first, Duration::from_secs(40), "the first up");
+    let b = finish(second, Duration::from_secs(40), "the second up");
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let writes = writer.join().unwrap();
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(took < Duration::from_secs(20), "the two runs took {took:?}");
+    assert!(writes > 0);
+    let applied =
+        a.json()["steps"].as_array().unwrap().len() + b.json()["steps"].as_array().unwrap().len();
+    assert_eq!(applied, 1, "applied exactly once");
+    assert!(
+        b.stderr
+            .contains("waiting up to 60s for the migration lock"),
+        "{}",
+        b.stderr
+    );
+    assert_eq!(
+        pg.scalar(
+            "race",
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'live_rows_v'::regclass"
+        ),
+        "t"
+    );
+    assert_eq!(
+        pg.scalar(
+            "race",
+            "SELECT count(*) FILTER (WHERE complete) || '/' || count(*) FROM arcdb.schema_history"
+        ),
+        format!("{0}/{0}", latest_version() + 2)
+    );
+}
+
+/// `arcdb lint` flags the statements of a no-transaction file that do not need it.
+#[test]
+fn lint_rejects_needless_statements_in_a_no_transaction_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = migrations_copy(dir.path(), "m");
+    let bad = next_dir(1, "mixed");
+    write_migration(
+        &source,
+        &bad,
+        "-- arcdb:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_x ON tasks (title);\nALTER TABLE tasks ADD COLUMN z int;\n",
+        "-- arcdb:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS tasks_x;\n",
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    cmd.args([
+        "lint",
+        "--engine",
+        "postgres",
+        "--format",
+        "json",
+        "--source",
+        src(&source),
+    ]);
+    let out = run(cmd);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let findings: Vec<(String, u64)> = out.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "no-transaction-needless")
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].0.ends_with(&format!("{bad}/up.sql")) && findings[0].1 == 3,
+        "{findings:?}"
+    );
+}

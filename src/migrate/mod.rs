@@ -209,7 +209,7 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         return Ok(report);
     }
     let interrupt = Interrupt::listen();
-    with_migration_lock(db, opts.lock_wait, move |db| {
+    with_migration_lock(db, opts.lock_wait, &interrupt.clone(), move |db| {
         async move {
             apply_pending(db, &resolved, opts.to, opts.live, interrupt, &mut report).await?;
             Ok(report)
@@ -226,10 +226,11 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
 async fn with_migration_lock<T>(
     db: &mut Db,
     wait: Duration,
+    interrupt: &Interrupt,
     body: impl for<'a> FnOnce(&'a mut Db) -> BoxFuture<'a, anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, wait)
+        .acquire(db, wait, interrupt)
         .await?;
     let outcome = body(db).await;
     let released = guard.release(db).await;
@@ -359,7 +360,7 @@ pub async fn rollback(
         return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
     }
     let (live, interrupt) = (opts.live, Interrupt::listen());
-    with_migration_lock(db, opts.lock_wait, move |db| {
+    with_migration_lock(db, opts.lock_wait, &interrupt.clone(), move |db| {
         async move {
             undo(db, &resolved, &planned, live, interrupt, &mut report).await?;
             Ok(report)

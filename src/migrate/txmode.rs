@@ -155,6 +155,45 @@ pub fn concurrent_index(statement: &Statement) -> Option<ConcurrentIndex> {
     (!table.is_empty()).then_some(ConcurrentIndex { index, table })
 }
 
+/// Whether a statement cannot run inside a transaction block (or, for `ALTER TYPE … ADD
+/// VALUE`, its new value cannot be used in the transaction that added it) — what a
+/// no-transaction file is for. `SET`/`RESET` pass too: they only tune the session for the
+/// statements after them (`SET maintenance_work_mem` before an index build).
+pub fn needs_no_transaction(sql: &str, tokens: &[Token]) -> bool {
+    let has = |w: &str| tokens.iter().any(|t| t.is_word(sql, w));
+    let starts = |words: &[&str]| starts_with(sql, tokens, words);
+    (starts(&["CREATE"]) || starts(&["DROP"]) || starts(&["REINDEX"]))
+        && has("CONCURRENTLY")
+        && (has("INDEX") || starts(&["REINDEX"]))
+        || starts(&["ALTER", "TABLE"]) && has("DETACH") && has("CONCURRENTLY")
+        || starts(&["ALTER", "TYPE"]) && has("ADD") && has("VALUE")
+        || starts(&["VACUUM"])
+        || starts(&["ALTER", "SYSTEM"])
+        || starts(&["CREATE", "DATABASE"])
+        || starts(&["DROP", "DATABASE"])
+        || starts(&["CREATE", "TABLESPACE"])
+        || starts(&["DROP", "TABLESPACE"])
+        || starts(&["SET"])
+        || starts(&["RESET"])
+}
+
+/// The statements of a no-transaction script that do not need it: line and first words. They
+/// belong in a transactional migration, where a failure undoes them.
+pub fn needless_outside_a_transaction(script: &Script) -> Vec<(usize, String)> {
+    if !has_no_transaction_directive(&script.sql) {
+        return Vec::new();
+    }
+    let sql = &script.sql;
+    statements::split_tokens(sql)
+        .into_iter()
+        .filter(|(_, tokens)| !needs_no_transaction(sql, tokens))
+        .map(|(statement, _)| {
+            let words: Vec<&str> = statement.text.split_whitespace().take(6).collect();
+            (statement.line, words.join(" "))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +287,18 @@ mod tests {
         );
         assert_eq!(one("CREATE INDEX CONCURRENTLY ON tasks (x)"), None);
         assert_eq!(one("CREATE INDEX tasks_x_idx ON tasks (x)"), None);
+    }
+
+    #[test]
+    fn a_no_transaction_file_holds_only_what_needs_it() {
+        let sql = "-- arcdb:no-transaction\nSET maintenance_work_mem = '256MB';\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (x);\nDROP INDEX CONCURRENTLY j;\nREINDEX INDEX CONCURRENTLY k;\nALTER TYPE e ADD VALUE 'z';\nVACUUM t;\nCREATE TABLE u (x int);\nCREATE INDEX l ON t (y);\n";
+        assert_eq!(
+            needless_outside_a_transaction(&script(sql)),
+            vec![
+                (8, "CREATE TABLE u (x int)".to_string()),
+                (9, "CREATE INDEX l ON t (y)".to_string())
+            ]
+        );
+        assert!(needless_outside_a_transaction(&script("CREATE TABLE u (x int);")).is_empty());
     }
 }
