@@ -91,6 +91,10 @@ pub enum Command {
     /// otherwise.
     Rollback(RollbackArgs),
 
+    /// Create the next migration directory (NNNN_name/ with up.sql and down.sql templates) in
+    /// --source or ./migrations.
+    New(NewArgs),
+
     /// Load the sample organizations (idempotent), or generate volume with --scale.
     Seed(SeedArgs),
 
@@ -186,6 +190,16 @@ impl From<&LiveArgs> for crate::migrate::LiveOptions {
             statement_timeout: args.statement_timeout,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The migration's name: lower-case letters, digits, underscores (e.g. add_task_labels).
+    pub name: String,
+
+    /// Directory to create it in (default: ./migrations).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
             emit(&report, format)
         }
+        Command::New(args) => emit(
+            &migrate::new::new_migration(&args.name, args.source.as_deref())?,
+            format,
+        ),
         Command::Refresh(args) => {
             // Bad timeouts are refused before connecting: nothing is touched.
             let opts = views::RefreshOptions {

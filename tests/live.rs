@@ -698,3 +698,120 @@ fn lint_rejects_needless_statements_in_a_no_transaction_file() {
         "{findings:?}"
     );
 }
+
+/// `--dry-run` shows each step's SQL for this engine and how it runs; nothing is applied.
+#[test]
+fn dry_run_shows_the_sql_and_transaction_mode_of_each_step() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "dry");
+    let plain = next_dir(1, "plain");
+    let outside = next_dir(2, "outside");
+    write_migration(
+        &source,
+        &plain,
+        "CREATE TABLE dry_t (x int);\n",
+        "DROP TABLE dry_t;\n",
+    );
+    write_migration(
+        &source,
+        &outside,
+        "-- arcdb:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS dry_t_x ON dry_t (x);\n",
+        "-- arcdb:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS dry_t_x;\n",
+    );
+    let table = arcdb(&pg, &dsn, &["up", "--dry-run", "--source", src(&source)]).ok("dry run");
+    assert!(
+        table.stdout.contains(&format!("-- {plain}: "))
+            && table
+                .stdout
+                .contains("up.sql, in one transaction\nCREATE TABLE dry_t (x int);"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("up.sql, outside a transaction (-- arcdb:no-transaction), one statement at a time\n-- arcdb:no-transaction\nCREATE INDEX CONCURRENTLY"),
+        "{}",
+        table.stdout
+    );
+    let json = arcdb(
+        &pg,
+        &dsn,
+        &[
+            "up",
+            "--dry-run",
+            "--source",
+            src(&source),
+            "--format",
+            "json",
+        ],
+    )
+    .ok("dry run")
+    .json();
+    let steps = json["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["transaction"], "transaction");
+    assert_eq!(steps[1]["transaction"], "no-transaction");
+    assert!(steps[1]["sql"]
+        .as_str()
+        .unwrap()
+        .contains("CREATE INDEX CONCURRENTLY"));
+    assert_eq!(pg.scalar("dry", "SELECT to_regclass('dry_t') IS NULL"), "t");
+    arcdb(&pg, &dsn, &["up", "--source", src(&source)]).ok("up");
+    let to = latest_version().to_string();
+    let back = arcdb(
+        &pg,
+        &dsn,
+        &[
+            "rollback",
+            "--to",
+            &to,
+            "--dry-run",
+            "--source",
+            src(&source),
+        ],
+    )
+    .ok("rollback dry run");
+    assert!(
+        back.stdout
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS dry_t_x")
+            && back.stdout.contains("DROP TABLE dry_t"),
+        "{}",
+        back.stdout
+    );
+    assert_eq!(
+        pg.scalar("dry", "SELECT to_regclass('dry_t_x') IS NOT NULL"),
+        "t"
+    );
+}
+
+/// `arcdb new NAME` creates the next NNNN_name/ with templates that `up` accepts as they are.
+#[test]
+fn new_creates_the_next_migration_directory() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "newdb");
+    let out = run(pg.arcdb_at(&dsn, &["new", "add_labels", "--source", src(&source)])).ok("new");
+    let dir = source.join(next_dir(1, "add_labels"));
+    assert!(
+        out.stdout.contains(&dir.display().to_string()),
+        "{}",
+        out.stdout
+    );
+    let up = std::fs::read_to_string(dir.join("up.sql")).unwrap();
+    assert!(up.contains("-- arcdb:no-transaction"), "{up}");
+    assert!(dir.join("down.sql").is_file());
+    // The empty templates apply and roll back as they are.
+    arcdb(&pg, &dsn, &["up", "--source", src(&source)]).ok("up of the template");
+    assert_eq!(
+        history_count(&pg, "newdb"),
+        (latest_version() + 1).to_string()
+    );
+    // ./migrations by default, created when missing.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    let work = tempfile::tempdir().unwrap();
+    cmd.current_dir(work.path()).args(["new", "first"]);
+    run(cmd).ok("new in ./migrations");
+    assert!(work.path().join("migrations/0001_first/up.sql").is_file());
+    let mut bad = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    bad.current_dir(work.path()).args(["new", "Bad Name"]);
+    let bad = run(bad);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("lower-case letters"), "{}", bad.stderr);
+}

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod history;
 pub mod interrupt;
+pub mod new;
 pub mod plan;
 pub mod runner;
 pub mod statements;
@@ -91,6 +92,11 @@ pub struct Step {
     pub version: u32,
     pub name: String,
     pub file: String,
+    /// How the script runs: in one transaction, or statement by statement.
+    pub transaction: txmode::TxMode,
+    /// The SQL the step runs, in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
     /// Absent in a dry run.
     pub duration_ms: Option<u64>,
 }
@@ -131,8 +137,25 @@ impl Report for ChangeReport {
                     .unwrap_or_else(|| "-".into()),
             ]
         });
+        // A dry run shows what each step would run, and how.
+        let sql: String = self
+            .steps
+            .iter()
+            .filter_map(|s| {
+                s.sql.as_ref().map(|sql| {
+                    format!(
+                        "-- {:04}_{}: {}, {}\n{}\n\n",
+                        s.version,
+                        s.name,
+                        s.file,
+                        s.transaction.describe(),
+                        sql.trim_end()
+                    )
+                })
+            })
+            .collect();
         format!(
-            "{}\n{} ({}): {verb} {} migration(s), version {} → {}",
+            "{sql}{}\n{} ({}): {verb} {} migration(s), version {} → {}",
             table(&["version", "name", "script", "took"], rows),
             self.target,
             self.engine,
@@ -205,7 +228,7 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         let planned = plan::plan_up(&entries, opts.to)?;
         report.from_version = plan::current_version(&entries);
         report.to_version = planned.last().copied().unwrap_or(report.from_version);
-        report.steps = steps(&resolved, &planned, |m| &m.up);
+        report.steps = steps(&resolved, &planned, &db.engine, |m| &m.up);
         return Ok(report);
     }
     let interrupt = Interrupt::listen();
@@ -307,6 +330,8 @@ async fn apply_pending(
             version: m.version,
             name: m.name.clone(),
             file: m.up.file.clone(),
+            transaction: txmode::TxMode::of(&m.up, &db.engine),
+            sql: None,
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
     }
@@ -342,7 +367,7 @@ pub async fn rollback(
         steps: Vec::new(),
     };
     if opts.dry_run || planned.is_empty() {
-        report.steps = steps(&resolved, &planned, |m| &m.down);
+        report.steps = steps(&resolved, &planned, &db.engine, |m| &m.down);
         if planned.is_empty() {
             report.to_version = report.from_version;
         }
@@ -405,15 +430,19 @@ async fn undo(
             version,
             name: m.name.clone(),
             file: m.down.file.clone(),
+            transaction: txmode::TxMode::of(&m.down, &db.engine),
+            sql: None,
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
     }
     Ok(())
 }
 
+/// The steps of a dry run, with the SQL each would run on `engine`.
 fn steps(
     resolved: &[Resolved],
     versions: &[u32],
+    engine: &crate::engine::Engine,
     script: impl Fn(&Resolved) -> &Script,
 ) -> Vec<Step> {
     versions
@@ -423,6 +452,8 @@ fn steps(
             version: m.version,
             name: m.name.clone(),
             file: script(m).file.clone(),
+            transaction: txmode::TxMode::of(script(m), engine),
+            sql: Some(script(m).sql.clone()),
             duration_ms: None,
         })
         .collect()
