@@ -180,6 +180,17 @@ pub struct LiveArgs {
     /// Longest any migration statement may run (PostgreSQL statement_timeout; 0 = no limit).
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = crate::migrate::parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    /// The migration lock: advisory (PostgreSQL's default) or lease (CockroachDB's default; use
+    /// it behind PgBouncer in transaction mode, where a session advisory lock cannot be held).
+    #[arg(
+        long,
+        value_enum,
+        env = "ARCDB_LOCK",
+        value_name = "KIND",
+        ignore_case = true
+    )]
+    pub lock: Option<crate::lock::MigrationLock>,
 }
 
 impl From<&LiveArgs> for crate::migrate::LiveOptions {

@@ -49,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
                 live: (&args.live).into(),
+                lock: args.live.lock,
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
                 live: (&args.live).into(),
+                lock: args.live.lock,
             };
             let report =
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;

@@ -172,6 +172,8 @@ pub struct UpOptions {
     pub lock_wait: Duration,
     pub source: Option<PathBuf>,
     pub live: LiveOptions,
+    /// `--lock`; None: the engine's default.
+    pub lock: Option<MigrationLock>,
 }
 
 pub struct RollbackOptions {
@@ -180,6 +182,8 @@ pub struct RollbackOptions {
     pub lock_wait: Duration,
     pub source: Option<PathBuf>,
     pub live: LiveOptions,
+    /// `--lock`; None: the engine's default.
+    pub lock: Option<MigrationLock>,
 }
 
 /// What a rollback is about to do, shown to the person who confirms it.
@@ -232,13 +236,19 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         return Ok(report);
     }
     let interrupt = Interrupt::listen();
-    with_migration_lock(db, opts.lock_wait, &interrupt.clone(), move |db| {
-        async move {
-            apply_pending(db, &resolved, opts.to, opts.live, interrupt, &mut report).await?;
-            Ok(report)
-        }
-        .boxed()
-    })
+    with_migration_lock(
+        db,
+        opts.lock_wait,
+        opts.lock,
+        &interrupt.clone(),
+        move |db| {
+            async move {
+                apply_pending(db, &resolved, opts.to, opts.live, interrupt, &mut report).await?;
+                Ok(report)
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -249,10 +259,11 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
 async fn with_migration_lock<T>(
     db: &mut Db,
     wait: Duration,
+    lock: Option<MigrationLock>,
     interrupt: &Interrupt,
     body: impl for<'a> FnOnce(&'a mut Db) -> BoxFuture<'a, anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    let guard = MigrationLock::for_engine(&db.engine)
+    let guard = MigrationLock::choose(&db.engine, lock)?
         .acquire(db, wait, interrupt)
         .await?;
     let outcome = body(db).await;
@@ -274,9 +285,9 @@ async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()
     }
     let rows = db
         .client
-        .query(
+        .query_typed(
             "SELECT name FROM pg_available_extensions WHERE name = ANY($1)",
-            &[&wanted],
+            &[(&wanted, tokio_postgres::types::Type::TEXT_ARRAY)],
         )
         .await?;
     let available: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
@@ -385,13 +396,19 @@ pub async fn rollback(
         return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
     }
     let (live, interrupt) = (opts.live, Interrupt::listen());
-    with_migration_lock(db, opts.lock_wait, &interrupt.clone(), move |db| {
-        async move {
-            undo(db, &resolved, &planned, live, interrupt, &mut report).await?;
-            Ok(report)
-        }
-        .boxed()
-    })
+    with_migration_lock(
+        db,
+        opts.lock_wait,
+        opts.lock,
+        &interrupt.clone(),
+        move |db| {
+            async move {
+                undo(db, &resolved, &planned, live, interrupt, &mut report).await?;
+                Ok(report)
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -462,7 +479,7 @@ fn steps(
 async fn estimated_rows(db: &Db) -> anyhow::Result<i64> {
     let row = db
         .client
-        .query_one(
+        .query_typed_one(
             "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'",

@@ -25,6 +25,7 @@ use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::output::notice;
 use anyhow::anyhow;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 
@@ -81,31 +82,35 @@ struct LockWait {
 pub struct Runner {
     opts: LiveOptions,
     interrupt: Interrupt,
-    /// PostgreSQL: a second session that watches and cancels the migrating one (`pid`).
-    monitor: Option<(Db, i32)>,
+    /// PostgreSQL: a second session that watches the migrating one, whose backend is `pid`
+    /// (read again inside each transaction: behind PgBouncer in transaction mode the server
+    /// connection can change between transactions).
+    monitor: Option<Db>,
+    pid: AtomicI32,
     postgres: bool,
 }
 
 impl Runner {
     pub async fn start(db: &Db, opts: LiveOptions, interrupt: Interrupt) -> anyhow::Result<Runner> {
         let postgres = db.engine.kind == EngineKind::Postgres;
-        let monitor = if postgres {
+        let (monitor, pid) = if postgres {
             let pid: i32 = db
                 .client
-                .query_one("SELECT pg_backend_pid()", &[])
+                .query_typed_one("SELECT pg_backend_pid()", &[])
                 .await?
                 .get(0);
             let watcher = db.reconnect().await.map_err(|e| {
                 e.context("cannot open the second session that watches the migration's lock waits")
             })?;
-            Some((watcher, pid))
+            (Some(watcher), pid)
         } else {
-            None
+            (None, 0)
         };
         Ok(Runner {
             opts,
             interrupt,
             monitor,
+            pid: AtomicI32::new(pid),
             postgres,
         })
     }
@@ -169,10 +174,15 @@ impl Runner {
         let client = &db.client;
         let script = direction.script(m);
         let started = Instant::now();
-        self.set_limits(db).await?;
         client.batch_execute("BEGIN").await?;
         let outcome = async {
-            let xid: i64 = client.query_one("SELECT txid_current()", &[]).await?.get(0);
+            // SET LOCAL: the limits end with the transaction, even on a pooled server connection.
+            self.set_limits(db, "SET LOCAL").await?;
+            let row = client
+                .query_typed_one("SELECT txid_current(), pg_backend_pid()", &[])
+                .await?;
+            let xid: i64 = row.get(0);
+            self.pid.store(row.get(1), Ordering::SeqCst);
             for statement in statements {
                 self.interrupt.check(state)?;
                 let (result, blocker) = self.execute(db, &statement.text).await;
@@ -193,7 +203,7 @@ impl Runner {
             }
             client.batch_execute(RESET_SESSION).await?;
             let current: Option<i64> = client
-                .query_one("SELECT txid_current_if_assigned()", &[])
+                .query_typed_one("SELECT txid_current_if_assigned()", &[])
                 .await?
                 .get(0);
             if current != Some(xid) {
@@ -257,7 +267,7 @@ impl Runner {
             ),
         };
         history::record(client, m, false, 0).await?;
-        self.set_limits(db).await?;
+        self.set_limits(db, "SET").await?;
         for statement in statements {
             loop {
                 self.interrupt.check(&state)?;
@@ -307,13 +317,13 @@ impl Runner {
 
     /// `lock_timeout` and `statement_timeout` for the migration's statements (PostgreSQL; the
     /// reset after each migration puts the connection's defaults back).
-    async fn set_limits(&self, db: &Db) -> anyhow::Result<()> {
+    async fn set_limits(&self, db: &Db, set: &str) -> anyhow::Result<()> {
         if !self.postgres {
             return Ok(());
         }
         db.client
             .batch_execute(&format!(
-                "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+                "{set} lock_timeout = '{}ms'; {set} statement_timeout = '{}ms'",
                 self.opts.ddl_lock_timeout.as_millis().max(1),
                 self.opts.statement_timeout.as_millis()
             ))
@@ -353,8 +363,13 @@ impl Runner {
 
     /// " — it waits for <mode> on <object>, held by pid N (…)" while the statement waits.
     async fn blockers(&self) -> Option<String> {
-        let (watcher, pid) = self.monitor.as_ref()?;
-        let rows = watcher.client.query(BLOCKERS, &[pid]).await.ok()?;
+        let watcher = self.monitor.as_ref()?;
+        let pid = &self.pid.load(Ordering::SeqCst);
+        let rows = watcher
+            .client
+            .query_typed(BLOCKERS, &[(pid, tokio_postgres::types::Type::INT4)])
+            .await
+            .ok()?;
         let first = rows.first()?;
         let wanted: String = first.get("wanted");
         let object: String = first.get("object");
@@ -382,22 +397,31 @@ impl Runner {
         ))
     }
 
-    /// Cancel the migrating session's running statement on the server.
+    /// Cancel the migrating session's running statement on the server: a cancel request on the
+    /// connection's own key (PgBouncer forwards it to the right server connection); if that
+    /// cannot be sent (a server that only accepts TLS), `pg_cancel_backend` from the watcher.
     async fn cancel(&self, db: &Db) {
-        let cancelled = match &self.monitor {
-            Some((watcher, pid)) => watcher
+        let direct = db
+            .client
+            .cancel_token()
+            .cancel_query(tokio_postgres::NoTls)
+            .await;
+        let Err(direct) = direct else { return };
+        let fallback = match &self.monitor {
+            Some(watcher) => watcher
                 .client
-                .query_one("SELECT pg_cancel_backend($1)", &[pid])
+                .query_typed_one(
+                    "SELECT pg_cancel_backend($1)",
+                    &[(
+                        &self.pid.load(Ordering::SeqCst),
+                        tokio_postgres::types::Type::INT4,
+                    )],
+                )
                 .await
                 .map(|_| ()),
-            None => {
-                db.client
-                    .cancel_token()
-                    .cancel_query(tokio_postgres::NoTls)
-                    .await
-            }
+            None => Err(direct),
         };
-        if let Err(err) = cancelled {
+        if let Err(err) = fallback {
             notice(format!(
                 "could not cancel the running statement on the server ({}); it ends when the server notices the connection closed",
                 crate::db::server_message(&err)
@@ -448,12 +472,15 @@ impl Runner {
     async fn drop_invalid_index(&self, db: &Db, index: &ConcurrentIndex) -> anyhow::Result<()> {
         let row = db
             .client
-            .query_opt(
+            .query_typed_opt(
                 "SELECT format('%I.%I', n.nspname, c.relname)
                    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE i.indrelid = to_regclass($1) AND c.relname = $2 AND NOT i.indisvalid",
-                &[&index.table, &unquote(&index.index)],
+                &[
+                    (&index.table, tokio_postgres::types::Type::TEXT),
+                    (&unquote(&index.index), tokio_postgres::types::Type::TEXT),
+                ],
             )
             .await?;
         let Some(row) = row else { return Ok(()) };
