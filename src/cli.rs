@@ -155,6 +155,11 @@ pub struct UpArgs {
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_timeout: u64,
 
+    /// Refuse to apply migrations with error-level safety findings (locks that block a busy
+    /// table) on tables that exist now; without it they are printed on stderr.
+    #[arg(long)]
+    pub strict: bool,
+
     #[command(flatten)]
     pub live: LiveArgs,
 
@@ -355,6 +360,11 @@ pub struct LintArgs {
     /// supported, so a migration that lints clean runs on every major; CockroachDB 26.2).
     #[arg(long, value_name = "X.Y")]
     pub engine_version: Option<String>,
+
+    /// PostgreSQL safety rules on every migration, also those released before the safety lint
+    /// (by default only migrations after 0006 are checked for locking hazards).
+    #[arg(long)]
+    pub all: bool,
 
     #[command(flatten)]
     pub source: SourceArgs,

@@ -50,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 source: args.source.source,
                 live: (&args.live).into(),
                 lock: args.live.lock,
+                strict: args.strict,
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -113,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 engine: args.engine.into(),
                 version: args.engine_version,
                 source: args.source.source,
+                all: args.all,
             };
             emit(&lint::lint(opts)?, format)
         }

@@ -815,3 +815,101 @@ fn new_creates_the_next_migration_directory() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("lower-case letters"), "{}", bad.stderr);
 }
+
+/// `arcdb lint --engine postgres` reports the locking hazards of new migrations with file, line
+/// and the safe form, also as SARIF; `up` prints the error-level ones for tables that exist,
+/// and `up --strict` refuses them with nothing applied.
+#[test]
+fn safety_lint_reports_hazards_and_up_strict_refuses_them() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "safety");
+    let index = next_dir(1, "tasks_title");
+    write_migration(
+        &source,
+        &index,
+        "-- an index on a busy table\nCREATE INDEX tasks_title_live ON tasks (title);\nALTER TABLE tasks ADD COLUMN live_req int NOT NULL;\n",
+        "ALTER TABLE tasks DROP COLUMN live_req;\nDROP INDEX tasks_title_live;\n",
+    );
+    let mut lint = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    lint.args([
+        "lint",
+        "--engine",
+        "postgres",
+        "--format",
+        "json",
+        "--source",
+        src(&source),
+    ]);
+    let out = run(lint);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let found: Vec<(String, u64)> = out.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("require-concurrent-index-creation".to_string(), 2),
+            ("adding-required-field".to_string(), 3)
+        ],
+        "only the new migration is checked by default"
+    );
+    let mut sarif = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    sarif.args([
+        "lint",
+        "--engine",
+        "postgres",
+        "--format",
+        "sarif",
+        "--source",
+        src(&source),
+    ]);
+    let sarif = run(sarif);
+    assert_eq!(sarif.code, 5);
+    let log = sarif.json();
+    assert_eq!(log["version"], "2.1.0");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["level"], "error");
+    assert!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{index}/up.sql"))
+    );
+    assert!(result["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("CONCURRENTLY"));
+
+    let strict = arcdb(&pg, &dsn, &["up", "--strict", "--source", src(&source)]);
+    assert_eq!(strict.code, 5, "{}", strict.stderr);
+    assert!(
+        strict.stderr.contains(&format!("{index}/up.sql:2"))
+            && strict.stderr.contains("require-concurrent-index-creation")
+            && strict.stderr.contains("nothing was applied"),
+        "{}",
+        strict.stderr
+    );
+    assert_eq!(history_count(&pg, "safety"), latest_version().to_string());
+    // Without --strict the findings are printed and the migration runs (the table is empty, so
+    // the NOT NULL column can be added).
+    let plain = arcdb(&pg, &dsn, &["up", "--source", src(&source)]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(
+        plain.stderr.contains("safety: ") && plain.stderr.contains("adding-required-field"),
+        "{}",
+        plain.stderr
+    );
+    // A fresh database: every table is created by this run, nothing to warn about.
+    let fresh = pg.create_db("safety_fresh");
+    let clean = arcdb(&pg, &fresh, &["up", "--strict", "--source", src(&source)]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    assert!(!clean.stderr.contains("safety: "), "{}", clean.stderr);
+}

@@ -174,6 +174,8 @@ pub struct UpOptions {
     pub live: LiveOptions,
     /// `--lock`; None: the engine's default.
     pub lock: Option<MigrationLock>,
+    /// Refuse error-level safety findings instead of printing them.
+    pub strict: bool,
 }
 
 pub struct RollbackOptions {
@@ -243,7 +245,12 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         &interrupt.clone(),
         move |db| {
             async move {
-                apply_pending(db, &resolved, opts.to, opts.live, interrupt, &mut report).await?;
+                let pending = Pending {
+                    to: opts.to,
+                    live: opts.live,
+                    strict: opts.strict,
+                };
+                apply_pending(db, &resolved, pending, interrupt, &mut report).await?;
                 Ok(report)
             }
             .boxed()
@@ -307,11 +314,16 @@ async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()
 /// Under the lock: read the history afresh (a concurrent run may just have applied
 /// everything), refuse scripts with transaction control before anything runs, then apply what
 /// is still pending.
+struct Pending {
+    to: Option<u32>,
+    live: LiveOptions,
+    strict: bool,
+}
+
 async fn apply_pending(
     db: &mut Db,
     resolved: &[Resolved],
-    to: Option<u32>,
-    live: LiveOptions,
+    Pending { to, live, strict }: Pending,
     interrupt: Interrupt,
     report: &mut ChangeReport,
 ) -> anyhow::Result<()> {
@@ -323,6 +335,7 @@ async fn apply_pending(
     for m in &migrations {
         txmode::refuse_transaction_control(&m.up)?;
     }
+    safety_check(db, &migrations, strict).await?;
     history::ensure(&db.client).await?;
     if migrations.is_empty() {
         return Ok(());
@@ -345,6 +358,50 @@ async fn apply_pending(
             sql: None,
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
+    }
+    Ok(())
+}
+
+/// Print the error-level safety findings of the migrations about to run that concern tables
+/// existing now (a table created in this run holds no traffic yet); `--strict` refuses them.
+async fn safety_check(db: &Db, migrations: &[&Resolved], strict: bool) -> anyhow::Result<()> {
+    if db.engine.kind != crate::engine::EngineKind::Postgres {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    for m in migrations {
+        for hazard in crate::lint::safety::check(&m.up) {
+            if hazard.severity != crate::lint::safety::Severity::Error {
+                continue;
+            }
+            let exists: bool = db
+                .client
+                .query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&hazard.table, tokio_postgres::types::Type::TEXT)],
+                )
+                .await?
+                .get(0);
+            if exists {
+                errors.push(hazard);
+            }
+        }
+    }
+    for h in &errors {
+        crate::output::notice(format!(
+            "safety: {}:{}: {} [{}]: {}; safe form: {}",
+            h.file, h.line, h.statement, h.rule, h.message, h.help
+        ));
+    }
+    if strict && !errors.is_empty() {
+        return Err(crate::error::Refusal {
+            status: ExitStatus::Findings,
+            message: format!(
+                "--strict: {} error-level safety finding(s) on existing tables (above); nothing was applied",
+                errors.len()
+            ),
+        }
+        .into());
     }
     Ok(())
 }
