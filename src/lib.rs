@@ -177,13 +177,30 @@ fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<b
     }
     let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
     let mut err = std::io::stderr().lock();
+    let total: i64 = plan.dropped_tables.iter().map(|(_, n)| n).sum();
+    let tables: Vec<String> = plan
+        .dropped_tables
+        .iter()
+        .map(|(t, n)| format!("{t} ({n} rows)"))
+        .collect();
     writeln!(
         err,
-        "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
-        if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
+        "About to undo {} on {}:\n  {}\n{}",
+        if names.len() == 1 {
+            "1 migration".to_string()
+        } else {
+            format!("{} migrations", names.len())
+        },
         plan.target,
         names.join(", "),
-        plan.estimated_rows
+        if tables.is_empty() {
+            "No table is dropped.".to_string()
+        } else {
+            format!(
+                "Dropped with their data, {total} rows in all (counted now): {}",
+                tables.join(", ")
+            )
+        }
     )?;
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;

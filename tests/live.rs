@@ -913,3 +913,109 @@ fn safety_lint_reports_hazards_and_up_strict_refuses_them() {
     assert_eq!(clean.code, 0, "{}", clean.stderr);
     assert!(!clean.stderr.contains("safety: "), "{}", clean.stderr);
 }
+
+/// Rolling back 0004 drops arcdesk_tenant; the application's login role was a member. The
+/// membership is recorded and granted again when `up` re-creates the role.
+#[test]
+fn rollback_and_reapply_keep_the_application_role_membership() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("members");
+    arcdb(&pg, &dsn, &["up"]).ok("up");
+    pg.psql(
+        "members",
+        "CREATE ROLE live_app LOGIN; GRANT arcdesk_tenant TO live_app WITH ADMIN OPTION;",
+    );
+    let member = "SELECT string_agg(r.rolname || '>' || m.rolname || ':' || am.admin_option, ',') FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member WHERE m.rolname = 'live_app'";
+    assert_eq!(pg.scalar("members", member), "arcdesk_tenant>live_app:true");
+    let back = arcdb(&pg, &dsn, &["rollback", "--to", "3", "--yes"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(
+        back.stderr
+            .contains("role arcdesk_tenant was dropped with its member live_app"),
+        "{}",
+        back.stderr
+    );
+    assert_eq!(pg.scalar("members", member), "", "the role is gone");
+    assert_eq!(
+        pg.scalar("members", "SELECT count(*) FROM arcdb.role_memberships"),
+        "1"
+    );
+    let again = arcdb(&pg, &dsn, &["up"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("granted arcdesk_tenant to live_app again"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(pg.scalar("members", member), "arcdesk_tenant>live_app:true");
+    assert_eq!(
+        pg.scalar("members", "SELECT count(*) FROM arcdb.role_memberships"),
+        "0"
+    );
+}
+
+/// The rollback prompt (on a terminal) names the tables it drops with exact row counts, on
+/// tables never analyzed; the drift refusal says what works instead of suggesting rollback.
+#[test]
+fn the_rollback_prompt_counts_rows_and_drift_advice_works() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "prompt");
+    arcdb(&pg, &dsn, &["seed"]).ok("seed");
+    let tasks = pg.scalar("prompt", "SELECT count(*) FROM tasks");
+    assert_ne!(tasks, "0");
+    // A terminal for the prompt: util-linux `script` runs arcdb on a pty.
+    let cmd = pg.arcdb_at(&dsn, &["rollback", "--to", "1"]);
+    let line = std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => script.env(key, v),
+            None => script.env_remove(key),
+        };
+    }
+    script
+        .current_dir(pg.root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = script.spawn().unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        writeln!(stdin, "no").unwrap();
+    }
+    let out: Run = child.wait_with_output().unwrap().into();
+    assert!(
+        out.stdout.contains(&format!("tasks ({tasks} rows)"))
+            && out.stdout.contains("rollback cancelled"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(history_count(&pg, "prompt"), latest_version().to_string());
+
+    // Drift: an applied file edited; rollback refuses, and the message does not send people there.
+    let up = source.join("0003_triggers/up.sql");
+    let mut sql = std::fs::read_to_string(&up).unwrap();
+    sql.push_str("\n-- edited\n");
+    std::fs::write(&up, sql).unwrap();
+    let drift = arcdb(
+        &pg,
+        &dsn,
+        &["rollback", "--to", "1", "--yes", "--source", src(&source)],
+    );
+    assert_eq!(drift.code, 4, "{}", drift.stderr);
+    assert!(
+        drift.stderr.contains("put the file back as it was applied")
+            && !drift.stderr.contains("roll back and re-apply"),
+        "{}",
+        drift.stderr
+    );
+}

@@ -6,6 +6,7 @@ pub mod history;
 pub mod interrupt;
 pub mod new;
 pub mod plan;
+pub mod roles;
 pub mod runner;
 pub mod statements;
 pub mod txmode;
@@ -192,8 +193,8 @@ pub struct RollbackOptions {
 pub struct RollbackPlan<'a> {
     pub target: String,
     pub migrations: Vec<&'a Resolved>,
-    /// Rows (estimated from statistics) in the application's tables now.
-    pub estimated_rows: i64,
+    /// The tables the down scripts drop that exist now, with their exact row counts.
+    pub dropped_tables: Vec<(String, i64)>,
 }
 
 async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
@@ -447,7 +448,7 @@ pub async fn rollback(
             .iter()
             .filter_map(|v| resolved.iter().find(|m| m.version == *v))
             .collect(),
-        estimated_rows: estimated_rows(db).await?,
+        dropped_tables: dropped_tables(db, &planned, &resolved).await?,
     };
     if !confirm(&rollback_plan)? {
         return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
@@ -484,6 +485,7 @@ async fn undo(
             "the database changed while waiting for confirmation or the lock; nothing was rolled back, run the command again"
         ));
     }
+    history::ensure(&db.client).await?;
     let runner = Runner::start(db, live, interrupt).await?;
     let mut at = report.from_version;
     for &version in confirmed {
@@ -533,17 +535,74 @@ fn steps(
         .collect()
 }
 
-async fn estimated_rows(db: &Db) -> anyhow::Result<i64> {
-    let row = db
-        .client
-        .query_typed_one(
-            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'",
-            &[],
-        )
-        .await?;
-    Ok(row.get(0))
+/// The tables the down scripts of `versions` drop (`DROP TABLE [IF EXISTS] a, b …`) that
+/// exist now, each with its exact row count: it is the user's data, statistics can say 0 on a
+/// table never analyzed.
+async fn dropped_tables(
+    db: &Db,
+    versions: &[u32],
+    resolved: &[Resolved],
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut names: Vec<String> = Vec::new();
+    for version in versions {
+        let sql = &find(resolved, *version).down.sql;
+        for (_, tokens) in statements::split_tokens(sql) {
+            let word = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, w));
+            if !(word(0, "DROP") && word(1, "TABLE")) {
+                continue;
+            }
+            let mut at = if word(2, "IF") && word(3, "EXISTS") {
+                4
+            } else {
+                2
+            };
+            let mut name = String::new();
+            while let Some(t) = tokens.get(at) {
+                match t.kind {
+                    statements::TokenKind::Punct(',') => {
+                        names.push(std::mem::take(&mut name));
+                    }
+                    statements::TokenKind::Word
+                        if t.is_word(sql, "CASCADE") || t.is_word(sql, "RESTRICT") =>
+                    {
+                        break
+                    }
+                    _ => name.push_str(t.text(sql)),
+                }
+                at += 1;
+            }
+            names.push(name);
+        }
+    }
+    names.retain(|n| !n.is_empty());
+    names.dedup();
+    let mut counted = Vec::new();
+    for name in names {
+        let exists: bool = db
+            .client
+            .query_typed_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[(&name, tokio_postgres::types::Type::TEXT)],
+            )
+            .await?
+            .get(0);
+        if !exists {
+            continue;
+        }
+        let rows = db
+            .client
+            .simple_query(&format!("SELECT count(*) FROM {name}"))
+            .await?;
+        let count = rows
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse::<i64>().ok(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        counted.push((name, count));
+    }
+    Ok(counted)
 }
 
 /// 1-based line and column of the 1-based character `position` in `sql`.

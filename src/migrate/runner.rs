@@ -19,6 +19,7 @@
 use super::catalog::{Resolved, Script};
 use super::history;
 use super::interrupt::{interrupted, Interrupt};
+use super::roles;
 use super::statements::{self, Statement};
 use super::txmode::{concurrent_index, ConcurrentIndex, TxMode};
 use crate::db::Db;
@@ -183,6 +184,10 @@ impl Runner {
                 .await?;
             let xid: i64 = row.get(0);
             self.pid.store(row.get(1), Ordering::SeqCst);
+            let members_before = match direction {
+                Direction::Down => roles::memberships(client).await?,
+                Direction::Up => Vec::new(),
+            };
             for statement in statements {
                 self.interrupt.check(state)?;
                 let (result, blocker) = self.execute(db, &statement.text).await;
@@ -202,6 +207,10 @@ impl Runner {
                 return Err(statement_error(script, statement, &err, state));
             }
             client.batch_execute(RESET_SESSION).await?;
+            match direction {
+                Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
+                Direction::Up => roles::restore(client).await?,
+            }
             let current: Option<i64> = client
                 .query_typed_one("SELECT txid_current_if_assigned()", &[])
                 .await?
@@ -267,6 +276,10 @@ impl Runner {
             ),
         };
         history::record(client, m, false, 0).await?;
+        let members_before = match (direction, self.postgres) {
+            (Direction::Down, true) => roles::memberships(client).await?,
+            _ => Vec::new(),
+        };
         self.set_limits(db, "SET").await?;
         for statement in statements {
             loop {
@@ -305,6 +318,10 @@ impl Runner {
         }
         if self.postgres {
             client.batch_execute(RESET_SESSION).await?;
+            match direction {
+                Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
+                Direction::Up => roles::restore(client).await?,
+            }
         }
         match direction {
             Direction::Up => {
