@@ -25,14 +25,6 @@ impl Interrupt {
         Interrupt { received }
     }
 
-    /// One that never fires (dry runs, library callers that handle signals themselves).
-    pub fn never() -> Interrupt {
-        let (tx, received) = watch::channel(None);
-        // Keep the sender alive so `fired` waits forever instead of returning on a closed channel.
-        std::mem::forget(tx);
-        Interrupt { received }
-    }
-
     /// The signal's name, once one arrived.
     pub fn signal(&self) -> Option<&'static str> {
         *self.received.borrow()
