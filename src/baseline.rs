@@ -114,7 +114,11 @@ pub async fn baseline(db: &mut Db, opts: BaselineOptions) -> anyhow::Result<Base
         return Ok(report);
     }
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, opts.lock_wait)
+        .acquire(
+            db,
+            opts.lock_wait,
+            &crate::migrate::interrupt::Interrupt::listen(),
+        )
         .await?;
     let outcome = record(db, &migrations).await;
     let released = guard.release(db).await;

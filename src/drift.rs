@@ -443,7 +443,11 @@ pub async fn refuse_drift(
         return Ok(());
     }
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, lock_wait)
+        .acquire(
+            db,
+            lock_wait,
+            &crate::migrate::interrupt::Interrupt::listen(),
+        )
         .await?;
     let outcome = check_recorded(db, &resolved, Cache::ReadWrite).await;
     let released = guard.release(db).await;

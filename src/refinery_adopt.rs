@@ -179,7 +179,11 @@ pub async fn adopt(db: &mut Db, opts: RefineryAdoptOptions) -> anyhow::Result<Re
         return Ok(report);
     }
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, opts.lock_wait)
+        .acquire(
+            db,
+            opts.lock_wait,
+            &crate::migrate::interrupt::Interrupt::listen(),
+        )
         .await?;
     let outcome = record(db, &migrations).await;
     let released = guard.release(db).await;

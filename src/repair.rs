@@ -143,7 +143,11 @@ pub async fn repair(
         return Err(Refusal::usage("repair cancelled; nothing was changed").into());
     }
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, opts.lock_wait)
+        .acquire(
+            db,
+            opts.lock_wait,
+            &crate::migrate::interrupt::Interrupt::listen(),
+        )
         .await?;
     let outcome = rerecord(db, &resolved, &drifted).await;
     let released = guard.release(db).await;

@@ -324,7 +324,11 @@ pub async fn adopt(db: &mut Db, opts: AdoptOptions) -> anyhow::Result<AdoptRepor
     refuse_if_blocked(&prepared.report)?;
     let mut prepared = prepared;
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, opts.lock_timeout)
+        .acquire(
+            db,
+            opts.lock_timeout,
+            &crate::migrate::interrupt::Interrupt::listen(),
+        )
         .await?;
     let outcome = convert(db, &mut prepared, opts.lock_timeout).await;
     let released = guard.release(db).await;
