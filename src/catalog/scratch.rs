@@ -50,6 +50,10 @@ pub async fn from_migrations(
                 )
             })?;
         }
+        // A migration may leave search_path changed in this one session; types and names are
+        // deparsed relative to it, so read with the search_path a fresh session has.
+        tx.batch_execute("SET LOCAL search_path TO \"$user\", public")
+            .await?;
         let schema = super::read(&tx, schemas).await?;
         tx.rollback().await?;
         Ok(schema)
