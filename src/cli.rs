@@ -10,7 +10,8 @@ Which database: --dsn, else DATABASE_URL, else the profile named by --profile/AR
 (see `arcdb local --help`).
 
 Exit codes: 0 ok · 1 failure · 2 bad input (nothing touched) · 3 migrations pending (status)
-· 4 drift: an applied migration differs or is unknown · 5 findings (verify-rls, lint, refresh).
+· 4 drift: an applied migration differs or is unknown · 5 findings (verify-rls, lint, refresh)
+· 6 verify-rls inconclusive (not everything could be verified).
 
 Examples:
   arcdb up                                   # local database, whole schema

@@ -455,8 +455,8 @@ expect.rows = 1
         table.stdout
     );
 
-    // Without the sample data the built-in cases are skipped, not failed, and the
-    // per-organization probes say why they did not run.
+    // Without the sample data the built-in cases are skipped, not failed, and the probes run
+    // as the probe tenants verify-rls makes itself (tests/rls_verdict.rs covers them).
     let run = arcdb(&pg, "empty", &["verify-rls", "--format", "json"]);
     let report = run.json();
     let built_in: Vec<&Value> = checks(&report)
@@ -477,11 +477,10 @@ expect.rows = 1
             "{case}"
         );
     }
-    assert!(checks(&report)
-        .iter()
-        .any(|c| c["name"] == "probe organizations" && c["outcome"] == "skipped"));
     assert!(failures(&report, "probe").is_empty());
-    assert_eq!(report["organizations_probed"], 0);
+    assert_eq!(report["organizations_probed"], 2);
+    assert_eq!(report["probe_tenants"], 2);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 
     // A malformed case file is bad input (exit 2), naming the file.
     std::fs::write(dir.join("broken.toml"), "[[case]]\nname = 1\n").unwrap();

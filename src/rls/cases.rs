@@ -104,7 +104,43 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         files.push(file);
     }
     if files.iter().all(|f| f.cases.is_empty()) {
+        if let Some(dir) = &opts.cases_dir {
+            report.inconclusive.push(format!(
+                "the cases directory {} holds no case (*.toml with [[case]] entries)",
+                dir.display()
+            ));
+        }
         return Ok(());
+    }
+    if opts.cases_dir.is_none() {
+        // The built-in cases are about ArcDesk's sample data (organizations by slug, users by
+        // email): elsewhere they do not apply, and say so instead of failing.
+        let schema = &opts.schemas[0];
+        let wanted = [opts.root_table.as_str(), USERS_TABLE];
+        let found: i64 = db
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = $1 AND c.relname = ANY($2)
+                    AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = c.oid AND a.attnum > 0
+                                   AND a.attname IN ('slug', 'email'))",
+                &[schema, &wanted.to_vec()],
+            )
+            .await?
+            .get(0);
+        if found < 2 {
+            report.checks.push(Check::not_applicable(
+                Suite::Cases,
+                "cases (built-in)",
+                format!(
+                    "the built-in cases describe ArcDesk's sample data and {schema} has no ArcDesk {} and {USERS_TABLE} tables: give your own with --cases DIR",
+                    opts.root_table
+                ),
+            ));
+            return Ok(());
+        }
     }
     // A session of its own: the cases' settings never reach the other suites' session.
     let case_db = db.reconnect().await?;

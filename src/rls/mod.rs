@@ -15,7 +15,7 @@ pub mod cases;
 pub mod probe;
 
 use crate::db::Db;
-use crate::error::ExitStatus;
+use crate::error::{ExitStatus, Refusal};
 use crate::output::{table, Report};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -87,9 +87,14 @@ pub enum Outcome {
     Fail {
         finding: Finding,
     },
-    /// Could not be decided (e.g. no rows to probe); says why. Not a finding.
+    /// Could not be decided (e.g. no rows to probe); says why. Not a finding, and unless
+    /// `by_design`, the run is then inconclusive.
     Skipped {
         reason: String,
+        /// Not applicable on purpose (a table tagged as shared by every organization): does not
+        /// make the run inconclusive.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_design: bool,
     },
 }
 
@@ -124,7 +129,33 @@ impl Check {
             name: name.into(),
             outcome: Outcome::Skipped {
                 reason: reason.into(),
+                by_design: false,
             },
+        }
+    }
+    /// A check that does not apply on purpose (see [`Outcome::Skipped`]).
+    pub fn not_applicable(
+        suite: Suite,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Check {
+        Check {
+            suite,
+            name: name.into(),
+            outcome: Outcome::Skipped {
+                reason: reason.into(),
+                by_design: true,
+            },
+        }
+    }
+    /// Skipped, and not by design: what was not verified.
+    pub fn unverified(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Skipped {
+                reason,
+                by_design: false,
+            } => Some(reason),
+            _ => None,
         }
     }
     pub fn finding(&self) -> Option<&Finding> {
@@ -135,8 +166,26 @@ impl Check {
     }
 }
 
+/// What a run established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every tenant table audited and probed, no finding.
+    Isolated,
+    /// At least one finding that fails the run.
+    Findings,
+    /// No failing finding, but something was not verified (`inconclusive` says what).
+    Inconclusive,
+}
+
 #[derive(Debug, Serialize)]
 pub struct RlsReport {
+    pub verdict: Verdict,
+    /// Why the run is not a pass though nothing was found (empty when verified).
+    pub inconclusive: Vec<String>,
+    /// Probe tenants verify-rls made itself (in rolled-back transactions), among the
+    /// organizations probed.
+    pub probe_tenants: usize,
     pub target: String,
     pub engine: String,
     pub tenant_role: String,
@@ -197,10 +246,14 @@ impl Report for RlsReport {
             self.tables,
             self.organizations_probed,
             skipped,
-            if findings.is_empty() {
-                "no finding: tenants are isolated".to_string()
-            } else {
-                format!("{} finding(s)", findings.len())
+            match self.verdict {
+                Verdict::Isolated => "no finding: tenants are isolated".to_string(),
+                Verdict::Findings => format!("{} finding(s)", findings.len()),
+                Verdict::Inconclusive => format!(
+                    "{} finding(s), INCONCLUSIVE: isolation was not verified ({})",
+                    findings.len(),
+                    self.inconclusive.join("; ")
+                ),
             }
         ));
         out
@@ -214,7 +267,7 @@ impl Report for RlsReport {
             for check in self.checks.iter().filter(|c| c.suite == suite) {
                 let status = match &check.outcome {
                     Outcome::Pass => TestCaseStatus::success(),
-                    Outcome::Skipped { reason } => {
+                    Outcome::Skipped { reason, .. } => {
                         let mut s = TestCaseStatus::skipped();
                         s.set_message(reason.clone());
                         s
@@ -235,17 +288,36 @@ impl Report for RlsReport {
     }
 
     fn exit_status(&self) -> ExitStatus {
-        if self.findings().next().is_some() {
-            ExitStatus::Findings
-        } else {
-            ExitStatus::Ok
+        match self.verdict {
+            Verdict::Findings => ExitStatus::Findings,
+            Verdict::Inconclusive => ExitStatus::Inconclusive,
+            Verdict::Isolated => ExitStatus::Ok,
         }
     }
 }
 
 /// Run every suite against `db` and collect one report.
 pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> {
+    let known: Vec<String> = db
+        .client
+        .query(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)",
+            &[&opts.schemas],
+        )
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_else(|_| opts.schemas.clone());
+    if let Some(missing) = opts.schemas.iter().find(|s| !known.contains(s)) {
+        return Err(Refusal::usage(format!(
+            "schema {missing} does not exist in {}: name the schemas that hold the tenant tables with --schema",
+            db.target()
+        ))
+        .into());
+    }
     let mut report = RlsReport {
+        verdict: Verdict::Inconclusive,
+        inconclusive: Vec::new(),
+        probe_tenants: 0,
         target: db.target(),
         engine: db.engine.describe(),
         tenant_role: opts.tenant_role.clone(),
@@ -260,5 +332,49 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         probe::run(db, opts, &mut report).await?;
         cases::run(db, opts, &mut report).await?;
     }
+    decide(opts, &mut report);
     Ok(report)
+}
+
+/// The verdict: findings, else isolated only when nothing was left unverified.
+fn decide(opts: &VerifyOptions, report: &mut RlsReport) {
+    let mut why = std::mem::take(&mut report.inconclusive);
+    if report.tables == 0 {
+        why.push(format!(
+            "no tenant table in schema {}: nothing was verified",
+            opts.schemas.join(", ")
+        ));
+    }
+    if opts.static_only {
+        why.push("--static-only: the catalog audit ran, the live probes and cases did not".into());
+    }
+    for suite in [Suite::Audit, Suite::Probe, Suite::Cases] {
+        // The built-in cases describe ArcDesk's sample data: skipped elsewhere, they leave the
+        // verdict to the probes. Cases the user named must run.
+        if suite == Suite::Cases && opts.cases_dir.is_none() {
+            continue;
+        }
+        let skipped: Vec<&Check> = report
+            .checks
+            .iter()
+            .filter(|c| c.suite == suite && c.unverified().is_some())
+            .collect();
+        if let Some(first) = skipped.first() {
+            why.push(format!(
+                "{} {} check(s) skipped, e.g. {}: {}",
+                skipped.len(),
+                format!("{suite:?}").to_lowercase(),
+                first.name,
+                first.unverified().unwrap_or_default()
+            ));
+        }
+    }
+    report.inconclusive = why;
+    report.verdict = if report.findings().next().is_some() {
+        Verdict::Findings
+    } else if report.inconclusive.is_empty() {
+        Verdict::Isolated
+    } else {
+        Verdict::Inconclusive
+    };
 }

@@ -32,6 +32,8 @@
 //! (`session_replication_role = replica`, transaction-local), else the check is skipped with
 //! the reason.
 
+mod fixtures;
+
 use super::audit::sql_ident;
 use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
 use crate::db::Db;
@@ -155,6 +157,41 @@ impl<'a> Tx<'a> {
             }
         }
         Ok(Ok(outcome))
+    }
+
+    /// `sql` in a savepoint that is kept when it succeeds (rolled back when it fails): what it
+    /// did stays until the transaction's own ROLLBACK.
+    async fn kept(&self, sql: &str) -> anyhow::Result<Result<Outcome, Failure>> {
+        self.client
+            .batch_execute("SAVEPOINT arcdb_keep")
+            .await
+            .context("cannot open a savepoint")?;
+        match self.client.simple_query(sql).await {
+            Ok(messages) => {
+                self.client
+                    .batch_execute("RELEASE SAVEPOINT arcdb_keep")
+                    .await
+                    .context("cannot release a savepoint")?;
+                let mut outcome = Outcome::default();
+                for message in messages {
+                    if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                        outcome.rows.push(
+                            (0..row.len())
+                                .map(|i| row.get(i).map(str::to_string))
+                                .collect(),
+                        );
+                    }
+                }
+                Ok(Ok(outcome))
+            }
+            Err(err) => {
+                self.client
+                    .batch_execute("ROLLBACK TO SAVEPOINT arcdb_keep; RELEASE SAVEPOINT arcdb_keep")
+                    .await
+                    .context("cannot roll back a savepoint")?;
+                Ok(Err(Failure::Statement(err)))
+            }
+        }
     }
 
     /// [`Tx::attempt`] of a write without setup: the rows it affected.
@@ -400,6 +437,8 @@ struct Ctx<'o> {
     blanket_org: Vec<Option<String>>,
     /// The connecting role may SET session_replication_role (to probe past BEFORE triggers).
     may_disable_triggers: bool,
+    /// Probe tenants made by verify-rls, replayed at the start of every probe transaction.
+    fixtures: fixtures::Fixtures,
 }
 
 async fn read_catalog(
@@ -729,43 +768,120 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
     let probe_db = db.reconnect().await?;
     let client = &probe_db.client;
 
-    let (tables, fks, orgs, total, samples, may_disable_triggers, blanket_org) = rolled_back(
-        client,
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        |tx| async move {
-            let (tables, fks) = read_catalog(tx, opts).await?;
-            let may_disable: bool = tx
-                .query(
-                    "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user",
-                    &[],
-                )
-                .await?
-                .first()
-                .map(|r| r.get(0))
-                .unwrap_or(false);
-            let (orgs, total) = match tables.iter().find(|t| t.is_root) {
-                Some(root) if !root.filtered_for_owner => {
-                    read_orgs(tx, root, opts.max_orgs).await?
+    let (tables, fks, mut orgs, total, mut samples, may_disable_triggers, mut blanket_org) =
+        rolled_back(
+            client,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            |tx| async move {
+                let (tables, fks) = read_catalog(tx, opts).await?;
+                let may_disable: bool = tx
+                    .query(
+                        "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user",
+                        &[],
+                    )
+                    .await?
+                    .first()
+                    .map(|r| r.get(0))
+                    .unwrap_or(false);
+                let (orgs, total) = match tables.iter().find(|t| t.is_root) {
+                    Some(root) if !root.filtered_for_owner => {
+                        read_orgs(tx, root, opts.max_orgs).await?
+                    }
+                    _ => (Vec::new(), 0),
+                };
+                let samples = read_samples(tx, &tables, &orgs).await?;
+                let blanket = smallest_orgs(tx, &tables, &orgs).await?;
+                Ok((tables, fks, orgs, total, samples, may_disable, blanket))
+            },
+        )
+        .await?;
+
+    // Fewer than two organizations with rows in some probed table: a leak could not show
+    // there, so make probe tenants (see `fixtures`).
+    let thin: Vec<&Table> = tables
+        .iter()
+        .enumerate()
+        .filter(|(k, t)| t.is_table() && t.probed() && samples[*k].len() < 2)
+        .map(|(_, t)| t)
+        .collect();
+    let mut made = fixtures::Fixtures::default();
+    let root = tables.iter().find(|t| t.is_root && !t.filtered_for_owner);
+    if !thin.is_empty() {
+        match root {
+            None => report.notes.push(format!(
+                "no probe tenants could be made: the root table {} is not among the readable tables of {}",
+                opts.root_table,
+                opts.schemas.join(", ")
+            )),
+            Some(root) => {
+                let names: Vec<String> = tables
+                    .iter()
+                    .filter(|t| t.is_table() && t.probed())
+                    .map(|t| t.sql.clone())
+                    .collect();
+                let (names, tables_ref, orgs_ref) = (&names, &tables, &orgs);
+                let (fx, all, s, b) = rolled_back(client, REPEATABLE_READ, |tx| async move {
+                    let tables = tables_ref;
+                    let fx = fixtures::make(tx, names, &root.sql, &root.tc, &opts.tenant_column)
+                        .await?;
+                    let mut all = orgs_ref.clone();
+                    all.extend(fx.orgs.iter().map(|(id, label)| Org {
+                        id: id.clone(),
+                        label: label.clone(),
+                    }));
+                    let mut s = read_samples(tx, tables, &all).await?;
+                    // Only the rows the fixtures recorded are the same in every transaction
+                    // (a trigger may add others with fresh keys).
+                    for (k, t) in tables.iter().enumerate() {
+                        let recorded = fx.made.get(&t.name);
+                        for (id, _) in &fx.orgs {
+                            let keys: Vec<Value> = recorded
+                                .map(|rows| {
+                                    rows.iter()
+                                        .filter(|(o, _)| o == id)
+                                        .map(|(_, r)| t.pk_of(r))
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            if let Some(rows) = s[k].get_mut(id) {
+                                rows.retain(|r| t.pk.is_empty() || keys.contains(&t.pk_of(r)));
+                            }
+                        }
+                    }
+                    let b = smallest_orgs(tx, tables, &all).await?;
+                    Ok((fx, all, s, b))
+                })
+                .await?;
+                if !fx.is_empty() {
+                    report.notes.push(format!(
+                        "fewer than two organizations have rows in {}: the probes also ran as {} probe tenants made by verify-rls inside its rolled-back transactions (one row in every tenant table each, through the schema's own defaults, constraints and triggers)",
+                        thin.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+                        fx.orgs.len()
+                    ));
+                    orgs = all;
+                    samples = s;
+                    blanket_org = b;
                 }
-                _ => (Vec::new(), 0),
-            };
-            let samples = read_samples(tx, &tables, &orgs).await?;
-            let blanket = smallest_orgs(tx, &tables, &orgs).await?;
-            Ok((tables, fks, orgs, total, samples, may_disable, blanket))
-        },
-    )
-    .await?;
+                for (table, why) in &fx.unmade {
+                    report.inconclusive.push(format!(
+                        "no probe row could be made in {table}: {why}"
+                    ));
+                }
+                made = fx;
+            }
+        }
+    }
 
     report.tables = report
         .tables
         .max(tables.iter().filter(|t| t.is_table()).count());
     report.organizations_probed = orgs.len();
-    report.sampled = total > orgs.len();
+    report.probe_tenants = made.orgs.len();
+    let real = orgs.len() - made.orgs.len();
+    report.sampled = total > real;
     if report.sampled {
         report.notes.push(format!(
-            "the probes ran for a deterministic sample of {} of {} organizations (raise --max-orgs to probe more)",
-            orgs.len(),
-            total
+            "the probes ran for a deterministic sample of {real} of {total} organizations (raise --max-orgs to probe more)"
         ));
     }
     if !report.notes.iter().any(|n| n.contains("SET LOCAL")) {
@@ -783,10 +899,11 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         samples,
         blanket_org,
         may_disable_triggers,
+        fixtures: made,
     };
 
     for t in ctx.tables.iter().filter(|t| t.global) {
-        report.checks.push(Check::skipped(
+        report.checks.push(Check::not_applicable(
             Suite::Probe,
             format!("probe read {}", t.name),
             "tagged arcdb:global: shared by every organization on purpose",
@@ -838,6 +955,7 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
         .await?[0]
         .get(0);
     tx.batch("SET LOCAL lock_timeout = '5s'").await?;
+    ctx.fixtures.replay(tx).await?;
     become_tenant(tx, &ctx.opts.tenant_role).await?;
     let mut states = vec![("unset-setting", None)];
     match preset.as_deref() {
@@ -944,6 +1062,7 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
     let n = ctx.orgs.len();
     let other = (n > 1).then(|| &ctx.orgs[(i + 1) % n]);
     tx.batch("SET LOCAL lock_timeout = '5s'").await?;
+    ctx.fixtures.replay(tx).await?;
 
     // As the owner, in the transaction's snapshot: the true number of A's rows per table.
     let counted: Vec<usize> = ctx
@@ -989,7 +1108,7 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
         if !t.probed() {
             continue;
         }
-        checks.push(probe.read(t, truth.get(&k).copied()).await?);
+        checks.push(probe.read(k, truth.get(&k).copied()).await?);
         if !t.is_table() {
             continue;
         }
@@ -1114,10 +1233,28 @@ impl Probe<'_, '_> {
     }
 
     /// `SELECT count` as the tenant: exactly its own rows, none of another organization.
-    async fn read(&self, t: &Table, truth: Option<i64>) -> anyhow::Result<Check> {
+    async fn read(&self, k: usize, truth: Option<i64>) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
         let name = self.name("read", &t.name);
         if !t.can_select {
             return Ok(Check::pass(Suite::Probe, name));
+        }
+        // No other organization has a row here: "none of theirs is visible" would be vacuous.
+        if t.is_table()
+            && !self
+                .ctx
+                .orgs
+                .iter()
+                .any(|o| o.id != self.org.id && !self.samples(k, &o.id).is_empty())
+        {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!(
+                    "no other probed organization has a row in {}, so a leak could not show",
+                    t.name
+                ),
+            ));
         }
         let sql = format!(
             "SELECT count(*) FILTER (WHERE {tc} = {org}),
