@@ -248,8 +248,34 @@ pub struct VerifyRlsArgs {
     pub cases: Option<PathBuf>,
 
     /// Only the catalog audit: no live probes, no cases (needs no tenant role membership).
+    /// Never a pass: without findings the run is inconclusive (exit 6).
     #[arg(long)]
     pub static_only: bool,
+
+    /// The tenant key column of tenant tables.
+    #[arg(long, value_name = "COLUMN", default_value = "organization_id")]
+    pub tenant_column: String,
+
+    /// The tenant root table, optionally schema-qualified (schema.table); its key is what the
+    /// tenant column holds.
+    #[arg(long, value_name = "TABLE", default_value = "organizations")]
+    pub root_table: String,
+
+    /// The key column of the root table.
+    #[arg(long, value_name = "COLUMN", default_value = "id")]
+    pub root_key: String,
+
+    /// Findings of this severity or above fail the run (exit 5); below it they are reported.
+    #[arg(long, value_name = "SEVERITY", default_value = "error")]
+    pub fail_on: FailOn,
+}
+
+/// `verify-rls --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
 }
 
 #[derive(Debug, Args)]

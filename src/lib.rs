@@ -110,18 +110,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::VerifyRls(args) => {
             let defaults = rls::VerifyOptions::default();
+            let mut schemas = if args.schemas.is_empty() {
+                defaults.schemas.clone()
+            } else {
+                args.schemas
+            };
+            // `--root-table schema.table`: that schema holds tenant rows too.
+            let root_table = match args.root_table.split_once('.') {
+                Some((schema, table)) => {
+                    if !schemas.iter().any(|s| s == schema) {
+                        schemas.push(schema.to_string());
+                    }
+                    table.to_string()
+                }
+                None => args.root_table,
+            };
             let opts = rls::VerifyOptions {
                 tenant_role: args.tenant_role,
                 setting: args.setting,
-                schemas: if args.schemas.is_empty() {
-                    defaults.schemas.clone()
-                } else {
-                    args.schemas
-                },
+                schemas,
+                tenant_column: args.tenant_column,
+                root_table,
+                root_key: args.root_key,
                 max_orgs: args.max_orgs as usize,
                 cases_dir: args.cases,
                 static_only: args.static_only,
-                ..defaults
+                fail_on: match args.fail_on {
+                    cli::FailOn::Error => rls::Severity::Error,
+                    cli::FailOn::Warning => rls::Severity::Warning,
+                    cli::FailOn::Info => rls::Severity::Info,
+                },
             };
             let db = connect(&cli.global).await?;
             emit(&rls::verify(&db, &opts).await?, format)

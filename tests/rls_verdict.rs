@@ -182,3 +182,177 @@ fn what_was_not_verified_is_never_reported_as_isolation() {
         "{why}"
     );
 }
+
+#[test]
+fn the_report_fits_the_width_and_a_wrong_setting_is_one_root_cause() {
+    let pg = TestCluster::start();
+    empty_db(&pg, "arcdesk");
+    let seed = arcdb(&pg, "arcdesk", &["seed"]);
+    assert_eq!(seed.code, 0, "{}", seed.stderr);
+    pg.psql(
+        "arcdesk",
+        "CREATE POLICY debug_all ON tasks FOR SELECT TO arcdesk_tenant USING (true);",
+    );
+
+    // Grouped by table, one line per finding within the width, the fix indented under it,
+    // counts per severity at the end, notes on stderr only.
+    let mut cmd = pg.arcdb_at(&pg.dsn("arcdesk"), &["verify-rls"]);
+    cmd.env("COLUMNS", "80");
+    let table = run(cmd);
+    assert_eq!(table.code, 5, "{}", table.stderr);
+    for line in table.stdout.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80: {line}");
+    }
+    assert!(
+        table.stdout.lines().any(|l| l == "public.tasks"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains("  error[probe-cross-org-read] public.tasks"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("\n      fix: "), "{}", table.stdout);
+    assert!(table.stdout.contains("error(s),"), "{}", table.stdout);
+    assert!(!table.stdout.contains("note:"), "{}", table.stdout);
+    assert!(table.stderr.contains("note:"), "{}", table.stderr);
+
+    // A setting no policy reads: one root cause, the rest folded under it, a short report.
+    let mut cmd = pg.arcdb_at(
+        &pg.dsn("arcdesk"),
+        &["verify-rls", "--setting", "app.nosuch"],
+    );
+    cmd.env("COLUMNS", "100");
+    let wrong = run(cmd);
+    assert_eq!(wrong.code, 5, "{}", wrong.stderr);
+    let first = wrong.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("error[setting-unread] setting app.nosuch"),
+        "{first}"
+    );
+    assert!(
+        wrong.stdout.contains("--setting app.current_org_id"),
+        "{}",
+        wrong.stdout
+    );
+    assert!(
+        wrong.stdout.contains("explains the other"),
+        "{}",
+        wrong.stdout
+    );
+    assert!(
+        wrong.stdout.lines().count() < 20,
+        "the root cause should fold the rest:\n{}",
+        wrong.stdout
+    );
+}
+
+/// Another tenancy model's names: tenant column `tenant_id`, root `acct.accounts` keyed by
+/// `account_id`, role `app_tenant`, setting `app.tenant`.
+const ACCOUNTS_SCHEMA: &str = "
+    CREATE ROLE app_tenant NOLOGIN;
+    CREATE SCHEMA acct;
+    GRANT USAGE ON SCHEMA acct TO app_tenant;
+    CREATE TABLE acct.accounts (
+        account_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100));
+    CREATE TABLE acct.notes (
+        tenant_id uuid NOT NULL REFERENCES acct.accounts (account_id),
+        id uuid NOT NULL DEFAULT gen_random_uuid(),
+        body text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('memo', 'todo')),
+        PRIMARY KEY (tenant_id, id));
+    ALTER TABLE acct.accounts ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE acct.notes ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY accounts_own ON acct.accounts TO app_tenant
+        USING (account_id = NULLIF(current_setting('app.tenant', true), '')::uuid);
+    CREATE POLICY notes_own ON acct.notes TO app_tenant
+        USING (tenant_id = NULLIF(current_setting('app.tenant', true), '')::uuid)
+        WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant', true), '')::uuid);
+    GRANT SELECT ON acct.accounts TO app_tenant;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON acct.notes TO app_tenant;";
+
+#[test]
+fn another_schemas_names_are_given_by_flags_and_its_holes_are_caught() {
+    let pg = TestCluster::start();
+    pg.create_db("acct");
+    pg.psql("acct", ACCOUNTS_SCHEMA);
+    let args = [
+        "verify-rls",
+        "--schema",
+        "acct",
+        "--tenant-role",
+        "app_tenant",
+        "--setting",
+        "app.tenant",
+        "--tenant-column",
+        "tenant_id",
+        "--root-table",
+        "acct.accounts",
+        "--root-key",
+        "account_id",
+        "--format",
+        "json",
+    ];
+    let ok = arcdb(&pg, "acct", &args);
+    let report = ok.json();
+    assert_eq!(
+        report["verdict"],
+        "isolated",
+        "fails: {:#?}\nskipped: {:#?}\ninconclusive: {}\nstderr: {}",
+        outcome_list(&report, "fail"),
+        outcome_list(&report, "skipped"),
+        report["inconclusive"],
+        ok.stderr
+    );
+    assert_eq!(ok.code, 0);
+    assert_eq!(report["tables"], 2);
+    assert_eq!(report["probe_tenants"], 2);
+    assert!(checks(&report)
+        .iter()
+        .any(|c| c["name"] == "probe read acct.notes as probe tenant 1" && c["outcome"] == "pass"));
+    assert!(checks(&report)
+        .iter()
+        .any(|c| c["name"] == "cases (built-in)" && c["by_design"] == true));
+
+    // Holes of notes/rls.md in this model: an extra permissive policy; no WITH CHECK.
+    pg.psql(
+        "acct",
+        "CREATE POLICY debug_all ON acct.notes FOR SELECT TO app_tenant USING (true);",
+    );
+    let holed = arcdb(&pg, "acct", &args);
+    let report = holed.json();
+    assert_eq!(holed.code, 5, "{}", holed.stderr);
+    let rules: Vec<String> = checks(&report)
+        .iter()
+        .filter(|c| {
+            c["finding"]["object"]
+                .as_str()
+                .unwrap_or("")
+                .contains("acct.notes")
+        })
+        .map(|c| c["finding"]["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        rules.iter().any(|r| r == "probe-cross-org-read"),
+        "{rules:?}"
+    );
+    assert!(rules.iter().any(|r| r == "policy-unscoped"), "{rules:?}");
+    pg.psql(
+        "acct",
+        "DROP POLICY debug_all ON acct.notes;
+         ALTER POLICY notes_own ON acct.notes WITH CHECK (true);",
+    );
+    let report = arcdb(&pg, "acct", &args).json();
+    assert!(
+        checks(&report)
+            .iter()
+            .any(|c| c["finding"]["rule"] == "probe-cross-org-insert"
+                && c["finding"]["object"] == "acct.notes"),
+        "{:#?}",
+        outcome_list(&report, "fail")
+    );
+}

@@ -12,11 +12,16 @@
 
 pub mod audit;
 pub mod cases;
+mod locate;
 pub mod probe;
+mod render;
+pub mod severity;
+
+pub use severity::Severity;
 
 use crate::db::Db;
 use crate::error::{ExitStatus, Refusal};
-use crate::output::{table, Report};
+use crate::output::Report;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -31,14 +36,19 @@ pub struct VerifyOptions {
     pub schemas: Vec<String>,
     /// The tenant key column of tenant tables.
     pub tenant_column: String,
-    /// The tenant root table, keyed by `id` instead of `tenant_column`.
+    /// The tenant root table (its name; its schema is among `schemas`), keyed by `root_key`
+    /// instead of `tenant_column`.
     pub root_table: String,
+    /// The key column of the root table that the tenant column holds.
+    pub root_key: String,
     /// Probe at most this many organizations (a sample beyond that, and the report says so).
     pub max_orgs: usize,
     /// Declarative cases from this directory instead of the embedded `rls-tests/`.
     pub cases_dir: Option<PathBuf>,
     /// Skip the live probes and cases (catalog audit only).
     pub static_only: bool,
+    /// Findings of this severity or above fail the run (exit 5).
+    pub fail_on: Severity,
 }
 
 impl Default for VerifyOptions {
@@ -49,9 +59,11 @@ impl Default for VerifyOptions {
             schemas: vec!["public".into()],
             tenant_column: "organization_id".into(),
             root_table: "organizations".into(),
+            root_key: "id".into(),
             max_orgs: 50,
             cases_dir: None,
             static_only: false,
+            fail_on: Severity::Error,
         }
     }
 }
@@ -69,15 +81,28 @@ pub enum Suite {
 pub struct Finding {
     /// Stable identifier of the rule, e.g. `rls-disabled`, `policy-unscoped`.
     pub rule: String,
+    /// How much it weighs ([`severity::SEVERITIES`]); set from the rule by [`Check::fail`].
+    pub severity: Severity,
     /// The table, view, function, policy, role or schema, qualified (`public.tasks`,
     /// `policy debug_all on public.tasks`, `function public.f(uuid)`).
     pub object: String,
     /// SELECT / INSERT / UPDATE / DELETE / ALL, where it applies.
     pub command: Option<String>,
     /// What a tenant could do because of it.
-    pub risk: String,
+    pub message: String,
+    /// More about it (e.g. the findings a root cause explains), when there is more.
+    pub detail: Option<String>,
     /// How to fix it (SQL where possible).
     pub fix: String,
+    /// Where in a source file the object is defined, when known.
+    pub location: Option<Location>,
+}
+
+/// A place in a file (for SARIF and for people).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,7 +141,8 @@ impl Check {
             outcome: Outcome::Pass,
         }
     }
-    pub fn fail(suite: Suite, name: impl Into<String>, finding: Finding) -> Check {
+    pub fn fail(suite: Suite, name: impl Into<String>, mut finding: Finding) -> Check {
+        finding.severity = severity::of(&finding.rule);
         Check {
             suite,
             name: name.into(),
@@ -166,13 +192,21 @@ impl Check {
     }
 }
 
+/// Findings per severity.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Summary {
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
 /// What a run established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Every tenant table audited and probed, no finding.
     Isolated,
-    /// At least one finding that fails the run.
+    /// At least one finding at or above `fail_on`.
     Findings,
     /// No failing finding, but something was not verified (`inconclusive` says what).
     Inconclusive,
@@ -181,6 +215,10 @@ pub enum Verdict {
 #[derive(Debug, Serialize)]
 pub struct RlsReport {
     pub verdict: Verdict,
+    /// Findings of this severity or above fail the run (`--fail-on`).
+    pub fail_on: Severity,
+    /// Findings per severity.
+    pub summary: Summary,
     /// Why the run is not a pass though nothing was found (empty when verified).
     pub inconclusive: Vec<String>,
     /// Probe tenants verify-rls made itself (in rolled-back transactions), among the
@@ -206,57 +244,11 @@ impl RlsReport {
 
 impl Report for RlsReport {
     fn render_table(&self) -> String {
-        let findings: Vec<&Finding> = self.findings().collect();
-        let mut out = String::new();
-        if !findings.is_empty() {
-            let rows = findings.iter().map(|f| {
-                vec![
-                    f.rule.clone(),
-                    f.object.clone(),
-                    f.command.clone().unwrap_or_default(),
-                    f.risk.clone(),
-                    f.fix.clone(),
-                ]
-            });
-            out.push_str(&table(
-                &["rule", "object", "command", "a tenant could", "fix"],
-                rows,
-            ));
-            out.push('\n');
-        }
-        for note in &self.notes {
-            out.push_str(&format!("note: {note}\n"));
-        }
-        let skipped = self
-            .checks
-            .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Skipped { .. }))
-            .count();
-        let sample = if self.sampled {
-            " (a sample: more organizations exist)"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "{} ({}) as {}: {} checks over {} tables and {} organizations{sample}, {} skipped — {}",
-            self.target,
-            self.engine,
-            self.tenant_role,
-            self.checks.len(),
-            self.tables,
-            self.organizations_probed,
-            skipped,
-            match self.verdict {
-                Verdict::Isolated => "no finding: tenants are isolated".to_string(),
-                Verdict::Findings => format!("{} finding(s)", findings.len()),
-                Verdict::Inconclusive => format!(
-                    "{} finding(s), INCONCLUSIVE: isolation was not verified ({})",
-                    findings.len(),
-                    self.inconclusive.join("; ")
-                ),
-            }
-        ));
-        out
+        render::table(self, render::width())
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 
     fn render_junit(&self) -> Option<String> {
@@ -274,7 +266,12 @@ impl Report for RlsReport {
                     }
                     Outcome::Fail { finding } => {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                        s.set_message(format!("{}: {}", finding.object, finding.risk));
+                        s.set_message(format!(
+                            "{} {}: {}",
+                            finding.severity.as_str(),
+                            finding.object,
+                            finding.message
+                        ));
                         s.set_type(finding.rule.clone());
                         s.set_description(format!("fix: {}", finding.fix));
                         s
@@ -285,6 +282,38 @@ impl Report for RlsReport {
             junit.add_test_suite(ts);
         }
         junit.to_string().ok()
+    }
+
+    fn render_sarif(&self) -> Option<String> {
+        use crate::output::sarif;
+        let mut rules: Vec<sarif::Rule> = audit::RULES
+            .iter()
+            .map(|(id, description)| sarif::Rule {
+                id,
+                description,
+                level: sarif::level(severity::of(id).as_str()),
+            })
+            .collect();
+        for (id, sev) in severity::SEVERITIES {
+            if !rules.iter().any(|r| r.id == *id) {
+                rules.push(sarif::Rule {
+                    id,
+                    description: id,
+                    level: sarif::level(sev.as_str()),
+                });
+            }
+        }
+        let results: Vec<sarif::Result> = self
+            .findings()
+            .map(|f| sarif::Result {
+                rule_id: &f.rule,
+                level: sarif::level(f.severity.as_str()),
+                message: format!("{}: {} Fix: {}", f.object, f.message, f.fix),
+                object: &f.object,
+                location: f.location.as_ref().map(|l| (l.path.as_str(), l.line)),
+            })
+            .collect();
+        Some(sarif::render("arcdb verify-rls", &rules, &results))
     }
 
     fn exit_status(&self) -> ExitStatus {
@@ -316,6 +345,8 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
     }
     let mut report = RlsReport {
         verdict: Verdict::Inconclusive,
+        fail_on: opts.fail_on,
+        summary: Summary::default(),
         inconclusive: Vec::new(),
         probe_tenants: 0,
         target: db.target(),
@@ -327,13 +358,75 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         checks: Vec::new(),
         notes: Vec::new(),
     };
+    setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
     if !opts.static_only {
         probe::run(db, opts, &mut report).await?;
         cases::run(db, opts, &mut report).await?;
     }
+    // Findings on objects of arcdb's own migrations point at their definition (SARIF).
+    let migrated = db
+        .client
+        .query_one(
+            "SELECT to_regclass('arcdb.schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    if migrated {
+        for check in &mut report.checks {
+            if let Outcome::Fail { finding } = &mut check.outcome {
+                finding.location = locate::locate(&finding.object);
+            }
+        }
+    }
     decide(opts, &mut report);
     Ok(report)
+}
+
+/// A root cause: policies exist but none (and no function) reads `--setting`, so the probes
+/// set a setting nothing looks at and every finding after would follow from that one mistake.
+async fn setting_read(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyhow::Result<()> {
+    let Ok(row) = db
+        .client
+        .query_one(include_str!("setting_read.sql"), &[&opts.setting])
+        .await
+    else {
+        return Ok(()); // an engine without these catalogs: the audit says what it cannot see
+    };
+    let (policies, read, others): (i64, bool, Vec<String>) = (row.get(0), row.get(1), row.get(2));
+    let name = format!("setting-unread {}", opts.setting);
+    if policies == 0 || read {
+        report.checks.push(Check::pass(Suite::Audit, name));
+        return Ok(());
+    }
+    let read_instead = if others.is_empty() {
+        "no policy reads any setting with current_setting()".to_string()
+    } else {
+        format!("the policies and functions read {}", others.join(", "))
+    };
+    report.checks.push(Check::fail(
+        Suite::Audit,
+        name,
+        Finding {
+            rule: "setting-unread".into(),
+            severity: Severity::Error,
+            object: format!("setting {}", opts.setting),
+            command: None,
+            message: format!(
+                "no policy or function reads {}: the probes act as a tenant the schema never sees, so the other findings follow from this one ({read_instead})",
+                opts.setting
+            ),
+            detail: None,
+            fix: match others.first() {
+                Some(s) => format!("name the setting the application sets: --setting {s}"),
+                None => "name the setting the application sets with --setting".into(),
+            },
+            location: None,
+        },
+    ));
+    Ok(())
 }
 
 /// The verdict: findings, else isolated only when nothing was left unverified.
@@ -370,7 +463,16 @@ fn decide(opts: &VerifyOptions, report: &mut RlsReport) {
         }
     }
     report.inconclusive = why;
-    report.verdict = if report.findings().next().is_some() {
+    let mut summary = Summary::default();
+    for f in report.findings() {
+        match f.severity {
+            Severity::Error => summary.error += 1,
+            Severity::Warning => summary.warning += 1,
+            Severity::Info => summary.info += 1,
+        }
+    }
+    report.summary = summary;
+    report.verdict = if report.findings().any(|f| f.severity >= opts.fail_on) {
         Verdict::Findings
     } else if report.inconclusive.is_empty() {
         Verdict::Isolated

@@ -35,7 +35,7 @@
 mod fixtures;
 
 use super::audit::sql_ident;
-use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
+use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
 use crate::db::Db;
 use anyhow::{anyhow, Context};
 use serde_json::{Map, Value};
@@ -505,7 +505,7 @@ async fn read_catalog(
             filtered_for_owner: row.get(6),
             is_root,
             tc: if is_root {
-                "id".into()
+                opts.root_key.clone()
             } else {
                 opts.tenant_column.clone()
             },
@@ -663,7 +663,7 @@ async fn read_orgs(tx: Tx<'_>, root: &Table, max: usize) -> anyhow::Result<(Vec<
         .iter()
         .find(|c| root.column(c).is_some())
         .map(|c| format!("{}::text", ident(c)))
-        .unwrap_or_else(|| "id::text".into());
+        .unwrap_or_else(|| format!("{}::text", root.tc_sql()));
     let total: i64 = tx
         .query(&format!("SELECT count(*) FROM {}", root.sql), &[])
         .await?[0]
@@ -672,8 +672,9 @@ async fn read_orgs(tx: Tx<'_>, root: &Table, max: usize) -> anyhow::Result<(Vec<
     let rows = tx
         .query(
             &format!(
-                "SELECT id::text, coalesce({label}, id::text) FROM {} ORDER BY md5(id::text) LIMIT $1",
-                root.sql
+                "SELECT {key}::text, coalesce({label}, {key}::text) FROM {} ORDER BY md5({key}::text) LIMIT $1",
+                root.sql,
+                key = root.tc_sql()
             ),
             &[&(max as i64)],
         )
@@ -977,12 +978,15 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                     rule: "probe-setting-preset".into(),
                     object: format!("setting {setting}"),
                     command: None,
-                    risk: format!(
+                    message: format!(
                         "every new session starts with {setting} = '{value}' (ALTER DATABASE/ROLE … SET, postgresql.conf or the connection options): a session that does not choose a tenant acts as that one"
                     ),
                     fix: format!(
                         "remove the default (ALTER DATABASE … RESET {setting}; ALTER ROLE … RESET {setting}) and let the application set it per transaction"
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ));
         }
@@ -1018,7 +1022,7 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                                 rule: "probe-fail-open".into(),
                                 object: t.name.clone(),
                                 command: Some("SELECT".into()),
-                                risk: format!(
+                                message: format!(
                                     "with {how}, {} sees {n} rows of {}: a request that forgets to set the tenant reads every organization's data",
                                     ctx.opts.tenant_role, t.name
                                 ),
@@ -1026,6 +1030,9 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                                     "compare with NULLIF(current_setting('{setting}', true), '') cast to the key type (NULL matches no row), never `… IS NULL OR …` or COALESCE: {}",
                                     t.scoped(setting)
                                 ),
+                                severity: Severity::Error,
+                                detail: None,
+                                location: None,
                             },
                         )
                     }
@@ -1037,7 +1044,7 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                         rule: "probe-fail-loud".into(),
                         object: t.name.clone(),
                         command: Some("SELECT".into()),
-                        risk: format!(
+                        message: format!(
                             "with {how}, reading {} as {} fails ({}): requests that run before the tenant is set break instead of seeing no row",
                             t.name,
                             ctx.opts.tenant_role,
@@ -1047,6 +1054,9 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                             "read the setting with current_setting('{setting}', true) and NULLIF(…, '') before the cast, so that unset and empty mean NULL: {}",
                             t.scoped(setting)
                         ),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 ),
             };
@@ -1275,7 +1285,7 @@ impl Probe<'_, '_> {
                         rule: "probe-read-error".into(),
                         object: t.name.clone(),
                         command: Some("SELECT".into()),
-                        risk: format!(
+                        message: format!(
                             "the tenant of {} cannot read {} at all ({}): the application breaks for every tenant",
                             self.org.label,
                             t.name,
@@ -1286,6 +1296,9 @@ impl Probe<'_, '_> {
                             t.name,
                             self.role()
                         ),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 ))
             }
@@ -1323,11 +1336,14 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-read".into(),
                     object: t.name.clone(),
                     command: Some("SELECT".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} reads {foreign} rows of other organizations in {}",
                         self.org.label, t.name
                     ),
                     fix,
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ));
         }
@@ -1340,7 +1356,7 @@ impl Probe<'_, '_> {
                         rule: "probe-own-rows-hidden".into(),
                         object: t.name.clone(),
                         command: Some("SELECT".into()),
-                        risk: format!(
+                        message: format!(
                             "the tenant of {} sees {own} of its {truth} rows in {}: the application misses its own data",
                             self.org.label, t.name
                         ),
@@ -1349,6 +1365,9 @@ impl Probe<'_, '_> {
                             t.name,
                             t.scoped(&self.ctx.opts.setting)
                         ),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 ));
             }
@@ -1524,7 +1543,7 @@ impl Probe<'_, '_> {
                 rule: "probe-cross-org-insert".into(),
                 object: t.name.clone(),
                 command: Some("INSERT".into()),
-                risk: format!(
+                message: format!(
                     "the tenant of {} can insert rows for {target} into {} ({how})",
                     self.org.label, t.name
                 ),
@@ -1534,6 +1553,9 @@ impl Probe<'_, '_> {
                     self.role(),
                     t.scoped(&self.ctx.opts.setting)
                 ),
+                severity: Severity::Error,
+                detail: None,
+                location: None,
             },
         )
     }
@@ -1596,13 +1618,16 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-update".into(),
                     object: t.name.clone(),
                     command: Some("UPDATE".into()),
-                    risk: format!("the tenant of {} can {what}: {how}", self.org.label),
+                    message: format!("the tenant of {} can {what}: {how}", self.org.label),
                     fix: format!(
                         "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
                         t.name,
                         self.role(),
                         t.scoped(&self.ctx.opts.setting)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             )
         };
@@ -1754,7 +1779,7 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-move".into(),
                     object: t.name.clone(),
                     command: Some("UPDATE".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} can move its rows of {} to {target_label} (planting data in another tenant): {how}",
                         self.org.label, t.name
                     ),
@@ -1764,6 +1789,9 @@ impl Probe<'_, '_> {
                         self.role(),
                         t.scoped(&self.ctx.opts.setting)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             )
         };
@@ -1834,7 +1862,7 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-delete".into(),
                     object: t.name.clone(),
                     command: Some("DELETE".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} can delete other organizations' rows of {}: {how}",
                         self.org.label, t.name
                     ),
@@ -1844,6 +1872,9 @@ impl Probe<'_, '_> {
                         self.role(),
                         t.scoped(&self.ctx.opts.setting)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             )
         };
@@ -1996,7 +2027,7 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-reference".into(),
                     object: format!("{} (foreign key {} → {})", child.name, fk.name, parent.name),
                     command: Some("INSERT".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} can insert rows of {} that point at {}'s rows of {} ({}): foreign-key checks bypass row-level security",
                         self.org.label,
                         child.name,
@@ -2018,6 +2049,9 @@ impl Probe<'_, '_> {
                             parent.name
                         )
                     },
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ),
             Err(err) => {
