@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod citus;
 mod locate;
 pub mod probe;
 mod render;
@@ -360,6 +361,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
     };
     setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
+    citus::run(db, &mut report).await?;
     if !opts.static_only {
         probe::run(db, opts, &mut report).await?;
         cases::run(db, opts, &mut report).await?;
