@@ -356,3 +356,29 @@ fn another_schemas_names_are_given_by_flags_and_its_holes_are_caught() {
         outcome_list(&report, "fail")
     );
 }
+
+#[test]
+fn a_read_only_connection_says_so_once_and_is_not_a_pass() {
+    let pg = TestCluster::start();
+    empty_db(&pg, "arcdesk");
+    let seed = arcdb(&pg, "arcdesk", &["seed"]);
+    assert_eq!(seed.code, 0, "{}", seed.stderr);
+    pg.psql(
+        "postgres",
+        "ALTER DATABASE arcdesk SET default_transaction_read_only = on;",
+    );
+    let run = arcdb(&pg, "arcdesk", &["verify-rls", "--format", "json"]);
+    let report = run.json();
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        outcome_list(&report, "fail").is_empty(),
+        "nothing fails for being read-only: {:#?}",
+        outcome_list(&report, "fail")
+    );
+    // The reads ran; the writes say why not; the note is one line on stderr.
+    assert!(checks(&report).iter().any(|c| c["name"]
+        == "probe read public.tasks as Acme Corporation"
+        && c["outcome"] == "pass"));
+    assert!(report["inconclusive"].to_string().contains("read-only"));
+    assert_eq!(run.stderr.matches("read-only").count(), 1, "{}", run.stderr);
+}

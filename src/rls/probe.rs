@@ -439,6 +439,8 @@ struct Ctx<'o> {
     may_disable_triggers: bool,
     /// Probe tenants made by verify-rls, replayed at the start of every probe transaction.
     fixtures: fixtures::Fixtures,
+    /// Sessions are read-only: only the read probes run.
+    read_only: bool,
 }
 
 async fn read_catalog(
@@ -797,6 +799,20 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         )
         .await?;
 
+    let read_only: bool = client
+        .query_one(
+            "SELECT current_setting('default_transaction_read_only') = 'on' OR pg_is_in_recovery()",
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if read_only {
+        report
+            .notes
+            .push(format!("{READ_ONLY}; only the read probes ran"));
+    }
+
     // Fewer than two organizations with rows in some probed table: a leak could not show
     // there, so make probe tenants (see `fixtures`).
     let thin: Vec<&Table> = tables
@@ -807,7 +823,12 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         .collect();
     let mut made = fixtures::Fixtures::default();
     let root = tables.iter().find(|t| t.is_root && !t.filtered_for_owner);
-    if !thin.is_empty() {
+    if !thin.is_empty() && read_only {
+        report.inconclusive.push(format!(
+            "fewer than two organizations have rows in {}, and probe tenants cannot be made on a read-only connection",
+            thin.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    } else if !thin.is_empty() {
         match root {
             None => report.notes.push(format!(
                 "no probe tenants could be made: the root table {} is not among the readable tables of {}",
@@ -901,6 +922,7 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         blanket_org,
         may_disable_triggers,
         fixtures: made,
+        read_only,
     };
 
     for t in ctx.tables.iter().filter(|t| t.global) {
@@ -1122,6 +1144,21 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
         if !t.is_table() {
             continue;
         }
+        if ctx.read_only {
+            for kind in [
+                "insert-other-org",
+                "update-other-org",
+                "move-to-other-org",
+                "delete-other-org",
+            ] {
+                checks.push(Check::skipped(
+                    Suite::Probe,
+                    probe.name(kind, &t.name),
+                    READ_ONLY,
+                ));
+            }
+            continue;
+        }
         checks.push(probe.insert_other(k).await?);
         checks.push(probe.update_other(k, truth.get(&k).copied()).await?);
         checks.push(probe.move_own(k).await?);
@@ -1133,10 +1170,21 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
         if child.global || parent.global || child.filtered_for_owner || parent.filtered_for_owner {
             continue;
         }
+        if ctx.read_only {
+            let name = probe.name(
+                "reference-other-org",
+                &format!("{}.{}", child.name, fk.name),
+            );
+            checks.push(Check::skipped(Suite::Probe, name, READ_ONLY));
+            continue;
+        }
         checks.push(probe.reference_other(fk, &mut valid_rows).await?);
     }
     Ok(checks)
 }
+
+/// Why the write probes did not run on a read-only connection.
+const READ_ONLY: &str = "the connection is read-only (default_transaction_read_only or a standby): the write probes need a writable session, even though they always roll back";
 
 /// What a rejected write says about row-level security.
 enum Verdict {
