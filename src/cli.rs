@@ -226,14 +226,16 @@ pub struct SeedArgs {
 pub struct VerifyRlsArgs {
     /// The role tenant sessions run as: the probes switch to it with SET LOCAL ROLE, so the
     /// connecting user must be a member (GRANT arcdesk_tenant TO <user>).
-    #[arg(long, value_name = "ROLE", default_value = "arcdesk_tenant")]
-    pub tenant_role: String,
+    /// Default: [verify_rls] tenant_role in arcdb.toml, else arcdesk_tenant.
+    #[arg(long, value_name = "ROLE")]
+    pub tenant_role: Option<String>,
 
     /// The session setting that carries the tenant's organization id.
-    #[arg(long, value_name = "NAME", default_value = "app.current_org_id")]
-    pub setting: String,
+    /// Default: [verify_rls] setting, else app.current_org_id.
+    #[arg(long, value_name = "NAME")]
+    pub setting: Option<String>,
 
-    /// A schema holding tenant tables (repeatable; default: public).
+    /// A schema holding tenant tables (repeatable; default: [verify_rls] schemas, else public).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
 
@@ -252,18 +254,19 @@ pub struct VerifyRlsArgs {
     #[arg(long)]
     pub static_only: bool,
 
-    /// The tenant key column of tenant tables.
-    #[arg(long, value_name = "COLUMN", default_value = "organization_id")]
-    pub tenant_column: String,
+    /// The tenant key column of tenant tables (default: [verify_rls] tenant_column, else
+    /// organization_id).
+    #[arg(long, value_name = "COLUMN")]
+    pub tenant_column: Option<String>,
 
     /// The tenant root table, optionally schema-qualified (schema.table); its key is what the
-    /// tenant column holds.
-    #[arg(long, value_name = "TABLE", default_value = "organizations")]
-    pub root_table: String,
+    /// tenant column holds (default: [verify_rls] root_table, else organizations).
+    #[arg(long, value_name = "TABLE")]
+    pub root_table: Option<String>,
 
-    /// The key column of the root table.
-    #[arg(long, value_name = "COLUMN", default_value = "id")]
-    pub root_key: String,
+    /// The key column of the root table (default: [verify_rls] root_key, else id).
+    #[arg(long, value_name = "COLUMN")]
+    pub root_key: Option<String>,
 
     /// Findings of this severity or above fail the run (exit 5); below it they are reported.
     #[arg(long, value_name = "SEVERITY", default_value = "error")]

@@ -318,6 +318,31 @@ fn another_schemas_names_are_given_by_flags_and_its_holes_are_caught() {
         .iter()
         .any(|c| c["name"] == "cases (built-in)" && c["by_design"] == true));
 
+    // The same names from [verify_rls] in arcdb.toml instead of flags.
+    let config = pg.root().join("arcdb.toml");
+    std::fs::write(
+        &config,
+        "[verify_rls]\ntenant_role = \"app_tenant\"\nsetting = \"app.tenant\"\nschemas = [\"acct\"]\ntenant_column = \"tenant_id\"\nroot_table = \"acct.accounts\"\nroot_key = \"account_id\"\n",
+    )
+    .unwrap();
+    let from_file = arcdb(
+        &pg,
+        "acct",
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "verify-rls",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        from_file.code, 0,
+        "{}{}",
+        from_file.stdout, from_file.stderr
+    );
+    assert_eq!(from_file.json()["tenant_role"], "app_tenant");
+
     // Holes of notes/rls.md in this model: an extra permissive policy; no WITH CHECK.
     pg.psql(
         "acct",
