@@ -838,3 +838,41 @@ fn findings_on_objects_of_the_migrations_point_at_their_definition() {
     assert!(physical["region"]["startLine"].as_u64().unwrap() > 1);
     assert_eq!(hit["level"], "error");
 }
+
+#[test]
+fn a_relation_the_tenant_can_read_outside_the_tenant_schemas() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE SCHEMA reporting;
+         CREATE TABLE reporting.all_tasks AS SELECT * FROM public.tasks;
+         GRANT USAGE ON SCHEMA reporting TO arcdesk_tenant;
+         GRANT SELECT ON reporting.all_tasks TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "reachable-outside-tenant-schemas",
+        "reporting.all_tasks",
+    );
+    assert_eq!(f.severity, "error");
+    assert!(
+        f.message.contains("outside the tenant schemas"),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("--schema reporting"), "{}", f.fix);
+    // Shared on purpose: tagged, not a finding.
+    pg.psql(
+        DB,
+        "COMMENT ON TABLE reporting.all_tasks IS 'arcdb:global: a test of the tag';",
+    );
+    let report = audit(&pg, DB);
+    assert!(
+        report
+            .findings()
+            .all(|f| f.rule != "reachable-outside-tenant-schemas"),
+        "{}",
+        listing(&report)
+    );
+}

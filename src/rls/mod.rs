@@ -15,6 +15,7 @@ pub mod cases;
 pub mod citus;
 mod locate;
 pub mod probe;
+mod reach;
 mod render;
 pub mod severity;
 
@@ -362,6 +363,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
     setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
     citus::run(db, &mut report).await?;
+    reach::run(db, opts, &mut report).await?;
     if !opts.static_only {
         probe::run(db, opts, &mut report).await?;
         cases::run(db, opts, &mut report).await?;

@@ -64,6 +64,7 @@ pub const SEVERITIES: &[(&str, Severity)] = &[
     ("default-privileges", Severity::Warning),
     ("citus-restrictive-policy", Severity::Error),
     ("setting-unread", Severity::Error),
+    ("reachable-outside-tenant-schemas", Severity::Error),
     // probes
     ("probe-setting-preset", Severity::Error),
     ("probe-fail-open", Severity::Error),
