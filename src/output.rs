@@ -15,7 +15,7 @@ pub enum Format {
     Json,
     /// JUnit XML (for CI test reporters); reports without test cases render as JSON.
     Junit,
-    /// SARIF 2.1.0 (GitHub code scanning); reports without findings render as JSON.
+    /// SARIF 2.1.0 (GitHub code scanning) for reports made of findings; others render as JSON.
     Sarif,
 }
 
@@ -34,7 +34,7 @@ pub trait Report: Serialize {
         Vec::new()
     }
 
-    /// SARIF 2.1.0 rendering, for reports made of findings ([`sarif::render`]).
+    /// SARIF rendering, for reports that are made of findings.
     fn render_sarif(&self) -> Option<String> {
         None
     }
@@ -55,7 +55,7 @@ pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<ExitStatus>
             None => serde_json::to_string_pretty(report)?,
         },
         Format::Sarif => match report.render_sarif() {
-            Some(log) => log,
+            Some(sarif) => sarif,
             None => serde_json::to_string_pretty(report)?,
         },
     };

@@ -1,69 +1,78 @@
-//! SARIF 2.1.0 (the static-analysis interchange format GitHub code scanning reads), for every
-//! command whose report is a list of findings (`verify-rls`; `lint` can hand its findings to
-//! [`render`] the same way). GitHub places a result on a file only with a physical location:
-//! results without one carry the object as a logical location and still show in the run.
+//! SARIF 2.1.0, for GitHub code scanning: one run of one tool, one result per finding. Any
+//! report made of findings with a file and line (lint, verify-rls) maps them to [`Finding`].
 
 use serde_json::{json, Value};
 
-/// One rule of the tool (the `rules` of the driver).
-pub struct Rule<'a> {
-    pub id: &'a str,
-    pub description: &'a str,
-    /// `error`, `warning` or `note`.
-    pub level: &'a str,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Note,
 }
 
-/// One result.
-pub struct Result<'a> {
-    pub rule_id: &'a str,
-    /// `error`, `warning` or `note`.
-    pub level: &'a str,
-    pub message: String,
-    /// The object it is about (`public.tasks`, `policy p on public.tasks`).
-    pub object: &'a str,
-    /// (path relative to the repository root, line) when known.
-    pub location: Option<(&'a str, Option<u32>)>,
-}
-
-/// The SARIF level of an arcdb severity name (`info` is SARIF's `note`).
-pub fn level(severity: &str) -> &'static str {
-    match severity {
-        "error" => "error",
-        "warning" => "warning",
-        _ => "note",
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "note",
+        }
     }
 }
 
-/// A SARIF 2.1.0 log with one run of `tool`.
-pub fn render(tool: &str, rules: &[Rule<'_>], results: &[Result<'_>]) -> String {
-    let rules: Vec<Value> = rules
+/// A finding as SARIF sees it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Level,
+    /// A path relative to the repository root, or as the report names it; empty when the
+    /// finding is on a database object no file defines (the result then has no physical
+    /// location, and the message names the object).
+    pub file: String,
+    /// 1-based; 0 = the whole file.
+    pub line: usize,
+    pub message: String,
+    /// How to fix it (the safe form).
+    pub help: String,
+}
+
+/// The SARIF log for `findings` of `tool` (e.g. "arcdb lint").
+pub fn render(tool: &str, findings: &[Finding]) -> String {
+    let mut rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+    rules.sort();
+    rules.dedup();
+    let rule_entries: Vec<Value> = rules
         .iter()
-        .map(|r| {
+        .map(|id| {
+            let first = findings.iter().find(|f| f.rule == *id).expect("listed");
             json!({
-                "id": r.id,
-                "shortDescription": { "text": r.description },
-                "defaultConfiguration": { "level": r.level },
+                "id": id,
+                "shortDescription": { "text": first.message },
+                "help": { "text": first.help },
+                "defaultConfiguration": { "level": first.severity.as_str() },
             })
         })
         .collect();
-    let results: Vec<Value> = results
+    let results: Vec<Value> = findings
         .iter()
-        .map(|r| {
+        .map(|f| {
             let mut location = json!({
-                "logicalLocations": [{ "fullyQualifiedName": r.object }],
+                "physicalLocation": { "artifactLocation": { "uri": f.file } }
             });
-            if let Some((path, line)) = r.location {
-                let mut physical = json!({ "artifactLocation": { "uri": path } });
-                if let Some(line) = line {
-                    physical["region"] = json!({ "startLine": line });
-                }
-                location["physicalLocation"] = physical;
+            if f.line > 0 {
+                location["physicalLocation"]["region"] = json!({ "startLine": f.line });
             }
+            let locations = if f.file.is_empty() {
+                json!([])
+            } else {
+                json!([location])
+            };
             json!({
-                "ruleId": r.rule_id,
-                "level": r.level,
-                "message": { "text": r.message },
-                "locations": [location],
+                "ruleId": f.rule,
+                "ruleIndex": rules.iter().position(|r| *r == f.rule).unwrap_or(0),
+                "level": f.severity.as_str(),
+                "message": { "text": if f.help.is_empty() { f.message.clone() } else { format!("{} Safe form: {}", f.message, f.help) } },
+                "locations": locations,
             })
         })
         .collect();
@@ -73,13 +82,14 @@ pub fn render(tool: &str, rules: &[Rule<'_>], results: &[Result<'_>]) -> String 
         "runs": [{
             "tool": { "driver": {
                 "name": tool,
+                "informationUri": "https://github.com/arcdesk/arcdb",
                 "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
+                "rules": rule_entries,
             }},
             "results": results,
         }],
     });
-    serde_json::to_string_pretty(&log).unwrap_or_default()
+    serde_json::to_string_pretty(&log).expect("a JSON value serializes")
 }
 
 #[cfg(test)]
@@ -87,49 +97,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_result_with_a_file_gets_a_physical_location_and_one_without_a_logical_one() {
-        let text = render(
-            "arcdb verify-rls",
-            &[Rule {
-                id: "rls-disabled",
-                description: "RLS off",
-                level: "error",
-            }],
-            &[
-                Result {
-                    rule_id: "rls-disabled",
-                    level: "error",
-                    message: "anyone reads it".into(),
-                    object: "public.tasks",
-                    location: Some(("migrations/0002_core_schema/up.sql", Some(205))),
-                },
-                Result {
-                    rule_id: "rls-disabled",
-                    level: level("info"),
-                    message: "m".into(),
-                    object: "role x",
-                    location: None,
-                },
-            ],
-        );
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["version"], "2.1.0");
-        let results = &v["runs"][0]["results"];
-        let first = &results[0]["locations"][0]["physicalLocation"];
+    fn renders_rules_results_and_locations() {
+        let findings = vec![
+            Finding {
+                rule: "b-rule".into(),
+                severity: Level::Error,
+                file: "migrations/0007_x/up.sql".into(),
+                line: 3,
+                message: "blocks writes.".into(),
+                help: "do it concurrently".into(),
+            },
+            Finding {
+                rule: "a-rule".into(),
+                severity: Level::Warning,
+                file: "x.sql".into(),
+                line: 0,
+                message: "m".into(),
+                help: String::new(),
+            },
+        ];
+        let log: Value = serde_json::from_str(&render("arcdb lint", &findings)).unwrap();
+        assert_eq!(log["version"], "2.1.0");
+        let run = &log["runs"][0];
+        assert_eq!(run["tool"]["driver"]["rules"][0]["id"], "a-rule");
+        assert_eq!(run["results"][0]["ruleIndex"], 1);
+        assert_eq!(run["results"][0]["level"], "error");
         assert_eq!(
-            first["artifactLocation"]["uri"],
-            "migrations/0002_core_schema/up.sql"
+            run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
         );
-        assert_eq!(first["region"]["startLine"], 205);
-        assert_eq!(results[1]["level"], "note");
-        assert!(results[1]["locations"][0].get("physicalLocation").is_none());
-        assert_eq!(
-            results[1]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
-            "role x"
-        );
-        assert_eq!(
-            v["runs"][0]["tool"]["driver"]["rules"][0]["id"],
-            "rls-disabled"
-        );
+        assert!(run["results"][1]["locations"][0]["physicalLocation"]
+            .get("region")
+            .is_none());
+    }
+
+    #[test]
+    fn a_finding_without_a_file_has_no_physical_location() {
+        let findings = vec![Finding {
+            rule: "role-bypassrls".into(),
+            severity: Level::Error,
+            file: String::new(),
+            line: 0,
+            message: "role arcdesk_tenant: bypasses RLS.".into(),
+            help: String::new(),
+        }];
+        let log: Value = serde_json::from_str(&render("arcdb verify-rls", &findings)).unwrap();
+        let result = &log["runs"][0]["results"][0];
+        assert_eq!(result["locations"].as_array().unwrap().len(), 0);
+        assert!(result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("arcdesk_tenant"));
     }
 }

@@ -288,34 +288,26 @@ impl Report for RlsReport {
 
     fn render_sarif(&self) -> Option<String> {
         use crate::output::sarif;
-        let mut rules: Vec<sarif::Rule> = audit::RULES
-            .iter()
-            .map(|(id, description)| sarif::Rule {
-                id,
-                description,
-                level: sarif::level(severity::of(id).as_str()),
-            })
-            .collect();
-        for (id, sev) in severity::SEVERITIES {
-            if !rules.iter().any(|r| r.id == *id) {
-                rules.push(sarif::Rule {
-                    id,
-                    description: id,
-                    level: sarif::level(sev.as_str()),
-                });
-            }
-        }
-        let results: Vec<sarif::Result> = self
+        let findings: Vec<sarif::Finding> = self
             .findings()
-            .map(|f| sarif::Result {
-                rule_id: &f.rule,
-                level: sarif::level(f.severity.as_str()),
-                message: format!("{}: {} Fix: {}", f.object, f.message, f.fix),
-                object: &f.object,
-                location: f.location.as_ref().map(|l| (l.path.as_str(), l.line)),
+            .map(|f| sarif::Finding {
+                rule: f.rule.clone(),
+                severity: match f.severity {
+                    Severity::Error => sarif::Level::Error,
+                    Severity::Warning => sarif::Level::Warning,
+                    Severity::Info => sarif::Level::Note,
+                },
+                file: f
+                    .location
+                    .as_ref()
+                    .map(|l| l.path.clone())
+                    .unwrap_or_default(),
+                line: f.location.as_ref().and_then(|l| l.line).unwrap_or(0) as usize,
+                message: format!("{}: {}", f.object, f.message),
+                help: f.fix.clone(),
             })
             .collect();
-        Some(sarif::render("arcdb verify-rls", &rules, &results))
+        Some(sarif::render("arcdb verify-rls", &findings))
     }
 
     fn exit_status(&self) -> ExitStatus {
