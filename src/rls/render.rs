@@ -199,7 +199,10 @@ pub fn table(report: &RlsReport, width: usize) -> String {
         Verdict::Inconclusive => format!("{counts}; INCONCLUSIVE: isolation was not verified"),
     };
     out.push_str(&wrap(&verdict, "", width));
-    if report.verdict == Verdict::Inconclusive {
+    if !report.inconclusive.is_empty() {
+        if report.verdict != Verdict::Inconclusive {
+            out.push_str("not verified either:\n");
+        }
         for why in &report.inconclusive {
             out.push_str(&wrap(&format!("- {why}"), "  ", width));
         }
