@@ -39,9 +39,11 @@
 -- organization), platform-wide unique email, the enum order of taskpriority (arcdb's is
 -- ascending: ORDER BY priority DESC puts 'critical' first). Deployed enum values arcdb lacked
 -- are added by 0008 (a value added in a transaction cannot be used in that transaction).
--- Lock: ACCESS EXCLUSIVE on every application table for the whole migration (column type
--- changes rewrite cost_tracking, messages, agent_sessions; the rest is catalog-only plus the new
--- indexes' builds).
+-- Lock: ACCESS EXCLUSIVE on every application table until the migration commits. Work that
+-- grows with the data: cost_tracking is rewritten (token counts to bigint, billing_month to
+-- text), every row of desks (hierarchy_level from 1) and of audit_logs (actor_type) is updated,
+-- 28 table indexes are built and the analytics views refilled; the rest (renames, new columns
+-- with constant defaults) is catalog-only.
 
 -- ---------------------------------------------------------------------------------------------
 -- Analytics views depend on columns changed below: dropped here, recreated at the end.

@@ -323,10 +323,11 @@ pub async fn adopt(db: &mut Db, opts: AdoptOptions) -> anyhow::Result<AdoptRepor
     }
     refuse_if_blocked(&prepared.report)?;
     let mut prepared = prepared;
+    let interrupt = crate::migrate::interrupt::Interrupt::listen();
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, opts.lock_timeout)
+        .acquire(db, opts.lock_timeout, &interrupt)
         .await?;
-    let outcome = convert(db, &mut prepared, opts.lock_timeout).await;
+    let outcome = convert(db, &mut prepared, opts.lock_timeout, &interrupt).await;
     let released = guard.release(db).await;
     outcome?;
     released?;
@@ -818,7 +819,12 @@ fn progress(what: &str) {
 }
 
 /// The test hooks after each step.
-async fn after_step(step: &str) -> anyhow::Result<()> {
+/// Also where Ctrl-C / SIGTERM stop the run (the statement of a step runs to its end first).
+async fn after_step(
+    step: &str,
+    interrupt: &crate::migrate::interrupt::Interrupt,
+) -> anyhow::Result<()> {
+    interrupt.check("the adoption is rolled back, nothing was changed")?;
     if std::env::var("ARCDB_ADOPT_PAUSE_AFTER").is_ok_and(|v| v == step) {
         notice(format!(
             "adopt: paused after step {step} (ARCDB_ADOPT_PAUSE_AFTER)"
@@ -867,7 +873,12 @@ async fn lock_holders(client: &impl tokio_postgres::GenericClient, relations: &[
     }
 }
 
-async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyhow::Result<()> {
+async fn convert(
+    db: &mut Db,
+    p: &mut Prepared,
+    lock_timeout: Duration,
+    interrupt: &crate::migrate::interrupt::Interrupt,
+) -> anyhow::Result<()> {
     let has_input_is_valid = db.engine.version.major >= 16;
     let relations: Vec<String> = p
         .replaced
@@ -916,7 +927,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
     }
     let locked_at = Instant::now();
     done("lock", &mut step_started);
-    after_step("lock").await?;
+    after_step("lock", interrupt).await?;
 
     // check, under the locks: the rows cannot change any more.
     count_bad_rows(&tx, &mut p.report.checks, has_input_is_valid).await?;
@@ -927,7 +938,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .unwrap_or_else(|| anyhow!("rows cannot be carried over; nothing was changed")));
     }
     done("check", &mut step_started);
-    after_step("check").await?;
+    after_step("check", interrupt).await?;
 
     for sql in move_aside_sql(&p.deployed_views, &p.replaced) {
         tx.batch_execute(&sql)
@@ -935,7 +946,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("move_aside", &sql, &e))?;
     }
     done("move_aside", &mut step_started);
-    after_step("move_aside").await?;
+    after_step("move_aside", interrupt).await?;
 
     let folded = plan::fold_enum_labels(&p.resolved, &p.target);
     let steps = crate::migrate::apply_in_transaction(&tx, &p.resolved, &folded)
@@ -943,7 +954,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
         .map_err(|e| anyhow!("{e:#}; the adoption is rolled back, nothing was changed"))?;
     p.report.to_version = steps.last().map(|s| s.version).unwrap_or(0);
     done("migrate", &mut step_started);
-    after_step("migrate").await?;
+    after_step("migrate", interrupt).await?;
 
     for c in &p.report.recognition.kept_columns {
         let sql = plan::add_column_sql(c);
@@ -983,7 +994,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
         }
     }
     done("copy", &mut step_started);
-    after_step("copy").await?;
+    after_step("copy", interrupt).await?;
 
     if p.report.alembic_version.is_some() {
         tx.batch_execute(ALEMBIC_COMMENT)
@@ -997,7 +1008,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("kept_objects", &sql, &e))?;
     }
     done("kept_objects", &mut step_started);
-    after_step("kept_objects").await?;
+    after_step("kept_objects", interrupt).await?;
 
     for role in &p.report.application_roles {
         let sql = format!("GRANT {TENANT_ROLE} TO {}", plan::ident(role));
@@ -1006,7 +1017,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("grant_tenant", &sql, &e))?;
     }
     done("grant_tenant", &mut step_started);
-    after_step("grant_tenant").await?;
+    after_step("grant_tenant", interrupt).await?;
 
     let now = catalog::read(&tx, &["public"]).await?;
     let unexpected: Vec<String> = catalog::diff(&p.target, &now)
@@ -1022,14 +1033,14 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
         ));
     }
     done("verify", &mut step_started);
-    after_step("verify").await?;
+    after_step("verify", interrupt).await?;
 
     let drop = format!("DROP SCHEMA {OLD_SCHEMA} CASCADE");
     tx.batch_execute(&drop)
         .await
         .map_err(|e| step_error("drop_old", &drop, &e))?;
     done("drop_old", &mut step_started);
-    after_step("drop_old").await?;
+    after_step("drop_old", interrupt).await?;
 
     for v in p.target.views.iter().filter(|v| v.materialized) {
         let sql = format!("REFRESH MATERIALIZED VIEW {}", qualified(&v.name));
@@ -1038,7 +1049,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("refresh", &sql, &e))?;
     }
     done("refresh", &mut step_started);
-    after_step("refresh").await?;
+    after_step("refresh", interrupt).await?;
 
     tx.commit().await?;
     let held = locked_at.elapsed().as_millis() as u64;
