@@ -42,9 +42,11 @@ const TENANT_ROLE: &str = "arcdesk_tenant";
 /// alembic_version stays (its row untouched); tagged as the one table that is not tenant data,
 /// which is what `verify-rls` takes as its allowlist.
 const ALEMBIC_COMMENT: &str = "COMMENT ON TABLE public.alembic_version IS 'arcdb:global: Alembic''s revision of the schema before arcdb adopted it (001_multi_tenant); not tenant data, not granted to tenants'";
-/// Rows per second the estimate assumes for a copy with its indexes, triggers and checks
-/// (measured by bench/adopt.sh, see bench/RESULTS.md).
-const ROWS_PER_SECOND: f64 = 60_000.0;
+/// Rows per second the estimate assumes for the copy, with arcdb's indexes, triggers and
+/// foreign-key checks per row: bench/adopt.sh measured 3.1k rows/s (2.5M rows, 1M tasks) on a
+/// shared 2-core machine (bench/RESULTS.md); a dedicated server is faster. The other steps
+/// are scaled from the same run (checks 29 s, verify 0.2 s, refresh 5 s).
+const ROWS_PER_SECOND: f64 = 3_000.0;
 
 /// Step names, in order; `ARCDB_ADOPT_FAIL_AFTER=<step>` (test hook) fails the run right after
 /// that step, `ARCDB_ADOPT_PAUSE_AFTER=<step>` waits there 60 s (to be killed).
@@ -671,7 +673,7 @@ fn plan_steps(
             what: format!("{} row checks again, under the locks", report.checks.len()),
             sql: report.checks.iter().map(|c| c.query.clone()).collect(),
             locks: vec![],
-            estimate_ms: estimate(total_rows / 4),
+            estimate_ms: estimate(total_rows / 30),
             duration_ms: None,
         },
         PlanStep {
@@ -742,7 +744,7 @@ fn plan_steps(
             what: "row counts of every table against the old one; the catalog of public against arcdb's schema (only kept objects may differ)".into(),
             sql: vec![],
             locks: vec![],
-            estimate_ms: estimate(total_rows / 10),
+            estimate_ms: estimate(total_rows / 1000),
             duration_ms: None,
         },
         PlanStep {
@@ -758,7 +760,7 @@ fn plan_steps(
             what: "refresh arcdb's materialized views".into(),
             sql: target_views,
             locks: vec!["ACCESS EXCLUSIVE on the materialized views".into()],
-            estimate_ms: estimate(total_rows / 10),
+            estimate_ms: estimate(total_rows / 1500),
             duration_ms: None,
         },
         PlanStep {
