@@ -90,7 +90,7 @@ query_sql() {
     [ "$side" = owner ] && f="organization_id = '$org' AND "
     case $name in
     open_tasks)
-        echo "SELECT id, task_number, title, status, priority, created_at FROM tasks WHERE ${f}assigned_to_id = '${DESK[$rank]}' AND $OPEN ORDER BY priority DESC, created_at LIMIT 50;"
+        echo "SELECT id, task_number, title, status, priority, created_at FROM tasks WHERE ${f}assigned_to_id = '${DESK[$rank]}' AND $OPEN ORDER BY priority, created_at LIMIT 50;"
         ;;
     session_messages)
         echo "SELECT id, sequence_number, role, content, created_at FROM messages WHERE ${f}session_id = '${SESSION[$rank]}' ORDER BY sequence_number;"

@@ -17,3 +17,33 @@ ALTER TYPE llmprovider ADD VALUE IF NOT EXISTS 'azure' BEFORE 'custom';
 
 ALTER TYPE auditaction ADD VALUE IF NOT EXISTS 'access';
 ALTER TYPE auditaction ADD VALUE IF NOT EXISTS 'execute';
+
+-- taskpriority in the deployed order ('critical', 'high', 'medium', 'low'; read up.sql's header).
+-- CockroachDB converts a column to another enum type only under an experimental setting, so the
+-- labels are swapped in place (the first value, which was 'low', is named 'critical', and so on)
+-- and every task row is then set back to its own priority under the new labels. Not re-runnable
+-- (a second run swaps back): after an interruption between the renames and the UPDATE, finish
+-- the remaining statements by hand. The UPDATE fires tasks' triggers (updated_at is touched).
+DROP INDEX IF EXISTS idx_tasks_org_status_priority;
+DROP INDEX IF EXISTS tasks_org_pending_queue_idx;
+DROP INDEX IF EXISTS tasks_org_assigned_open_idx;
+ALTER TYPE taskpriority RENAME VALUE 'low' TO 'low_0008';
+ALTER TYPE taskpriority RENAME VALUE 'medium' TO 'medium_0008';
+ALTER TYPE taskpriority RENAME VALUE 'high' TO 'high_0008';
+ALTER TYPE taskpriority RENAME VALUE 'critical' TO 'critical_0008';
+ALTER TYPE taskpriority RENAME VALUE 'low_0008' TO 'critical';
+ALTER TYPE taskpriority RENAME VALUE 'medium_0008' TO 'high';
+ALTER TYPE taskpriority RENAME VALUE 'high_0008' TO 'medium';
+ALTER TYPE taskpriority RENAME VALUE 'critical_0008' TO 'low';
+UPDATE tasks SET priority = CASE priority
+    WHEN 'critical' THEN 'low'::taskpriority
+    WHEN 'high' THEN 'medium'::taskpriority
+    WHEN 'medium' THEN 'high'::taskpriority
+    ELSE 'critical'::taskpriority
+END;
+ALTER TABLE tasks ALTER COLUMN priority SET DEFAULT 'medium';
+CREATE INDEX IF NOT EXISTS idx_tasks_org_status_priority ON tasks (organization_id, status, priority, created_at);
+CREATE INDEX IF NOT EXISTS tasks_org_pending_queue_idx ON tasks (organization_id, priority, created_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS tasks_org_assigned_open_idx ON tasks
+    (organization_id, assigned_to_id, priority, created_at)
+    WHERE status IN ('pending', 'in_progress', 'in_review', 'blocked');
