@@ -80,7 +80,7 @@ for rank in $RANKS; do
         die "organization of rank $rank has no desk with tasks, session with messages or task"
 done
 
-OPEN="status IN ('pending', 'in_progress', 'in_review', 'blocked')"
+OPEN="status IN ('pending', 'assigned', 'in_progress', 'in_review', 'blocked')"
 QUERIES="open_tasks session_messages cost_by_month desk_performance point_lookup count_tasks"
 # query_sql NAME SIDE RANK: the SQL of one query; SIDE tenant (no organization filter: the
 # policies or the view filter) or owner (explicit organization_id = …).

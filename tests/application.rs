@@ -666,3 +666,103 @@ fn the_application_reads_desk_id_chains_as_hierarchy_paths() {
     );
     assert_eq!(bad, "0");
 }
+
+#[test]
+fn a_tenant_cannot_make_a_superuser_but_manages_its_own_users() {
+    let pg = TestCluster::start();
+    let dsn = migrated(&pg, "su");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("arcdb seed");
+    pg.psql(
+        "su",
+        &format!("CREATE ROLE {APP_ROLE} LOGIN; GRANT arcdesk_tenant TO {APP_ROLE};"),
+    );
+    let org = "current_setting('app.current_org_id')::uuid";
+    let insert = |superuser: bool| {
+        format!(
+            "INSERT INTO users (organization_id, email, username, is_admin, is_superuser)
+             VALUES ({org}, 'su-{superuser}@example.com', 'su-{superuser}', false, {superuser})
+             RETURNING username;"
+        )
+    };
+
+    // The application's own writes: a user (is_superuser false), then profile and admin flags.
+    assert_eq!(app(&pg, "su", ACME, &insert(false)), "su-false");
+    assert_eq!(
+        app(
+            &pg,
+            "su",
+            ACME,
+            "UPDATE users SET is_admin = true, full_name = 'Su', last_login_at = now()
+              WHERE username = 'su-false' RETURNING is_admin;"
+        ),
+        "t"
+    );
+
+    // Neither an UPDATE nor an INSERT makes a superuser.
+    let err = as_app(
+        &pg,
+        "su",
+        ACME,
+        "UPDATE users SET is_superuser = true WHERE username = 'su-false';",
+    )
+    .expect_err("a tenant setting is_superuser");
+    assert!(err.contains("permission denied for table users"), "{err}");
+    let err = as_app(&pg, "su", ACME, &insert(true)).expect_err("a tenant inserting a superuser");
+    assert!(
+        err.contains("a tenant may not create a superuser (users.is_superuser)"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.scalar("su", "SELECT count(*) FROM users WHERE is_superuser"),
+        "0"
+    );
+
+    // The platform (the owner) still can.
+    assert_eq!(
+        pg.scalar(
+            "su",
+            "UPDATE users SET is_superuser = true WHERE username = 'su-false' RETURNING is_superuser"
+        ),
+        "t"
+    );
+}
+
+#[test]
+fn an_assigned_task_counts_as_open() {
+    let pg = TestCluster::start();
+    let dsn = migrated(&pg, "open");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("arcdb seed");
+    pg.psql(
+        "open",
+        &format!("CREATE ROLE {APP_ROLE} LOGIN; GRANT arcdesk_tenant TO {APP_ROLE};"),
+    );
+    let open_tasks = "SELECT open_tasks FROM desk_performance WHERE desk_id = '31000000-0000-4000-8000-000000000001';";
+    run(pg.arcdb_at(&dsn, &["refresh"])).ok("arcdb refresh");
+    let before: u64 = app(&pg, "open", ACME, open_tasks).parse().unwrap();
+
+    // The application assigns two tasks to the desk ('assigned', a deployed status).
+    app(
+        &pg,
+        "open",
+        ACME,
+        &format!(
+            "INSERT INTO tasks (organization_id, title, status, assigned_to_id)
+             SELECT current_setting('app.current_org_id')::uuid, 'open-' || n, 'assigned', '{ACME_DESK}'
+               FROM generate_series(1, 2) AS n;"
+        ),
+    );
+    run(pg.arcdb_at(&dsn, &["refresh"])).ok("arcdb refresh");
+    let after: u64 = app(&pg, "open", ACME, open_tasks).parse().unwrap();
+    assert_eq!(
+        after,
+        before + 2,
+        "desk_performance.open_tasks counts assigned"
+    );
+
+    // The open-tasks index's predicate is arcdb's definition of open.
+    let def = pg.scalar(
+        "open",
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_org_assigned_open_idx'",
+    );
+    assert!(def.contains("'assigned'"), "{def}");
+}

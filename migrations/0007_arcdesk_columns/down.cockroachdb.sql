@@ -400,6 +400,8 @@ COMMENT ON COLUMN desks.depth IS 'Number of ancestors (0 for a root desk). Maint
 -- ---------------------------------------------------------------------------------------------
 -- users, organizations
 -- ---------------------------------------------------------------------------------------------
+DROP TRIGGER IF EXISTS users_guard_superuser ON users;
+DROP FUNCTION IF EXISTS users_guard_superuser();
 ALTER TABLE users
     DROP COLUMN IF EXISTS password_hash,
     DROP COLUMN IF EXISTS avatar_url,

@@ -386,6 +386,10 @@ COMMENT ON COLUMN desks.depth IS 'Number of ancestors (0 for a root desk). Maint
 -- ---------------------------------------------------------------------------------------------
 -- users, organizations
 -- ---------------------------------------------------------------------------------------------
+DROP TRIGGER users_guard_superuser ON users;
+DROP FUNCTION users_guard_superuser();
+REVOKE UPDATE ON users FROM arcdesk_tenant;
+GRANT UPDATE ON users TO arcdesk_tenant;
 ALTER TABLE users
     DROP COLUMN password_hash,
     DROP COLUMN avatar_url,

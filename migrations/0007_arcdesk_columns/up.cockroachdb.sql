@@ -664,6 +664,26 @@ DROP TRIGGER IF EXISTS organizations_guard_tenant_update ON organizations;
 CREATE TRIGGER organizations_guard_tenant_update BEFORE UPDATE ON organizations
     FOR EACH ROW EXECUTE FUNCTION organizations_guard_tenant_update();
 
+-- users.is_superuser is the platform's (read up.sql): a tenant may neither insert it true nor
+-- change it (a guard, as CockroachDB has no column privileges).
+CREATE OR REPLACE FUNCTION users_guard_superuser() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF pg_has_role(current_user, 'arcdesk_tenant', 'MEMBER')
+       AND ((TG_OP = 'INSERT' AND (NEW).is_superuser)
+            OR (TG_OP = 'UPDATE' AND (NEW).is_superuser IS DISTINCT FROM (OLD).is_superuser)) THEN
+        RAISE EXCEPTION 'permission denied: a tenant may not create a superuser (users.is_superuser)'
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+DROP TRIGGER IF EXISTS users_guard_superuser ON users;
+CREATE TRIGGER users_guard_superuser BEFORE INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_guard_superuser();
+REVOKE EXECUTE ON FUNCTION users_guard_superuser() FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION api_keys_guard_tenant_update() RETURNS trigger
     LANGUAGE plpgsql
 AS $$

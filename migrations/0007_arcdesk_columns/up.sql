@@ -644,6 +644,36 @@ FROM PUBLIC;
 GRANT UPDATE (meta_data) ON organizations TO arcdesk_tenant;
 GRANT UPDATE (is_active, last_used_at, usage_count) ON api_keys TO arcdesk_tenant;
 
+-- users.is_superuser is the platform's, not a tenant's: the application writes users rows of its
+-- organization (sign-up, profile, login time, its own admins: is_admin stays a tenant column,
+-- scoped to the organization by RLS), and inserts is_superuser false. So a tenant updates every
+-- users column but is_superuser (column grants, like organizations), and an INSERT with
+-- is_superuser true is refused unless the session may update that column (the owner may).
+-- A column added to users later needs its own GRANT UPDATE here.
+REVOKE UPDATE ON users FROM arcdesk_tenant;
+GRANT UPDATE (
+    id, organization_id, email, username, full_name, is_admin, is_active, preferences,
+    last_login_at, deleted_at, created_at, updated_at, password_hash, avatar_url, email_verified_at
+) ON users TO arcdesk_tenant;
+CREATE FUNCTION users_guard_superuser() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF NEW.is_superuser AND NOT has_column_privilege('public.users', 'is_superuser', 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied: a tenant may not create a superuser (users.is_superuser)'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Insert the user with is_superuser false; the platform (the owner) grants it.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION users_guard_superuser() IS
+    'BEFORE INSERT trigger on users: is_superuser true only from a session that may update users.is_superuser (not arcdesk_tenant).';
+CREATE TRIGGER users_guard_superuser BEFORE INSERT ON users
+    FOR EACH ROW EXECUTE FUNCTION users_guard_superuser();
+REVOKE EXECUTE ON FUNCTION users_guard_superuser() FROM PUBLIC;
+
 -- ---------------------------------------------------------------------------------------------
 -- The deployed index names. Renamed: arcdb indexes that are the organization-led form of the
 -- deployed one. Created: the rest, led by organization_id except on organizations (the tenant
