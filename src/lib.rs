@@ -48,6 +48,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
+                lock: args.live.lock,
+                strict: args.strict,
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -59,11 +62,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
+                lock: args.live.lock,
             };
             let report =
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
             emit(&report, format)
         }
+        Command::New(args) => emit(
+            &migrate::new::new_migration(&args.name, args.source.as_deref())?,
+            format,
+        ),
         Command::Refresh(args) => {
             // Bad timeouts are refused before connecting: nothing is touched.
             let opts = views::RefreshOptions {
@@ -105,23 +114,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 engine: args.engine.into(),
                 version: args.engine_version,
                 source: args.source.source,
+                all: args.all,
             };
             emit(&lint::lint(opts)?, format)
         }
         Command::VerifyRls(args) => {
             let defaults = rls::VerifyOptions::default();
+            // Flags, then [verify_rls] of arcdb.toml, then ArcDesk's names.
+            let file = config::verify_rls(&cli.global)?;
+            let mut schemas = if !args.schemas.is_empty() {
+                args.schemas
+            } else {
+                file.schemas.unwrap_or(defaults.schemas.clone())
+            };
+            let root = args
+                .root_table
+                .or(file.root_table)
+                .unwrap_or(defaults.root_table.clone());
+            // `--root-table schema.table`: that schema holds tenant rows too.
+            let root_table = match root.split_once('.') {
+                Some((schema, table)) => {
+                    if !schemas.iter().any(|s| s == schema) {
+                        schemas.push(schema.to_string());
+                    }
+                    table.to_string()
+                }
+                None => root,
+            };
             let opts = rls::VerifyOptions {
-                tenant_role: args.tenant_role,
-                setting: args.setting,
-                schemas: if args.schemas.is_empty() {
-                    defaults.schemas.clone()
-                } else {
-                    args.schemas
-                },
+                tenant_role: args
+                    .tenant_role
+                    .or(file.tenant_role)
+                    .unwrap_or(defaults.tenant_role),
+                setting: args.setting.or(file.setting).unwrap_or(defaults.setting),
+                schemas,
+                tenant_column: args
+                    .tenant_column
+                    .or(file.tenant_column)
+                    .unwrap_or(defaults.tenant_column),
+                root_table,
+                root_key: args.root_key.or(file.root_key).unwrap_or(defaults.root_key),
                 max_orgs: args.max_orgs as usize,
                 cases_dir: args.cases,
                 static_only: args.static_only,
-                ..defaults
+                fail_on: match args.fail_on {
+                    cli::FailOn::Error => rls::Severity::Error,
+                    cli::FailOn::Warning => rls::Severity::Warning,
+                    cli::FailOn::Info => rls::Severity::Info,
+                },
             };
             let db = connect(&cli.global).await?;
             emit(&rls::verify(&db, &opts).await?, format)
@@ -167,13 +207,30 @@ fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<b
     }
     let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
     let mut err = std::io::stderr().lock();
+    let total: i64 = plan.dropped_tables.iter().map(|(_, n)| n).sum();
+    let tables: Vec<String> = plan
+        .dropped_tables
+        .iter()
+        .map(|(t, n)| format!("{t} ({n} rows)"))
+        .collect();
     writeln!(
         err,
-        "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
-        if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
+        "About to undo {} on {}:\n  {}\n{}",
+        if names.len() == 1 {
+            "1 migration".to_string()
+        } else {
+            format!("{} migrations", names.len())
+        },
         plan.target,
         names.join(", "),
-        plan.estimated_rows
+        if tables.is_empty() {
+            "No table is dropped.".to_string()
+        } else {
+            format!(
+                "Dropped with their data, {total} rows in all (counted now): {}",
+                tables.join(", ")
+            )
+        }
     )?;
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;

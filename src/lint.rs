@@ -7,6 +7,8 @@
 //! documentation it comes from. Patterns are matched on tokens, so nothing inside a string
 //! literal or a comment matches; PL/pgSQL bodies (dollar-quoted) are tokenized on their own.
 
+pub mod safety;
+
 use crate::engine::{Engine, EngineKind, Version};
 use crate::error::{ExitStatus, Refusal};
 use crate::migrate::catalog::{MigrationSet, Script};
@@ -1089,6 +1091,18 @@ pub struct LintReport {
     pub statements: usize,
     pub rules: usize,
     pub findings: Vec<Finding>,
+    /// Safety hazards a migration accepts (`-- arcdb:safety-accept`): listed, not failing.
+    pub accepted: Vec<Accepted>,
+}
+
+/// The hazards of one rule that one file accepts, with its author's reason.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub file: String,
+    pub rule: &'static str,
+    /// The lines of the accepted statements.
+    pub lines: Vec<usize>,
+    pub reason: String,
 }
 
 impl LintReport {
@@ -1119,6 +1133,20 @@ impl Report for LintReport {
                 format!("{} finding(s)", self.findings.len())
             }
         );
+        let accepted: String = self
+            .accepted
+            .iter()
+            .map(|a| {
+                format!(
+                    "\naccepted: {} [{}]: {} statement(s) — {}",
+                    a.file,
+                    a.rule,
+                    a.lines.len(),
+                    a.reason
+                )
+            })
+            .collect();
+        let summary = format!("{summary}{accepted}");
         if self.findings.is_empty() {
             return summary;
         }
@@ -1173,6 +1201,28 @@ impl Report for LintReport {
         junit.to_string().ok()
     }
 
+    fn render_sarif(&self) -> Option<String> {
+        use crate::output::sarif::{render, Finding as Sarif, Level};
+        let findings: Vec<Sarif> = self
+            .findings
+            .iter()
+            .map(|f| Sarif {
+                rule: f.rule.to_string(),
+                severity: match (safety::severity_of(f.rule), f.kind) {
+                    (Some(safety::Severity::Error), _) | (None, Kind::Unsupported) => Level::Error,
+                    (Some(safety::Severity::Warning), _)
+                    | (None, Kind::Ignored | Kind::Differs) => Level::Warning,
+                    (None, _) => Level::Note,
+                },
+                file: f.file.clone(),
+                line: f.line,
+                message: format!("{}: {}", f.statement, f.reason),
+                help: f.source.to_string(),
+            })
+            .collect();
+        Some(render("arcdb lint", &findings))
+    }
+
     fn exit_status(&self) -> ExitStatus {
         if self.findings.is_empty() {
             ExitStatus::Ok
@@ -1188,6 +1238,8 @@ pub struct LintOptions {
     /// CockroachDB's newest documented version (older ones are refused on connect anyway).
     pub version: Option<String>,
     pub source: Option<PathBuf>,
+    /// Safety rules on every migration, also those released before the safety lint.
+    pub all: bool,
 }
 
 /// Lint the migration set for a target engine.
@@ -1225,14 +1277,68 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         statements: 0,
         rules: rules.len(),
         findings: Vec::new(),
+        accepted: Vec::new(),
     };
     for migration in set.resolve(&engine) {
         for script in [&migration.up, &migration.down] {
             report.files.push(script.file.clone());
             lint_script(script, &rules, &mut report);
+            no_transaction_findings(script, &mut report);
+            if opts.engine == EngineKind::Postgres
+                && (opts.all || migration.version > safety::RELEASED_BEFORE_SAFETY_LINT)
+                && std::ptr::eq(script, &migration.up)
+            {
+                safety_findings(script, &mut report);
+            }
         }
     }
     Ok(report)
+}
+
+/// The locking and compatibility hazards of an up script (PostgreSQL; [`safety`]).
+fn safety_findings(script: &Script, report: &mut LintReport) {
+    for hazard in safety::check(script) {
+        if let Some(reason) = hazard.accepted {
+            match report
+                .accepted
+                .iter_mut()
+                .find(|a| a.file == hazard.file && a.rule == hazard.rule)
+            {
+                Some(entry) => entry.lines.push(hazard.line),
+                None => report.accepted.push(Accepted {
+                    file: hazard.file,
+                    rule: hazard.rule,
+                    lines: vec![hazard.line],
+                    reason,
+                }),
+            }
+            continue;
+        }
+        report.findings.push(Finding {
+            file: hazard.file,
+            line: hazard.line,
+            statement: hazard.statement,
+            rule: hazard.rule,
+            kind: Kind::Advice,
+            reason: hazard.message,
+            source: hazard.help,
+        });
+    }
+}
+
+/// Statements of a `-- arcdb:no-transaction` file that do not need it (any engine).
+fn no_transaction_findings(script: &Script, report: &mut LintReport) {
+    for (line, statement) in crate::migrate::txmode::needless_outside_a_transaction(script) {
+        report.findings.push(Finding {
+            file: script.file.clone(),
+            line,
+            statement: first_words(&statement),
+            rule: "no-transaction-needless",
+            kind: Kind::Advice,
+            reason: "a `-- arcdb:no-transaction` file runs each statement on its own, so a failure leaves the ones before it applied: keep in it only statements that cannot run in a transaction (CREATE/DROP/REINDEX INDEX CONCURRENTLY, VACUUM, ALTER TYPE … ADD VALUE, ALTER SYSTEM, CREATE/DROP DATABASE, SET) and move this one to a transactional migration",
+            source: "arcdb README, Running migrations on a live database",
+        });
+    }
 }
 
 /// The statement's first words, for people: "CREATE TRIGGER desks_set_hierarchy BEFORE …".
@@ -1361,6 +1467,7 @@ mod tests {
             statements: 0,
             rules: 0,
             findings: Vec::new(),
+            accepted: Vec::new(),
         };
         let script = Script {
             file: "x.sql".into(),
@@ -1477,6 +1584,7 @@ mod tests {
                 reason: "r",
                 source: "s",
             }],
+            accepted: Vec::new(),
         };
         assert_eq!(report.exit_status(), ExitStatus::Findings);
         assert!(report.render_table().contains("m/0001_a/up.sql:7"));
