@@ -18,6 +18,9 @@
 -- Lock and work: ACCESS EXCLUSIVE on tasks and desk_performance_mv until commit; tasks is
 -- rewritten once (both columns), its five status/priority indexes rebuilt, desk_performance_mv
 -- refilled.
+--
+-- arcdb:safety-accept changing-column-type: runs once, with 0007 when arcdb takes ArcDesk's schema over (read 0007's header): the rewrite of tasks for taskstatus and taskpriority and the rebuild of their five indexes belong to the same maintenance window
+-- arcdb:safety-accept require-concurrent-index-creation: runs once, with 0007 when arcdb takes ArcDesk's schema over (read 0007's header): the rewrite of tasks for taskstatus and taskpriority and the rebuild of their five indexes belong to the same maintenance window
 ALTER TYPE roletype ADD VALUE 'writer' AFTER 'technical_writer';
 ALTER TYPE roletype ADD VALUE 'editor' AFTER 'writer';
 ALTER TYPE roletype ADD VALUE 'support_l1' AFTER 'support_agent';
