@@ -2,7 +2,7 @@
 
 use super::catalog::Resolved;
 use super::plan::AppliedRecord;
-use tokio_postgres::GenericClient;
+use tokio_postgres::{Client, GenericClient, Statement};
 
 const CREATE: &str = include_str!("history.sql");
 
@@ -67,6 +67,37 @@ pub async fn record(
         )
         .await?;
     Ok(())
+}
+
+/// The completed-migration record as a prepared statement, for [`record_applied`]: prepared
+/// once per run, so that each migration's record costs no round trip of its own. Its
+/// `execution_ms` is measured by the server (transaction start to the record), since the
+/// record is sent together with the script.
+pub async fn prepare_applied(client: &Client) -> anyhow::Result<Statement> {
+    Ok(client
+        .prepare(
+            "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
+             VALUES ($1, $2, $3, $4, true, (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint)
+             ON CONFLICT (version) DO UPDATE
+                SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
+                    complete = true, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
+        )
+        .await?)
+}
+
+/// Record `m` as applied with the statement of [`prepare_applied`].
+pub async fn record_applied(
+    client: &Client,
+    statement: &Statement,
+    m: &Resolved,
+) -> Result<u64, tokio_postgres::Error> {
+    let script = m.up.file.rsplit('/').next().unwrap_or(&m.up.file);
+    client
+        .execute(
+            statement,
+            &[&(m.version as i32), &m.name, &m.checksum, &script],
+        )
+        .await
 }
 
 /// Remove `version`'s record (in the same transaction as its down script).

@@ -273,11 +273,16 @@ async fn apply_pending(
     let planned = plan::plan_up(&entries, to)?;
     report.from_version = plan::current_version(&entries);
     report.to_version = report.from_version;
+    let record = if planned.is_empty() || db.engine.runs_stepwise() {
+        None
+    } else {
+        Some(history::prepare_applied(&db.client).await?)
+    };
+    let last = planned.last().copied();
+    let by_version: std::collections::HashMap<u32, &Resolved> =
+        resolved.iter().map(|m| (m.version, m)).collect();
     for version in planned {
-        let m = resolved
-            .iter()
-            .find(|m| m.version == version)
-            .expect("planned from this set");
+        let m = by_version[&version];
         let started = Instant::now();
         if db.engine.runs_stepwise() {
             // DDL is not transactional here: recorded as incomplete first, marked complete
@@ -290,13 +295,18 @@ async fn apply_pending(
             run_statements(db, &m.up, &state).await?;
             history::record(&db.client, m, true, started.elapsed().as_millis() as i64).await?;
         } else {
-            let at = report.to_version;
-            let tx = db.client.transaction().await?;
-            tx.batch_execute(&m.up.sql)
-                .await
-                .map_err(|e| script_error(&m.up, &e, at))?;
-            history::record(&tx, m, true, started.elapsed().as_millis() as i64).await?;
-            tx.commit().await?;
+            let record = record.as_ref().expect("prepared for a transactional run");
+            let durable = Some(version) == last;
+            if let Err(err) =
+                apply_atomically(&db.client, m, record, durable, report.to_version).await
+            {
+                if report.to_version != report.from_version {
+                    // What committed before this one may still wait for its WAL flush. The
+                    // migration's own error is the one to report, whatever this gives.
+                    flush_commits(&db.client).await.ok();
+                }
+                return Err(err);
+            }
         }
         report.to_version = version;
         report.steps.push(Step {
@@ -306,6 +316,53 @@ async fn apply_pending(
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
     }
+    Ok(())
+}
+
+/// One migration in one transaction, in one round trip: BEGIN, the script, its history record
+/// and COMMIT are sent together (tokio-postgres pipelines requests that are polled together) and
+/// the server runs them in order. After a failure it refuses the rest of the transaction, and
+/// the COMMIT ends it as a rollback: nothing of the migration stays.
+///
+/// Every migration of the run but the last commits with `synchronous_commit = off`: one WAL
+/// flush per run instead of one per migration. The WAL is flushed in order, so the last
+/// commit, made with the server's own setting, makes every earlier one as durable as itself;
+/// each commit is atomic either way. Should the server crash before that, the database is at an
+/// earlier version, consistent, and the next `up` applies the rest; a failed run flushes what it
+/// committed before reporting (see `flush_commits`).
+async fn apply_atomically(
+    client: &tokio_postgres::Client,
+    m: &Resolved,
+    record: &tokio_postgres::Statement,
+    durable: bool,
+    stays_at: u32,
+) -> anyhow::Result<()> {
+    let begin = if durable {
+        "BEGIN"
+    } else {
+        "BEGIN; SET LOCAL synchronous_commit = off"
+    };
+    // join4 polls its futures in argument order, so the requests go out in that order.
+    let (began, script, recorded, committed) = futures_util::future::join4(
+        client.batch_execute(begin),
+        client.batch_execute(&m.up.sql),
+        history::record_applied(client, record, m),
+        client.batch_execute("COMMIT"),
+    )
+    .await;
+    began?;
+    script.map_err(|e| script_error(&m.up, &e, stays_at))?;
+    recorded?;
+    committed?;
+    Ok(())
+}
+
+/// Make the commits made with `synchronous_commit = off` durable: a transaction with an xid
+/// commits with the server's setting, which flushes the WAL up to it, and so everything before.
+async fn flush_commits(client: &tokio_postgres::Client) -> anyhow::Result<()> {
+    client
+        .batch_execute("BEGIN; SELECT txid_current(); COMMIT")
+        .await?;
     Ok(())
 }
 
