@@ -48,6 +48,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
+                lock: args.live.lock,
+                strict: args.strict,
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -59,11 +62,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
+                lock: args.live.lock,
             };
             let report =
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
             emit(&report, format)
         }
+        Command::New(args) => emit(
+            &migrate::new::new_migration(&args.name, args.source.as_deref())?,
+            format,
+        ),
         Command::Refresh(args) => {
             // Bad timeouts are refused before connecting: nothing is touched.
             let opts = views::RefreshOptions {
@@ -105,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 engine: args.engine.into(),
                 version: args.engine_version,
                 source: args.source.source,
+                all: args.all,
             };
             emit(&lint::lint(opts)?, format)
         }
@@ -167,13 +177,30 @@ fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<b
     }
     let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
     let mut err = std::io::stderr().lock();
+    let total: i64 = plan.dropped_tables.iter().map(|(_, n)| n).sum();
+    let tables: Vec<String> = plan
+        .dropped_tables
+        .iter()
+        .map(|(t, n)| format!("{t} ({n} rows)"))
+        .collect();
     writeln!(
         err,
-        "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
-        if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
+        "About to undo {} on {}:\n  {}\n{}",
+        if names.len() == 1 {
+            "1 migration".to_string()
+        } else {
+            format!("{} migrations", names.len())
+        },
         plan.target,
         names.join(", "),
-        plan.estimated_rows
+        if tables.is_empty() {
+            "No table is dropped.".to_string()
+        } else {
+            format!(
+                "Dropped with their data, {total} rows in all (counted now): {}",
+                tables.join(", ")
+            )
+        }
     )?;
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;

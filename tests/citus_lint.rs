@@ -31,6 +31,7 @@ fn findings_block() -> String {
         engine: Target::Citus,
         version: None,
         source: None,
+        all: false,
     })
     .unwrap();
     // rule → file → lines, in the report's order of files.

@@ -2,7 +2,7 @@
 
 use super::catalog::Resolved;
 use super::plan::AppliedRecord;
-use tokio_postgres::{Client, GenericClient, Statement};
+use tokio_postgres::GenericClient;
 
 const CREATE: &str = include_str!("history.sql");
 
@@ -16,7 +16,7 @@ pub async fn ensure(client: &impl GenericClient) -> anyhow::Result<()> {
 /// The applied migrations, oldest first; empty when arcdb never ran here.
 pub async fn load(client: &impl GenericClient) -> anyhow::Result<Vec<AppliedRecord>> {
     let exists: bool = client
-        .query_one(
+        .query_typed_one(
             "SELECT to_regclass('arcdb.schema_history') IS NOT NULL",
             &[],
         )
@@ -26,7 +26,7 @@ pub async fn load(client: &impl GenericClient) -> anyhow::Result<Vec<AppliedReco
         return Ok(Vec::new());
     }
     let rows = client
-        .query(
+        .query_typed(
             "SELECT version, name, checksum, complete, applied_at FROM arcdb.schema_history ORDER BY version",
             &[],
         )
@@ -57,55 +57,24 @@ pub async fn record(
             .unwrap_or(&m.up.file)
             .to_string();
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (version) DO UPDATE
                 SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
                     complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
-            &[&(m.version as i32), &m.name, &m.checksum, &script, &complete, &execution_ms],
+            &[(&(m.version as i32), tokio_postgres::types::Type::INT4), (&m.name, tokio_postgres::types::Type::TEXT), (&m.checksum, tokio_postgres::types::Type::TEXT), (&script, tokio_postgres::types::Type::TEXT), (&complete, tokio_postgres::types::Type::BOOL), (&execution_ms, tokio_postgres::types::Type::INT8)],
         )
         .await?;
     Ok(())
 }
 
-/// The completed-migration record as a prepared statement, for [`record_applied`]: prepared
-/// once per run, so that each migration's record costs no round trip of its own. Its
-/// `execution_ms` is measured by the server (transaction start to the record), since the
-/// record is sent together with the script.
-pub async fn prepare_applied(client: &Client) -> anyhow::Result<Statement> {
-    Ok(client
-        .prepare(
-            "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
-             VALUES ($1, $2, $3, $4, true, (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint)
-             ON CONFLICT (version) DO UPDATE
-                SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
-                    complete = true, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
-        )
-        .await?)
-}
-
-/// Record `m` as applied with the statement of [`prepare_applied`].
-pub async fn record_applied(
-    client: &Client,
-    statement: &Statement,
-    m: &Resolved,
-) -> Result<u64, tokio_postgres::Error> {
-    let script = m.up.file.rsplit('/').next().unwrap_or(&m.up.file);
-    client
-        .execute(
-            statement,
-            &[&(m.version as i32), &m.name, &m.checksum, &script],
-        )
-        .await
-}
-
 /// Remove `version`'s record (in the same transaction as its down script).
 pub async fn remove(client: &impl GenericClient, version: u32) -> anyhow::Result<()> {
     client
-        .execute(
+        .execute_typed(
             "DELETE FROM arcdb.schema_history WHERE version = $1",
-            &[&(version as i32)],
+            &[(&(version as i32), tokio_postgres::types::Type::INT4)],
         )
         .await?;
     Ok(())
