@@ -401,6 +401,7 @@ mod tests {
             statements: 0,
             rules: 0,
             findings: Vec::new(),
+            accepted: Vec::new(),
         };
         for script in &scripts {
             lint_script(script, &rules, &mut report);
