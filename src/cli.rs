@@ -10,7 +10,8 @@ Which database: --dsn, else DATABASE_URL, else the profile named by --profile/AR
 (see `arcdb local --help`).
 
 Exit codes: 0 ok · 1 failure · 2 bad input (nothing touched) · 3 migrations pending (status)
-· 4 drift: an applied migration differs or is unknown · 5 findings (verify-rls, lint, refresh).
+· 4 drift: an applied migration differs or is unknown · 5 findings (verify-rls, lint, refresh)
+· 6 verify-rls inconclusive (not everything could be verified).
 
 Examples:
   arcdb up                                   # local database, whole schema
@@ -295,14 +296,16 @@ pub struct SeedArgs {
 pub struct VerifyRlsArgs {
     /// The role tenant sessions run as: the probes switch to it with SET LOCAL ROLE, so the
     /// connecting user must be a member (GRANT arcdesk_tenant TO <user>).
-    #[arg(long, value_name = "ROLE", default_value = "arcdesk_tenant")]
-    pub tenant_role: String,
+    /// Default: [verify_rls] tenant_role in arcdb.toml, else arcdesk_tenant.
+    #[arg(long, value_name = "ROLE")]
+    pub tenant_role: Option<String>,
 
     /// The session setting that carries the tenant's organization id.
-    #[arg(long, value_name = "NAME", default_value = "app.current_org_id")]
-    pub setting: String,
+    /// Default: [verify_rls] setting, else app.current_org_id.
+    #[arg(long, value_name = "NAME")]
+    pub setting: Option<String>,
 
-    /// A schema holding tenant tables (repeatable; default: public).
+    /// A schema holding tenant tables (repeatable; default: [verify_rls] schemas, else public).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
 
@@ -317,8 +320,35 @@ pub struct VerifyRlsArgs {
     pub cases: Option<PathBuf>,
 
     /// Only the catalog audit: no live probes, no cases (needs no tenant role membership).
+    /// Never a pass: without findings the run is inconclusive (exit 6).
     #[arg(long)]
     pub static_only: bool,
+
+    /// The tenant key column of tenant tables (default: [verify_rls] tenant_column, else
+    /// organization_id).
+    #[arg(long, value_name = "COLUMN")]
+    pub tenant_column: Option<String>,
+
+    /// The tenant root table, optionally schema-qualified (schema.table); its key is what the
+    /// tenant column holds (default: [verify_rls] root_table, else organizations).
+    #[arg(long, value_name = "TABLE")]
+    pub root_table: Option<String>,
+
+    /// The key column of the root table (default: [verify_rls] root_key, else id).
+    #[arg(long, value_name = "COLUMN")]
+    pub root_key: Option<String>,
+
+    /// Findings of this severity or above fail the run (exit 5); below it they are reported.
+    #[arg(long, value_name = "SEVERITY", default_value = "error")]
+    pub fail_on: FailOn,
+}
+
+/// `verify-rls --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,26 @@ pub struct ConfigFile {
     pub default_profile: Option<String>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
+    /// Defaults of `verify-rls` for this project's tenancy model (flags override them).
+    #[serde(default)]
+    pub verify_rls: VerifyRlsConfig,
+}
+
+/// `[verify_rls]`: the tenancy model's names, as the flags of the same names.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRlsConfig {
+    pub tenant_role: Option<String>,
+    pub setting: Option<String>,
+    pub schemas: Option<Vec<String>>,
+    pub tenant_column: Option<String>,
+    pub root_table: Option<String>,
+    pub root_key: Option<String>,
+}
+
+/// The `[verify_rls]` section of the configuration file (empty without a file).
+pub fn verify_rls(global: &GlobalArgs) -> anyhow::Result<VerifyRlsConfig> {
+    Ok(load_file(&global.config, false)?.verify_rls)
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,9 @@ pub enum ExitStatus {
     Drift = 4,
     /// A check found problems: `verify-rls` findings, `lint` findings, a view that failed to refresh.
     Findings = 5,
+    /// `verify-rls`: no finding, but isolation was not verified everywhere (nothing to probe,
+    /// probes or cases skipped, no tenant table, `--static-only`): never a pass.
+    Inconclusive = 6,
 }
 
 impl ExitStatus {

@@ -120,18 +120,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::VerifyRls(args) => {
             let defaults = rls::VerifyOptions::default();
+            // Flags, then [verify_rls] of arcdb.toml, then ArcDesk's names.
+            let file = config::verify_rls(&cli.global)?;
+            let mut schemas = if !args.schemas.is_empty() {
+                args.schemas
+            } else {
+                file.schemas.unwrap_or(defaults.schemas.clone())
+            };
+            let root = args
+                .root_table
+                .or(file.root_table)
+                .unwrap_or(defaults.root_table.clone());
+            // `--root-table schema.table`: that schema holds tenant rows too.
+            let root_table = match root.split_once('.') {
+                Some((schema, table)) => {
+                    if !schemas.iter().any(|s| s == schema) {
+                        schemas.push(schema.to_string());
+                    }
+                    table.to_string()
+                }
+                None => root,
+            };
             let opts = rls::VerifyOptions {
-                tenant_role: args.tenant_role,
-                setting: args.setting,
-                schemas: if args.schemas.is_empty() {
-                    defaults.schemas.clone()
-                } else {
-                    args.schemas
-                },
+                tenant_role: args
+                    .tenant_role
+                    .or(file.tenant_role)
+                    .unwrap_or(defaults.tenant_role),
+                setting: args.setting.or(file.setting).unwrap_or(defaults.setting),
+                schemas,
+                tenant_column: args
+                    .tenant_column
+                    .or(file.tenant_column)
+                    .unwrap_or(defaults.tenant_column),
+                root_table,
+                root_key: args.root_key.or(file.root_key).unwrap_or(defaults.root_key),
                 max_orgs: args.max_orgs as usize,
                 cases_dir: args.cases,
                 static_only: args.static_only,
-                ..defaults
+                fail_on: match args.fail_on {
+                    cli::FailOn::Error => rls::Severity::Error,
+                    cli::FailOn::Warning => rls::Severity::Warning,
+                    cli::FailOn::Info => rls::Severity::Info,
+                },
             };
             let db = connect(&cli.global).await?;
             emit(&rls::verify(&db, &opts).await?, format)

@@ -29,6 +29,11 @@ pub trait Report: Serialize {
         None
     }
 
+    /// Remarks for people that are not the report: on stderr, whatever the format.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// SARIF rendering, for reports that are made of findings.
     fn render_sarif(&self) -> Option<String> {
         None
@@ -54,6 +59,9 @@ pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<ExitStatus>
             None => serde_json::to_string_pretty(report)?,
         },
     };
+    for note in report.notes() {
+        notice(format!("note: {note}"));
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {

@@ -52,7 +52,8 @@ struct Finding {
     rule: String,
     object: String,
     command: Option<String>,
-    risk: String,
+    severity: String,
+    message: String,
     fix: String,
 }
 
@@ -88,10 +89,11 @@ fn audit(pg: &TestCluster, db: &str) -> RlsReport {
         report.checks.iter().all(|c| c.suite == "audit"),
         "--static-only runs the audit only"
     );
-    let expected = if report.findings().next().is_some() {
+    // --static-only never claims isolation: no finding is 6 (inconclusive: nothing probed).
+    let expected = if report.findings().any(|f| f.severity == "error") {
         5
     } else {
-        0
+        6
     };
     assert_eq!(report.code, expected, "exit code follows the findings");
     report
@@ -110,7 +112,7 @@ fn listing(report: &RlsReport) -> String {
                 f.rule,
                 f.object,
                 f.command.as_deref().unwrap_or("-"),
-                f.risk
+                f.message
             )
         })
         .collect()
@@ -231,7 +233,7 @@ fn new_tenant_table_without_rls() {
     );
     let report = audit(&pg, DB);
     let f = expect(&report, "rls-disabled", "public.events_2026");
-    assert!(f.risk.contains("public.events"), "{}", f.risk);
+    assert!(f.message.contains("public.events"), "{}", f.message);
     assert!(
         !report.findings().any(|f| f.object == "public.codes"),
         "a table tagged arcdb:global: is exempt:\n{}",
@@ -247,8 +249,8 @@ fn permissive_using_true_policy() {
         "policy-unscoped",
         "policy debug_all on public.tasks",
     );
-    assert!(f.risk.contains("PUBLIC"), "{}", f.risk);
-    assert!(f.risk.contains("every row"), "{}", f.risk);
+    assert!(f.message.contains("PUBLIC"), "{}", f.message);
+    assert!(f.message.contains("every row"), "{}", f.message);
     assert!(
         f.fix.contains("DROP POLICY debug_all ON public.tasks"),
         "{}",
@@ -263,7 +265,7 @@ fn organization_id_is_not_null_policy() {
         "policy-unscoped",
         "policy desks_any on public.desks",
     );
-    assert!(f.risk.contains("IS NOT NULL"), "{}", f.risk);
+    assert!(f.message.contains("IS NOT NULL"), "{}", f.message);
     assert_eq!(f.command.as_deref(), Some("SELECT"));
 }
 
@@ -277,9 +279,9 @@ fn policy_to_a_group_role_the_tenant_belongs_to() {
         "policy support_reads_all on public.users",
     );
     assert!(
-        f.risk.contains("arcdesk_tenant → support_staff"),
+        f.message.contains("arcdesk_tenant → support_staff"),
         "{}",
-        f.risk
+        f.message
     );
 }
 
@@ -360,13 +362,17 @@ fn update_policy_without_check_is_judged_by_its_using() {
         "policy-check-unscoped",
         "policy desks_move on public.desks",
     );
-    assert!(f.risk.contains("its USING checks new rows"), "{}", f.risk);
+    assert!(
+        f.message.contains("its USING checks new rows"),
+        "{}",
+        f.message
+    );
     let f = expect(
         &report,
         "policy-check-unscoped",
         "policy tasks_move on public.tasks",
     );
-    assert!(f.risk.contains("move its rows"), "{}", f.risk);
+    assert!(f.message.contains("move its rows"), "{}", f.message);
 }
 
 #[test]
@@ -386,13 +392,13 @@ fn policy_failing_open_on_an_unset_setting() {
         "policy-unscoped",
         "policy workflows_lenient on public.workflows",
     );
-    assert!(f.risk.contains("fails open"), "{}", f.risk);
+    assert!(f.message.contains("fails open"), "{}", f.message);
     let f = expect(
         &report,
         "policy-unscoped",
         "policy tasks_lenient on public.tasks",
     );
-    assert!(f.risk.contains("COALESCE"), "{}", f.risk);
+    assert!(f.message.contains("COALESCE"), "{}", f.message);
 }
 
 #[test]
@@ -460,7 +466,7 @@ fn tenant_role_owning_a_table() {
     );
     let report = audit(&pg, DB);
     let f = expect(&report, "table-owned-by-tenant", "public.knowledge_bases");
-    assert!(f.risk.contains("kb_owners"), "{}", f.risk);
+    assert!(f.message.contains("kb_owners"), "{}", f.message);
 }
 
 #[test]
@@ -488,16 +494,16 @@ fn superuser_and_bypassrls_reached_through_membership() {
     let report = audit(&pg, DB);
     let f = expect(&report, "role-bypassrls", "role data_admin");
     assert!(
-        f.risk.contains("arcdesk_tenant → app_ops → data_admin"),
+        f.message.contains("arcdesk_tenant → app_ops → data_admin"),
         "{}",
-        f.risk
+        f.message
     );
     let f = expect(&report, "role-superuser", "role break_glass");
     assert!(
-        f.risk
+        f.message
             .contains("arcdesk_tenant → app_ops → data_admin → break_glass"),
         "{}",
-        f.risk
+        f.message
     );
 }
 
@@ -538,7 +544,7 @@ fn materialized_view_granted_to_the_tenant() {
         "matview-readable",
         "materialized view public.org_cost_summary_mv",
     );
-    assert!(f.risk.contains("public.cost_tracking"), "{}", f.risk);
+    assert!(f.message.contains("public.cost_tracking"), "{}", f.message);
     // The predefined pg_read_all_data reads every relation without any ACL entry.
     pg.psql(
         DB,
@@ -552,10 +558,10 @@ fn materialized_view_granted_to_the_tenant() {
         "materialized view public.desk_performance_mv",
     );
     assert!(
-        f.risk
+        f.message
             .contains("REVOKE pg_read_all_data FROM arcdesk_tenant"),
         "{}",
-        f.risk
+        f.message
     );
     expect(
         &report,
@@ -581,7 +587,7 @@ fn security_definer_function_over_tenant_rows() {
         "definer-function-unscoped",
         "function public.task_titles()",
     );
-    assert!(f.risk.contains("PUBLIC"), "{}", f.risk);
+    assert!(f.message.contains("PUBLIC"), "{}", f.message);
     expect(
         &report,
         "definer-search-path",
@@ -631,7 +637,7 @@ fn global_unique_index_without_the_tag() {
         "unique-unscoped",
         "index public.users_email_global on public.users",
     );
-    assert!(f.risk.contains("duplicate-key"), "{}", f.risk);
+    assert!(f.message.contains("duplicate-key"), "{}", f.message);
     expect(
         &report,
         "unique-unscoped",
@@ -662,7 +668,7 @@ fn sequence_feeding_a_tenant_table_the_tenant_can_use() {
         "sequence-shared",
         "sequence public.ticket_number_seq",
     );
-    assert!(f.risk.contains("USAGE"), "{}", f.risk);
+    assert!(f.message.contains("USAGE"), "{}", f.message);
     assert!(
         f.fix.contains(
             "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE public.ticket_number_seq FROM arcdesk_tenant"
@@ -732,4 +738,141 @@ fn missing_tenant_role_is_a_finding_not_an_error() {
     pg.create_db(DB);
     let report = audit(&pg, DB);
     expect(&report, "tenant-role-missing", "role arcdesk_tenant");
+}
+
+#[test]
+fn a_surrogate_uuid_unique_key_is_a_warning_that_fails_only_with_fail_on_warning() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "ALTER TABLE desks ADD COLUMN public_id uuid NOT NULL DEFAULT gen_random_uuid();
+         ALTER TABLE desks ADD CONSTRAINT desks_public_id_key UNIQUE (public_id);",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "unique-surrogate-unscoped",
+        "constraint desks_public_id_key on public.desks",
+    );
+    assert_eq!(f.severity, "warning");
+    assert!(
+        report.findings().all(|f| f.severity != "error"),
+        "{}",
+        listing(&report)
+    );
+    // A warning alone does not fail the run (6: --static-only never passes); --fail-on
+    // warning makes it fail.
+    assert_eq!(report.code, 6);
+    let strict = pg
+        .arcdb()
+        .args([
+            "--dsn",
+            &pg.dsn(DB),
+            "verify-rls",
+            "--static-only",
+            "--fail-on",
+            "warning",
+        ])
+        .output()
+        .expect("arcdb runs");
+    assert_eq!(strict.status.code(), Some(5));
+
+    // SARIF 2.1.0: the finding, at its level, with the rule in the driver.
+    let sarif = pg
+        .arcdb()
+        .args([
+            "--dsn",
+            &pg.dsn(DB),
+            "verify-rls",
+            "--static-only",
+            "--format",
+            "sarif",
+        ])
+        .output()
+        .expect("arcdb runs");
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).expect("SARIF is JSON");
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let hit = results
+        .iter()
+        .find(|r| r["ruleId"] == "unique-surrogate-unscoped")
+        .expect("the warning is a SARIF result");
+    assert_eq!(hit["level"], "warning");
+    assert!(log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == "unique-surrogate-unscoped"));
+}
+
+#[test]
+fn findings_on_objects_of_the_migrations_point_at_their_definition() {
+    let pg = migrated();
+    pg.psql(DB, "ALTER TABLE tasks DISABLE ROW LEVEL SECURITY;");
+    let sarif = pg
+        .arcdb()
+        .args([
+            "--dsn",
+            &pg.dsn(DB),
+            "verify-rls",
+            "--static-only",
+            "--format",
+            "sarif",
+        ])
+        .output()
+        .expect("arcdb runs");
+    assert_eq!(sarif.status.code(), Some(5));
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).expect("SARIF is JSON");
+    let hit = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "rls-disabled")
+        .expect("rls-disabled result")
+        .clone();
+    let physical = &hit["locations"][0]["physicalLocation"];
+    assert_eq!(
+        physical["artifactLocation"]["uri"],
+        "migrations/0002_core_schema/up.sql"
+    );
+    assert!(physical["region"]["startLine"].as_u64().unwrap() > 1);
+    assert_eq!(hit["level"], "error");
+}
+
+#[test]
+fn a_relation_the_tenant_can_read_outside_the_tenant_schemas() {
+    let pg = migrated();
+    pg.psql(
+        DB,
+        "CREATE SCHEMA reporting;
+         CREATE TABLE reporting.all_tasks AS SELECT * FROM public.tasks;
+         GRANT USAGE ON SCHEMA reporting TO arcdesk_tenant;
+         GRANT SELECT ON reporting.all_tasks TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "reachable-outside-tenant-schemas",
+        "reporting.all_tasks",
+    );
+    assert_eq!(f.severity, "error");
+    assert!(
+        f.message.contains("outside the tenant schemas"),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("--schema reporting"), "{}", f.fix);
+    // Shared on purpose: tagged, not a finding.
+    pg.psql(
+        DB,
+        "COMMENT ON TABLE reporting.all_tasks IS 'arcdb:global: a test of the tag';",
+    );
+    let report = audit(&pg, DB);
+    assert!(
+        report
+            .findings()
+            .all(|f| f.rule != "reachable-outside-tenant-schemas"),
+        "{}",
+        listing(&report)
+    );
 }

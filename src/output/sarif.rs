@@ -25,7 +25,9 @@ impl Level {
 pub struct Finding {
     pub rule: String,
     pub severity: Level,
-    /// A path relative to the repository root, or as the report names it.
+    /// A path relative to the repository root, or as the report names it; empty when the
+    /// finding is on a database object no file defines (the result then has no physical
+    /// location, and the message names the object).
     pub file: String,
     /// 1-based; 0 = the whole file.
     pub line: usize,
@@ -60,12 +62,17 @@ pub fn render(tool: &str, findings: &[Finding]) -> String {
             if f.line > 0 {
                 location["physicalLocation"]["region"] = json!({ "startLine": f.line });
             }
+            let locations = if f.file.is_empty() {
+                json!([])
+            } else {
+                json!([location])
+            };
             json!({
                 "ruleId": f.rule,
                 "ruleIndex": rules.iter().position(|r| *r == f.rule).unwrap_or(0),
                 "level": f.severity.as_str(),
                 "message": { "text": if f.help.is_empty() { f.message.clone() } else { format!("{} Safe form: {}", f.message, f.help) } },
-                "locations": [location],
+                "locations": locations,
             })
         })
         .collect();
@@ -122,5 +129,24 @@ mod tests {
         assert!(run["results"][1]["locations"][0]["physicalLocation"]
             .get("region")
             .is_none());
+    }
+
+    #[test]
+    fn a_finding_without_a_file_has_no_physical_location() {
+        let findings = vec![Finding {
+            rule: "role-bypassrls".into(),
+            severity: Level::Error,
+            file: String::new(),
+            line: 0,
+            message: "role arcdesk_tenant: bypasses RLS.".into(),
+            help: String::new(),
+        }];
+        let log: Value = serde_json::from_str(&render("arcdb verify-rls", &findings)).unwrap();
+        let result = &log["runs"][0]["results"][0];
+        assert_eq!(result["locations"].as_array().unwrap().len(), 0);
+        assert!(result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("arcdesk_tenant"));
     }
 }

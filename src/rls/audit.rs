@@ -46,7 +46,7 @@
 //! rows of INSERT and UPDATE are checked with the policy's WITH CHECK, or, when it has none, with
 //! its USING (ALL and UPDATE policies); an INSERT policy without WITH CHECK admits no row.
 
-use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
+use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
 use crate::db::{server_message, Db};
 use crate::engine::{EngineKind, Version};
 use anyhow::Context;
@@ -98,6 +98,7 @@ pub mod rule {
     pub const DEFINER_SEARCH_PATH: &str = "definer-search-path";
     pub const FK_UNSCOPED: &str = "fk-unscoped";
     pub const UNIQUE_UNSCOPED: &str = "unique-unscoped";
+    pub const UNIQUE_SURROGATE_UNSCOPED: &str = "unique-surrogate-unscoped";
     pub const SEQUENCE_SHARED: &str = "sequence-shared";
     pub const GRANT_TRUNCATE: &str = "grant-truncate";
     pub const GRANT_TRIGGER: &str = "grant-trigger";
@@ -130,6 +131,7 @@ pub const RULES: &[(&str, &str)] = &[
     (rule::DEFINER_SEARCH_PATH, "a SECURITY DEFINER function the tenant can run without a pinned search_path"),
     (rule::FK_UNSCOPED, "a foreign key between tenant tables that leaves out the tenant column"),
     (rule::UNIQUE_UNSCOPED, "a unique constraint or index on a tenant table without the tenant column and without the arcdb:platform-unique: tag"),
+    (rule::UNIQUE_SURROGATE_UNSCOPED, "the same for a key made only of uuid columns with a default (a random surrogate): defence in depth, a warning"),
     (rule::SEQUENCE_SHARED, "a sequence numbering a tenant table that the tenant can use (USAGE/SELECT/UPDATE) or whose values it reads in its rows"),
     (rule::GRANT_TRUNCATE, "TRUNCATE on a tenant table granted to the tenant (TRUNCATE ignores RLS)"),
     (rule::GRANT_TRIGGER, "TRIGGER on a tenant table granted to the tenant (a trigger sees every organization's writes)"),
@@ -290,6 +292,8 @@ pub struct UniqueRow {
     pub constraint_name: Option<String>,
     pub constraint_comment: Option<String>,
     pub index_comment: Option<String>,
+    /// Every key column is a uuid with a default (a random surrogate key).
+    pub surrogate: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -588,6 +592,7 @@ impl Catalog {
                     constraint_name: r.try_get("constraint_name")?,
                     constraint_comment: r.try_get("constraint_comment")?,
                     index_comment: r.try_get("index_comment")?,
+                    surrogate: r.try_get("surrogate")?,
                 })
             })
             .await?;
@@ -748,7 +753,7 @@ pub fn evaluate(cat: &Catalog, opts: &VerifyOptions) -> Evaluation {
                     rule: rule::TENANT_ROLE_MISSING.into(),
                     object: format!("role {}", opts.tenant_role),
                     command: None,
-                    risk: format!(
+                    message: format!(
                         "nothing can be proven: no role {} exists, so the sessions of tenants run as some other role that no policy was written for (migrate first, or pass the tenant role)",
                         opts.tenant_role
                     ),
@@ -756,6 +761,9 @@ pub fn evaluate(cat: &Catalog, opts: &VerifyOptions) -> Evaluation {
                         "CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS; -- or run arcdb up",
                         sql_ident(&opts.tenant_role)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ));
             return out;
@@ -993,8 +1001,11 @@ impl<'a> Audit<'a> {
                     rule: rule.to_string(),
                     object: object.to_string(),
                     command: command.map(str::to_string),
-                    risk,
+                    message: risk,
                     fix,
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ),
         });
@@ -1075,7 +1086,7 @@ impl<'a> Audit<'a> {
 
     fn key_column(&self, t: &TableRow) -> &str {
         if self.is_root(t) {
-            "id"
+            &self.opts.root_key
         } else {
             &self.opts.tenant_column
         }
@@ -2238,15 +2249,30 @@ impl<'a> Audit<'a> {
                     }
                 ),
             };
+            let (rule, risk) = if u.surrogate {
+                (
+                    rule::UNIQUE_SURROGATE_UNSCOPED,
+                    format!(
+                        "the {kind} on {} ({}) spans every organization: its values are random surrogates no tenant can guess, so the duplicate-key side channel is theoretical, but the tenant column belongs in every key (defence in depth, and the table distributes by tenant)",
+                        t.qname,
+                        u.columns.join(", ")
+                    ),
+                )
+            } else {
+                (
+                    rule::UNIQUE_UNSCOPED,
+                    format!(
+                        "the {kind} on {} ({}) spans every organization and unique checks ignore row-level security: a tenant that inserts a value another organization already uses gets a duplicate-key error, which tells it that the value exists there",
+                        t.qname,
+                        u.columns.join(", ")
+                    ),
+                )
+            };
             let v = Verdict::Fail {
-                risk: format!(
-                    "the {kind} on {} ({}) spans every organization and unique checks ignore row-level security: a tenant that inserts a value another organization already uses gets a duplicate-key error, which tells it that the value exists there",
-                    t.qname,
-                    u.columns.join(", ")
-                ),
+                risk,
                 fix: format!("{scope_sql} -- or, if it must be platform-wide: {tag_sql}"),
             };
-            self.record(rule::UNIQUE_UNSCOPED, &object, None, v);
+            self.record(rule, &object, None, v);
         }
     }
 
@@ -3745,7 +3771,11 @@ mod tests {
         has(&cat, rule::ROLE_SUPERUSER, "role dba");
         let e = evaluate(&cat, &VerifyOptions::default());
         let f = e.findings().find(|f| f.object == "role dba").unwrap();
-        assert!(f.risk.contains("arcdesk_tenant → ops → dba"), "{}", f.risk);
+        assert!(
+            f.message.contains("arcdesk_tenant → ops → dba"),
+            "{}",
+            f.message
+        );
         assert!(
             f.fix.contains("REVOKE ops FROM arcdesk_tenant"),
             "{}",
@@ -3943,6 +3973,7 @@ mod tests {
                 constraint_name: Some("tasks_pkey".into()),
                 constraint_comment: None,
                 index_comment: None,
+                surrogate: false,
             },
             UniqueRow {
                 table: 2,
@@ -3954,6 +3985,7 @@ mod tests {
                 constraint_name: None,
                 constraint_comment: None,
                 index_comment: Some("arcdb:platform-unique: codes are global".into()),
+                surrogate: false,
             },
             UniqueRow {
                 table: 2,
@@ -3965,6 +3997,7 @@ mod tests {
                 constraint_name: None,
                 constraint_comment: None,
                 index_comment: Some("arcdb:platform-unique:".into()),
+                surrogate: false,
             },
         ]);
         cat.sequences = Ok(vec![SequenceRow {

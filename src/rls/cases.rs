@@ -4,7 +4,7 @@
 //! rows, values, or an error).
 
 use super::probe::{become_tenant, db_error_text, rolled_back, READ_COMMITTED};
-use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
+use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
 use crate::db::Db;
 use crate::error::Refusal;
 use serde::Deserialize;
@@ -81,8 +81,11 @@ enum Outcome {
 
 /// One file of cases, from the embedded tree or a directory.
 struct Source {
-    /// Relative path (for names and messages).
+    /// Relative path (for check names).
     path: String,
+    /// Where the file really is, for messages: `rls-tests/<path>` when embedded, the path on
+    /// disk under `--cases DIR`.
+    shown: String,
     text: String,
     dir: Option<PathBuf>,
 }
@@ -93,8 +96,8 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
     for source in &sources {
         let file: CaseFile = toml::from_str(&source.text).map_err(|e| {
             Refusal::usage(format!(
-                "rls-tests/{}: not a valid case file: {}",
-                source.path,
+                "{}: not a valid case file: {}",
+                source.shown,
                 e.to_string().replace('\n', " ")
             ))
         })?;
@@ -104,7 +107,43 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         files.push(file);
     }
     if files.iter().all(|f| f.cases.is_empty()) {
+        if let Some(dir) = &opts.cases_dir {
+            report.inconclusive.push(format!(
+                "the cases directory {} holds no case (*.toml with [[case]] entries)",
+                dir.display()
+            ));
+        }
         return Ok(());
+    }
+    if opts.cases_dir.is_none() {
+        // The built-in cases are about ArcDesk's sample data (organizations by slug, users by
+        // email): elsewhere they do not apply, and say so instead of failing.
+        let schema = &opts.schemas[0];
+        let wanted = [opts.root_table.as_str(), USERS_TABLE];
+        let found: i64 = db
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = $1 AND c.relname = ANY($2)
+                    AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = c.oid AND a.attnum > 0
+                                   AND a.attname IN ('slug', 'email'))",
+                &[schema, &wanted.to_vec()],
+            )
+            .await?
+            .get(0);
+        if found < 2 {
+            report.checks.push(Check::not_applicable(
+                Suite::Cases,
+                "cases (built-in)",
+                format!(
+                    "the built-in cases describe ArcDesk's sample data and {schema} has no ArcDesk {} and {USERS_TABLE} tables: give your own with --cases DIR",
+                    opts.root_table
+                ),
+            ));
+            return Ok(());
+        }
     }
     // A session of its own: the cases' settings never reach the other suites' session.
     let case_db = db.reconnect().await?;
@@ -125,6 +164,7 @@ fn load_sources(opts: &VerifyOptions) -> anyhow::Result<Vec<Source>> {
             .filter(|f| f.path.ends_with(".toml"))
             .map(|f| Source {
                 path: f.path.to_string(),
+                shown: format!("rls-tests/{}", f.path),
                 text: f.contents.to_string(),
                 dir: None,
             })
@@ -145,6 +185,7 @@ fn load_sources(opts: &VerifyOptions) -> anyhow::Result<Vec<Source>> {
                         Refusal::usage(format!("cannot read {}: {e}", path.display()))
                     })?;
                     Ok(Source {
+                        shown: path.display().to_string(),
                         path: path
                             .strip_prefix(dir)
                             .unwrap_or(&path)
@@ -173,11 +214,7 @@ fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn validate(source: &Source, case: &Case) -> anyhow::Result<()> {
     let bad = |what: &str| -> anyhow::Error {
-        Refusal::usage(format!(
-            "rls-tests/{}: case '{}': {what}",
-            source.path, case.name
-        ))
-        .into()
+        Refusal::usage(format!("{}: case '{}': {what}", source.shown, case.name)).into()
     };
     if case.query.is_some() == case.query_file.is_some() {
         return Err(bad("give exactly one of query and query_file"));
@@ -227,8 +264,8 @@ fn case_sql(source: &Source, case: &Case) -> anyhow::Result<String> {
     };
     text.ok_or_else(|| {
         Refusal::usage(format!(
-            "rls-tests/{}: case '{}': query_file {rel} not found",
-            source.path, case.name
+            "{}: case '{}': query_file {rel} not found",
+            source.shown, case.name
         ))
         .into()
     })
@@ -429,6 +466,16 @@ async fn run_case(
                 text: db_error_text(&err),
             },
         };
+        // A write on a read-only connection proves nothing either way.
+        if let Outcome::Error { code, .. } = &outcome {
+            if code == "25006" {
+                return Ok(Check::skipped(
+                    Suite::Cases,
+                    name,
+                    "the connection is read-only: this case writes, so it could not be decided",
+                ));
+            }
+        }
         let failure = judge(&case.expect, expected_value.as_deref(), expected_values.as_deref(), &outcome);
         Ok(match failure {
             None => Check::pass(Suite::Cases, name),
@@ -444,15 +491,18 @@ async fn run_case(
                     name.clone(),
                     Finding {
                         rule: "case-failed".into(),
-                        object: format!("rls-tests/{} case '{}'", source.path, case.name),
+                        object: format!("{} case '{}'", source.shown, case.name),
                         command: Some(command_of(&sql)),
-                        risk: format!(
+                        message: format!(
                             "{}: as {tenant}, {got}",
                             case.description.as_deref().unwrap_or(&case.name)
                         ),
                         fix: case.fix.clone().unwrap_or_else(|| {
                             "make the policies of the tables this query touches enforce what the case expects (or correct the case if the expectation is wrong)".into()
                         }),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 )
             }
@@ -614,6 +664,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("rls-tests/{}: {e}", file.path));
             let source = Source {
                 path: file.path.into(),
+                shown: format!("rls-tests/{}", file.path),
                 text: file.contents.into(),
                 dir: None,
             };

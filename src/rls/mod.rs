@@ -12,11 +12,18 @@
 
 pub mod audit;
 pub mod cases;
+pub mod citus;
+mod locate;
 pub mod probe;
+mod reach;
+mod render;
+pub mod severity;
+
+pub use severity::Severity;
 
 use crate::db::Db;
-use crate::error::ExitStatus;
-use crate::output::{table, Report};
+use crate::error::{ExitStatus, Refusal};
+use crate::output::Report;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -31,14 +38,19 @@ pub struct VerifyOptions {
     pub schemas: Vec<String>,
     /// The tenant key column of tenant tables.
     pub tenant_column: String,
-    /// The tenant root table, keyed by `id` instead of `tenant_column`.
+    /// The tenant root table (its name; its schema is among `schemas`), keyed by `root_key`
+    /// instead of `tenant_column`.
     pub root_table: String,
+    /// The key column of the root table that the tenant column holds.
+    pub root_key: String,
     /// Probe at most this many organizations (a sample beyond that, and the report says so).
     pub max_orgs: usize,
     /// Declarative cases from this directory instead of the embedded `rls-tests/`.
     pub cases_dir: Option<PathBuf>,
     /// Skip the live probes and cases (catalog audit only).
     pub static_only: bool,
+    /// Findings of this severity or above fail the run (exit 5).
+    pub fail_on: Severity,
 }
 
 impl Default for VerifyOptions {
@@ -49,9 +61,11 @@ impl Default for VerifyOptions {
             schemas: vec!["public".into()],
             tenant_column: "organization_id".into(),
             root_table: "organizations".into(),
+            root_key: "id".into(),
             max_orgs: 50,
             cases_dir: None,
             static_only: false,
+            fail_on: Severity::Error,
         }
     }
 }
@@ -69,15 +83,28 @@ pub enum Suite {
 pub struct Finding {
     /// Stable identifier of the rule, e.g. `rls-disabled`, `policy-unscoped`.
     pub rule: String,
+    /// How much it weighs ([`severity::SEVERITIES`]); set from the rule by [`Check::fail`].
+    pub severity: Severity,
     /// The table, view, function, policy, role or schema, qualified (`public.tasks`,
     /// `policy debug_all on public.tasks`, `function public.f(uuid)`).
     pub object: String,
     /// SELECT / INSERT / UPDATE / DELETE / ALL, where it applies.
     pub command: Option<String>,
     /// What a tenant could do because of it.
-    pub risk: String,
+    pub message: String,
+    /// More about it (e.g. the findings a root cause explains), when there is more.
+    pub detail: Option<String>,
     /// How to fix it (SQL where possible).
     pub fix: String,
+    /// Where in a source file the object is defined, when known.
+    pub location: Option<Location>,
+}
+
+/// A place in a file (for SARIF and for people).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,9 +114,14 @@ pub enum Outcome {
     Fail {
         finding: Finding,
     },
-    /// Could not be decided (e.g. no rows to probe); says why. Not a finding.
+    /// Could not be decided (e.g. no rows to probe); says why. Not a finding, and unless
+    /// `by_design`, the run is then inconclusive.
     Skipped {
         reason: String,
+        /// Not applicable on purpose (a table tagged as shared by every organization): does not
+        /// make the run inconclusive.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_design: bool,
     },
 }
 
@@ -111,7 +143,8 @@ impl Check {
             outcome: Outcome::Pass,
         }
     }
-    pub fn fail(suite: Suite, name: impl Into<String>, finding: Finding) -> Check {
+    pub fn fail(suite: Suite, name: impl Into<String>, mut finding: Finding) -> Check {
+        finding.severity = severity::of(&finding.rule);
         Check {
             suite,
             name: name.into(),
@@ -124,7 +157,33 @@ impl Check {
             name: name.into(),
             outcome: Outcome::Skipped {
                 reason: reason.into(),
+                by_design: false,
             },
+        }
+    }
+    /// A check that does not apply on purpose (see [`Outcome::Skipped`]).
+    pub fn not_applicable(
+        suite: Suite,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Check {
+        Check {
+            suite,
+            name: name.into(),
+            outcome: Outcome::Skipped {
+                reason: reason.into(),
+                by_design: true,
+            },
+        }
+    }
+    /// Skipped, and not by design: what was not verified.
+    pub fn unverified(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Skipped {
+                reason,
+                by_design: false,
+            } => Some(reason),
+            _ => None,
         }
     }
     pub fn finding(&self) -> Option<&Finding> {
@@ -135,8 +194,38 @@ impl Check {
     }
 }
 
+/// Findings per severity.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Summary {
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+/// What a run established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every tenant table audited and probed, no finding.
+    Isolated,
+    /// At least one finding at or above `fail_on`.
+    Findings,
+    /// No failing finding, but something was not verified (`inconclusive` says what).
+    Inconclusive,
+}
+
 #[derive(Debug, Serialize)]
 pub struct RlsReport {
+    pub verdict: Verdict,
+    /// Findings of this severity or above fail the run (`--fail-on`).
+    pub fail_on: Severity,
+    /// Findings per severity.
+    pub summary: Summary,
+    /// Why the run is not a pass though nothing was found (empty when verified).
+    pub inconclusive: Vec<String>,
+    /// Probe tenants verify-rls made itself (in rolled-back transactions), among the
+    /// organizations probed.
+    pub probe_tenants: usize,
     pub target: String,
     pub engine: String,
     pub tenant_role: String,
@@ -157,53 +246,11 @@ impl RlsReport {
 
 impl Report for RlsReport {
     fn render_table(&self) -> String {
-        let findings: Vec<&Finding> = self.findings().collect();
-        let mut out = String::new();
-        if !findings.is_empty() {
-            let rows = findings.iter().map(|f| {
-                vec![
-                    f.rule.clone(),
-                    f.object.clone(),
-                    f.command.clone().unwrap_or_default(),
-                    f.risk.clone(),
-                    f.fix.clone(),
-                ]
-            });
-            out.push_str(&table(
-                &["rule", "object", "command", "a tenant could", "fix"],
-                rows,
-            ));
-            out.push('\n');
-        }
-        for note in &self.notes {
-            out.push_str(&format!("note: {note}\n"));
-        }
-        let skipped = self
-            .checks
-            .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Skipped { .. }))
-            .count();
-        let sample = if self.sampled {
-            " (a sample: more organizations exist)"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "{} ({}) as {}: {} checks over {} tables and {} organizations{sample}, {} skipped — {}",
-            self.target,
-            self.engine,
-            self.tenant_role,
-            self.checks.len(),
-            self.tables,
-            self.organizations_probed,
-            skipped,
-            if findings.is_empty() {
-                "no finding: tenants are isolated".to_string()
-            } else {
-                format!("{} finding(s)", findings.len())
-            }
-        ));
-        out
+        render::table(self, render::width())
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 
     fn render_junit(&self) -> Option<String> {
@@ -214,14 +261,19 @@ impl Report for RlsReport {
             for check in self.checks.iter().filter(|c| c.suite == suite) {
                 let status = match &check.outcome {
                     Outcome::Pass => TestCaseStatus::success(),
-                    Outcome::Skipped { reason } => {
+                    Outcome::Skipped { reason, .. } => {
                         let mut s = TestCaseStatus::skipped();
                         s.set_message(reason.clone());
                         s
                     }
                     Outcome::Fail { finding } => {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                        s.set_message(format!("{}: {}", finding.object, finding.risk));
+                        s.set_message(format!(
+                            "{} {}: {}",
+                            finding.severity.as_str(),
+                            finding.object,
+                            finding.message
+                        ));
                         s.set_type(finding.rule.clone());
                         s.set_description(format!("fix: {}", finding.fix));
                         s
@@ -234,18 +286,63 @@ impl Report for RlsReport {
         junit.to_string().ok()
     }
 
+    fn render_sarif(&self) -> Option<String> {
+        use crate::output::sarif;
+        let findings: Vec<sarif::Finding> = self
+            .findings()
+            .map(|f| sarif::Finding {
+                rule: f.rule.clone(),
+                severity: match f.severity {
+                    Severity::Error => sarif::Level::Error,
+                    Severity::Warning => sarif::Level::Warning,
+                    Severity::Info => sarif::Level::Note,
+                },
+                file: f
+                    .location
+                    .as_ref()
+                    .map(|l| l.path.clone())
+                    .unwrap_or_default(),
+                line: f.location.as_ref().and_then(|l| l.line).unwrap_or(0) as usize,
+                message: format!("{}: {}", f.object, f.message),
+                help: f.fix.clone(),
+            })
+            .collect();
+        Some(sarif::render("arcdb verify-rls", &findings))
+    }
+
     fn exit_status(&self) -> ExitStatus {
-        if self.findings().next().is_some() {
-            ExitStatus::Findings
-        } else {
-            ExitStatus::Ok
+        match self.verdict {
+            Verdict::Findings => ExitStatus::Findings,
+            Verdict::Inconclusive => ExitStatus::Inconclusive,
+            Verdict::Isolated => ExitStatus::Ok,
         }
     }
 }
 
 /// Run every suite against `db` and collect one report.
 pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> {
+    let known: Vec<String> = db
+        .client
+        .query(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)",
+            &[&opts.schemas],
+        )
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_else(|_| opts.schemas.clone());
+    if let Some(missing) = opts.schemas.iter().find(|s| !known.contains(s)) {
+        return Err(Refusal::usage(format!(
+            "schema {missing} does not exist in {}: name the schemas that hold the tenant tables with --schema",
+            db.target()
+        ))
+        .into());
+    }
     let mut report = RlsReport {
+        verdict: Verdict::Inconclusive,
+        fail_on: opts.fail_on,
+        summary: Summary::default(),
+        inconclusive: Vec::new(),
+        probe_tenants: 0,
         target: db.target(),
         engine: db.engine.describe(),
         tenant_role: opts.tenant_role.clone(),
@@ -255,10 +352,127 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         checks: Vec::new(),
         notes: Vec::new(),
     };
+    setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
+    citus::run(db, &mut report).await?;
+    reach::run(db, opts, &mut report).await?;
     if !opts.static_only {
         probe::run(db, opts, &mut report).await?;
         cases::run(db, opts, &mut report).await?;
     }
+    // Findings on objects of arcdb's own migrations point at their definition (SARIF).
+    let migrated = db
+        .client
+        .query_one(
+            "SELECT to_regclass('arcdb.schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    if migrated {
+        for check in &mut report.checks {
+            if let Outcome::Fail { finding } = &mut check.outcome {
+                finding.location = locate::locate(&finding.object);
+            }
+        }
+    }
+    decide(opts, &mut report);
     Ok(report)
+}
+
+/// A root cause: policies exist but none (and no function) reads `--setting`, so the probes
+/// set a setting nothing looks at and every finding after would follow from that one mistake.
+async fn setting_read(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyhow::Result<()> {
+    let Ok(row) = db
+        .client
+        .query_one(include_str!("setting_read.sql"), &[&opts.setting])
+        .await
+    else {
+        return Ok(()); // an engine without these catalogs: the audit says what it cannot see
+    };
+    let (policies, read, others): (i64, bool, Vec<String>) = (row.get(0), row.get(1), row.get(2));
+    let name = format!("setting-unread {}", opts.setting);
+    if policies == 0 || read {
+        report.checks.push(Check::pass(Suite::Audit, name));
+        return Ok(());
+    }
+    let read_instead = if others.is_empty() {
+        "no policy reads any setting with current_setting()".to_string()
+    } else {
+        format!("the policies and functions read {}", others.join(", "))
+    };
+    report.checks.push(Check::fail(
+        Suite::Audit,
+        name,
+        Finding {
+            rule: "setting-unread".into(),
+            severity: Severity::Error,
+            object: format!("setting {}", opts.setting),
+            command: None,
+            message: format!(
+                "no policy or function reads {}: the probes act as a tenant the schema never sees, so the other findings follow from this one ({read_instead})",
+                opts.setting
+            ),
+            detail: None,
+            fix: match others.first() {
+                Some(s) => format!("name the setting the application sets: --setting {s}"),
+                None => "name the setting the application sets with --setting".into(),
+            },
+            location: None,
+        },
+    ));
+    Ok(())
+}
+
+/// The verdict: findings, else isolated only when nothing was left unverified.
+fn decide(opts: &VerifyOptions, report: &mut RlsReport) {
+    let mut why = std::mem::take(&mut report.inconclusive);
+    if report.tables == 0 {
+        why.push(format!(
+            "no tenant table in schema {}: nothing was verified",
+            opts.schemas.join(", ")
+        ));
+    }
+    if opts.static_only {
+        why.push("--static-only: the catalog audit ran, the live probes and cases did not".into());
+    }
+    for suite in [Suite::Audit, Suite::Probe, Suite::Cases] {
+        // The built-in cases describe ArcDesk's sample data: skipped elsewhere, they leave the
+        // verdict to the probes. Cases the user named must run.
+        if suite == Suite::Cases && opts.cases_dir.is_none() {
+            continue;
+        }
+        let skipped: Vec<&Check> = report
+            .checks
+            .iter()
+            .filter(|c| c.suite == suite && c.unverified().is_some())
+            .collect();
+        if let Some(first) = skipped.first() {
+            why.push(format!(
+                "{} {} check(s) skipped, e.g. {}: {}",
+                skipped.len(),
+                format!("{suite:?}").to_lowercase(),
+                first.name,
+                first.unverified().unwrap_or_default()
+            ));
+        }
+    }
+    report.inconclusive = why;
+    let mut summary = Summary::default();
+    for f in report.findings() {
+        match f.severity {
+            Severity::Error => summary.error += 1,
+            Severity::Warning => summary.warning += 1,
+            Severity::Info => summary.info += 1,
+        }
+    }
+    report.summary = summary;
+    report.verdict = if report.findings().any(|f| f.severity >= opts.fail_on) {
+        Verdict::Findings
+    } else if report.inconclusive.is_empty() {
+        Verdict::Isolated
+    } else {
+        Verdict::Inconclusive
+    };
 }

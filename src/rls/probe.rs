@@ -32,8 +32,10 @@
 //! (`session_replication_role = replica`, transaction-local), else the check is skipped with
 //! the reason.
 
+mod fixtures;
+
 use super::audit::sql_ident;
-use super::{Check, Finding, RlsReport, Suite, VerifyOptions};
+use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
 use crate::db::Db;
 use anyhow::{anyhow, Context};
 use serde_json::{Map, Value};
@@ -155,6 +157,41 @@ impl<'a> Tx<'a> {
             }
         }
         Ok(Ok(outcome))
+    }
+
+    /// `sql` in a savepoint that is kept when it succeeds (rolled back when it fails): what it
+    /// did stays until the transaction's own ROLLBACK.
+    async fn kept(&self, sql: &str) -> anyhow::Result<Result<Outcome, Failure>> {
+        self.client
+            .batch_execute("SAVEPOINT arcdb_keep")
+            .await
+            .context("cannot open a savepoint")?;
+        match self.client.simple_query(sql).await {
+            Ok(messages) => {
+                self.client
+                    .batch_execute("RELEASE SAVEPOINT arcdb_keep")
+                    .await
+                    .context("cannot release a savepoint")?;
+                let mut outcome = Outcome::default();
+                for message in messages {
+                    if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                        outcome.rows.push(
+                            (0..row.len())
+                                .map(|i| row.get(i).map(str::to_string))
+                                .collect(),
+                        );
+                    }
+                }
+                Ok(Ok(outcome))
+            }
+            Err(err) => {
+                self.client
+                    .batch_execute("ROLLBACK TO SAVEPOINT arcdb_keep; RELEASE SAVEPOINT arcdb_keep")
+                    .await
+                    .context("cannot roll back a savepoint")?;
+                Ok(Err(Failure::Statement(err)))
+            }
+        }
     }
 
     /// [`Tx::attempt`] of a write without setup: the rows it affected.
@@ -400,6 +437,10 @@ struct Ctx<'o> {
     blanket_org: Vec<Option<String>>,
     /// The connecting role may SET session_replication_role (to probe past BEFORE triggers).
     may_disable_triggers: bool,
+    /// Probe tenants made by verify-rls, replayed at the start of every probe transaction.
+    fixtures: fixtures::Fixtures,
+    /// Sessions are read-only: only the read probes run.
+    read_only: bool,
 }
 
 async fn read_catalog(
@@ -466,7 +507,7 @@ async fn read_catalog(
             filtered_for_owner: row.get(6),
             is_root,
             tc: if is_root {
-                "id".into()
+                opts.root_key.clone()
             } else {
                 opts.tenant_column.clone()
             },
@@ -624,7 +665,7 @@ async fn read_orgs(tx: Tx<'_>, root: &Table, max: usize) -> anyhow::Result<(Vec<
         .iter()
         .find(|c| root.column(c).is_some())
         .map(|c| format!("{}::text", ident(c)))
-        .unwrap_or_else(|| "id::text".into());
+        .unwrap_or_else(|| format!("{}::text", root.tc_sql()));
     let total: i64 = tx
         .query(&format!("SELECT count(*) FROM {}", root.sql), &[])
         .await?[0]
@@ -633,8 +674,9 @@ async fn read_orgs(tx: Tx<'_>, root: &Table, max: usize) -> anyhow::Result<(Vec<
     let rows = tx
         .query(
             &format!(
-                "SELECT id::text, coalesce({label}, id::text) FROM {} ORDER BY md5(id::text) LIMIT $1",
-                root.sql
+                "SELECT {key}::text, coalesce({label}, {key}::text) FROM {} ORDER BY md5({key}::text) LIMIT $1",
+                root.sql,
+                key = root.tc_sql()
             ),
             &[&(max as i64)],
         )
@@ -729,43 +771,139 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
     let probe_db = db.reconnect().await?;
     let client = &probe_db.client;
 
-    let (tables, fks, orgs, total, samples, may_disable_triggers, blanket_org) = rolled_back(
-        client,
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        |tx| async move {
-            let (tables, fks) = read_catalog(tx, opts).await?;
-            let may_disable: bool = tx
-                .query(
-                    "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user",
-                    &[],
-                )
-                .await?
-                .first()
-                .map(|r| r.get(0))
-                .unwrap_or(false);
-            let (orgs, total) = match tables.iter().find(|t| t.is_root) {
-                Some(root) if !root.filtered_for_owner => {
-                    read_orgs(tx, root, opts.max_orgs).await?
+    let (tables, fks, mut orgs, total, mut samples, may_disable_triggers, mut blanket_org) =
+        rolled_back(
+            client,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            |tx| async move {
+                let (tables, fks) = read_catalog(tx, opts).await?;
+                let may_disable: bool = tx
+                    .query(
+                        "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user",
+                        &[],
+                    )
+                    .await?
+                    .first()
+                    .map(|r| r.get(0))
+                    .unwrap_or(false);
+                let (orgs, total) = match tables.iter().find(|t| t.is_root) {
+                    Some(root) if !root.filtered_for_owner => {
+                        read_orgs(tx, root, opts.max_orgs).await?
+                    }
+                    _ => (Vec::new(), 0),
+                };
+                let samples = read_samples(tx, &tables, &orgs).await?;
+                let blanket = smallest_orgs(tx, &tables, &orgs).await?;
+                Ok((tables, fks, orgs, total, samples, may_disable, blanket))
+            },
+        )
+        .await?;
+
+    let read_only: bool = client
+        .query_one(
+            "SELECT current_setting('default_transaction_read_only') = 'on' OR pg_is_in_recovery()",
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if read_only {
+        report
+            .notes
+            .push(format!("{READ_ONLY}; only the read probes ran"));
+    }
+
+    // Fewer than two organizations with rows in some probed table: a leak could not show
+    // there, so make probe tenants (see `fixtures`).
+    let thin: Vec<&Table> = tables
+        .iter()
+        .enumerate()
+        .filter(|(k, t)| t.is_table() && t.probed() && samples[*k].len() < 2)
+        .map(|(_, t)| t)
+        .collect();
+    let mut made = fixtures::Fixtures::default();
+    let root = tables.iter().find(|t| t.is_root && !t.filtered_for_owner);
+    if !thin.is_empty() && read_only {
+        report.inconclusive.push(format!(
+            "fewer than two organizations have rows in {}, and probe tenants cannot be made on a read-only connection",
+            thin.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    } else if !thin.is_empty() {
+        match root {
+            None => report.notes.push(format!(
+                "no probe tenants could be made: the root table {} is not among the readable tables of {}",
+                opts.root_table,
+                opts.schemas.join(", ")
+            )),
+            Some(root) => {
+                let names: Vec<String> = tables
+                    .iter()
+                    .filter(|t| t.is_table() && t.probed())
+                    .map(|t| t.sql.clone())
+                    .collect();
+                let (names, tables_ref, orgs_ref) = (&names, &tables, &orgs);
+                let (fx, all, s, b) = rolled_back(client, REPEATABLE_READ, |tx| async move {
+                    let tables = tables_ref;
+                    let fx = fixtures::make(tx, names, &root.sql, &root.tc, &opts.tenant_column)
+                        .await?;
+                    let mut all = orgs_ref.clone();
+                    all.extend(fx.orgs.iter().map(|(id, label)| Org {
+                        id: id.clone(),
+                        label: label.clone(),
+                    }));
+                    let mut s = read_samples(tx, tables, &all).await?;
+                    // Only the rows the fixtures recorded are the same in every transaction
+                    // (a trigger may add others with fresh keys).
+                    for (k, t) in tables.iter().enumerate() {
+                        let recorded = fx.made.get(&t.name);
+                        for (id, _) in &fx.orgs {
+                            let keys: Vec<Value> = recorded
+                                .map(|rows| {
+                                    rows.iter()
+                                        .filter(|(o, _)| o == id)
+                                        .map(|(_, r)| t.pk_of(r))
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            if let Some(rows) = s[k].get_mut(id) {
+                                rows.retain(|r| t.pk.is_empty() || keys.contains(&t.pk_of(r)));
+                            }
+                        }
+                    }
+                    let b = smallest_orgs(tx, tables, &all).await?;
+                    Ok((fx, all, s, b))
+                })
+                .await?;
+                if !fx.is_empty() {
+                    report.notes.push(format!(
+                        "fewer than two organizations have rows in {}: the probes also ran as {} probe tenants made by verify-rls inside its rolled-back transactions (one row in every tenant table each, through the schema's own defaults, constraints and triggers)",
+                        thin.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+                        fx.orgs.len()
+                    ));
+                    orgs = all;
+                    samples = s;
+                    blanket_org = b;
                 }
-                _ => (Vec::new(), 0),
-            };
-            let samples = read_samples(tx, &tables, &orgs).await?;
-            let blanket = smallest_orgs(tx, &tables, &orgs).await?;
-            Ok((tables, fks, orgs, total, samples, may_disable, blanket))
-        },
-    )
-    .await?;
+                for (table, why) in &fx.unmade {
+                    report.inconclusive.push(format!(
+                        "no probe row could be made in {table}: {why}"
+                    ));
+                }
+                made = fx;
+            }
+        }
+    }
 
     report.tables = report
         .tables
         .max(tables.iter().filter(|t| t.is_table()).count());
     report.organizations_probed = orgs.len();
-    report.sampled = total > orgs.len();
+    report.probe_tenants = made.orgs.len();
+    let real = orgs.len() - made.orgs.len();
+    report.sampled = total > real;
     if report.sampled {
         report.notes.push(format!(
-            "the probes ran for a deterministic sample of {} of {} organizations (raise --max-orgs to probe more)",
-            orgs.len(),
-            total
+            "the probes ran for a deterministic sample of {real} of {total} organizations (raise --max-orgs to probe more)"
         ));
     }
     if !report.notes.iter().any(|n| n.contains("SET LOCAL")) {
@@ -783,10 +921,12 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         samples,
         blanket_org,
         may_disable_triggers,
+        fixtures: made,
+        read_only,
     };
 
     for t in ctx.tables.iter().filter(|t| t.global) {
-        report.checks.push(Check::skipped(
+        report.checks.push(Check::not_applicable(
             Suite::Probe,
             format!("probe read {}", t.name),
             "tagged arcdb:global: shared by every organization on purpose",
@@ -838,6 +978,7 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
         .await?[0]
         .get(0);
     tx.batch("SET LOCAL lock_timeout = '5s'").await?;
+    ctx.fixtures.replay(tx).await?;
     become_tenant(tx, &ctx.opts.tenant_role).await?;
     let mut states = vec![("unset-setting", None)];
     match preset.as_deref() {
@@ -859,12 +1000,15 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                     rule: "probe-setting-preset".into(),
                     object: format!("setting {setting}"),
                     command: None,
-                    risk: format!(
+                    message: format!(
                         "every new session starts with {setting} = '{value}' (ALTER DATABASE/ROLE … SET, postgresql.conf or the connection options): a session that does not choose a tenant acts as that one"
                     ),
                     fix: format!(
                         "remove the default (ALTER DATABASE … RESET {setting}; ALTER ROLE … RESET {setting}) and let the application set it per transaction"
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ));
         }
@@ -900,7 +1044,7 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                                 rule: "probe-fail-open".into(),
                                 object: t.name.clone(),
                                 command: Some("SELECT".into()),
-                                risk: format!(
+                                message: format!(
                                     "with {how}, {} sees {n} rows of {}: a request that forgets to set the tenant reads every organization's data",
                                     ctx.opts.tenant_role, t.name
                                 ),
@@ -908,6 +1052,9 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                                     "compare with NULLIF(current_setting('{setting}', true), '') cast to the key type (NULL matches no row), never `… IS NULL OR …` or COALESCE: {}",
                                     t.scoped(setting)
                                 ),
+                                severity: Severity::Error,
+                                detail: None,
+                                location: None,
                             },
                         )
                     }
@@ -919,7 +1066,7 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                         rule: "probe-fail-loud".into(),
                         object: t.name.clone(),
                         command: Some("SELECT".into()),
-                        risk: format!(
+                        message: format!(
                             "with {how}, reading {} as {} fails ({}): requests that run before the tenant is set break instead of seeing no row",
                             t.name,
                             ctx.opts.tenant_role,
@@ -929,6 +1076,9 @@ async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
                             "read the setting with current_setting('{setting}', true) and NULLIF(…, '') before the cast, so that unset and empty mean NULL: {}",
                             t.scoped(setting)
                         ),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 ),
             };
@@ -944,6 +1094,7 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
     let n = ctx.orgs.len();
     let other = (n > 1).then(|| &ctx.orgs[(i + 1) % n]);
     tx.batch("SET LOCAL lock_timeout = '5s'").await?;
+    ctx.fixtures.replay(tx).await?;
 
     // As the owner, in the transaction's snapshot: the true number of A's rows per table.
     let counted: Vec<usize> = ctx
@@ -989,8 +1140,23 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
         if !t.probed() {
             continue;
         }
-        checks.push(probe.read(t, truth.get(&k).copied()).await?);
+        checks.push(probe.read(k, truth.get(&k).copied()).await?);
         if !t.is_table() {
+            continue;
+        }
+        if ctx.read_only {
+            for kind in [
+                "insert-other-org",
+                "update-other-org",
+                "move-to-other-org",
+                "delete-other-org",
+            ] {
+                checks.push(Check::skipped(
+                    Suite::Probe,
+                    probe.name(kind, &t.name),
+                    READ_ONLY,
+                ));
+            }
             continue;
         }
         checks.push(probe.insert_other(k).await?);
@@ -1004,10 +1170,21 @@ async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<C
         if child.global || parent.global || child.filtered_for_owner || parent.filtered_for_owner {
             continue;
         }
+        if ctx.read_only {
+            let name = probe.name(
+                "reference-other-org",
+                &format!("{}.{}", child.name, fk.name),
+            );
+            checks.push(Check::skipped(Suite::Probe, name, READ_ONLY));
+            continue;
+        }
         checks.push(probe.reference_other(fk, &mut valid_rows).await?);
     }
     Ok(checks)
 }
+
+/// Why the write probes did not run on a read-only connection.
+const READ_ONLY: &str = "the connection is read-only (default_transaction_read_only or a standby): the write probes need a writable session, even though they always roll back";
 
 /// What a rejected write says about row-level security.
 enum Verdict {
@@ -1114,10 +1291,28 @@ impl Probe<'_, '_> {
     }
 
     /// `SELECT count` as the tenant: exactly its own rows, none of another organization.
-    async fn read(&self, t: &Table, truth: Option<i64>) -> anyhow::Result<Check> {
+    async fn read(&self, k: usize, truth: Option<i64>) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
         let name = self.name("read", &t.name);
         if !t.can_select {
             return Ok(Check::pass(Suite::Probe, name));
+        }
+        // No other organization has a row here: "none of theirs is visible" would be vacuous.
+        if t.is_table()
+            && !self
+                .ctx
+                .orgs
+                .iter()
+                .any(|o| o.id != self.org.id && !self.samples(k, &o.id).is_empty())
+        {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!(
+                    "no other probed organization has a row in {}, so a leak could not show",
+                    t.name
+                ),
+            ));
         }
         let sql = format!(
             "SELECT count(*) FILTER (WHERE {tc} = {org}),
@@ -1138,7 +1333,7 @@ impl Probe<'_, '_> {
                         rule: "probe-read-error".into(),
                         object: t.name.clone(),
                         command: Some("SELECT".into()),
-                        risk: format!(
+                        message: format!(
                             "the tenant of {} cannot read {} at all ({}): the application breaks for every tenant",
                             self.org.label,
                             t.name,
@@ -1149,6 +1344,9 @@ impl Probe<'_, '_> {
                             t.name,
                             self.role()
                         ),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 ))
             }
@@ -1186,11 +1384,14 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-read".into(),
                     object: t.name.clone(),
                     command: Some("SELECT".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} reads {foreign} rows of other organizations in {}",
                         self.org.label, t.name
                     ),
                     fix,
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ));
         }
@@ -1203,7 +1404,7 @@ impl Probe<'_, '_> {
                         rule: "probe-own-rows-hidden".into(),
                         object: t.name.clone(),
                         command: Some("SELECT".into()),
-                        risk: format!(
+                        message: format!(
                             "the tenant of {} sees {own} of its {truth} rows in {}: the application misses its own data",
                             self.org.label, t.name
                         ),
@@ -1212,6 +1413,9 @@ impl Probe<'_, '_> {
                             t.name,
                             t.scoped(&self.ctx.opts.setting)
                         ),
+                        severity: Severity::Error,
+                        detail: None,
+                        location: None,
                     },
                 ));
             }
@@ -1387,7 +1591,7 @@ impl Probe<'_, '_> {
                 rule: "probe-cross-org-insert".into(),
                 object: t.name.clone(),
                 command: Some("INSERT".into()),
-                risk: format!(
+                message: format!(
                     "the tenant of {} can insert rows for {target} into {} ({how})",
                     self.org.label, t.name
                 ),
@@ -1397,6 +1601,9 @@ impl Probe<'_, '_> {
                     self.role(),
                     t.scoped(&self.ctx.opts.setting)
                 ),
+                severity: Severity::Error,
+                detail: None,
+                location: None,
             },
         )
     }
@@ -1459,13 +1666,16 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-update".into(),
                     object: t.name.clone(),
                     command: Some("UPDATE".into()),
-                    risk: format!("the tenant of {} can {what}: {how}", self.org.label),
+                    message: format!("the tenant of {} can {what}: {how}", self.org.label),
                     fix: format!(
                         "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
                         t.name,
                         self.role(),
                         t.scoped(&self.ctx.opts.setting)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             )
         };
@@ -1617,7 +1827,7 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-move".into(),
                     object: t.name.clone(),
                     command: Some("UPDATE".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} can move its rows of {} to {target_label} (planting data in another tenant): {how}",
                         self.org.label, t.name
                     ),
@@ -1627,6 +1837,9 @@ impl Probe<'_, '_> {
                         self.role(),
                         t.scoped(&self.ctx.opts.setting)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             )
         };
@@ -1697,7 +1910,7 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-delete".into(),
                     object: t.name.clone(),
                     command: Some("DELETE".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} can delete other organizations' rows of {}: {how}",
                         self.org.label, t.name
                     ),
@@ -1707,6 +1920,9 @@ impl Probe<'_, '_> {
                         self.role(),
                         t.scoped(&self.ctx.opts.setting)
                     ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             )
         };
@@ -1859,7 +2075,7 @@ impl Probe<'_, '_> {
                     rule: "probe-cross-org-reference".into(),
                     object: format!("{} (foreign key {} → {})", child.name, fk.name, parent.name),
                     command: Some("INSERT".into()),
-                    risk: format!(
+                    message: format!(
                         "the tenant of {} can insert rows of {} that point at {}'s rows of {} ({}): foreign-key checks bypass row-level security",
                         self.org.label,
                         child.name,
@@ -1881,6 +2097,9 @@ impl Probe<'_, '_> {
                             parent.name
                         )
                     },
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
                 },
             ),
             Err(err) => {
