@@ -20,8 +20,8 @@ NFILES=$(ls "$REPO"/migrations/[0-9][0-9][0-9][0-9]_*/up.sql | wc -l)
 
 floor() { "$PSQL" -X -q -1 -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -f "$ALL"; }
 up() { arcdb "$1" up; }
-# Diagnostic third side: the same with sslmode=disable, i.e. without building a TLS connector
-# (arcdb builds one, loading the system CA bundle, for any other sslmode, even over a socket).
+# Diagnostic third side: the same with sslmode=disable (over the socket arcdb sets up no TLS
+# for any sslmode, so the two should agree).
 up_notls() { "$ARCDB" --dsn "$(dsn "$1") sslmode=disable" up; }
 
 # Warm-up (not timed): the first run creates the cluster-wide role arcdesk_tenant, page cache.
@@ -75,8 +75,7 @@ echo "| \`psql -1 -f all_up.sql\` (floor) | $MF | ${F[*]} |"
 echo "| \`arcdb up\` with \`sslmode=disable\` in the DSN (diagnostic) | $MN | ${N[*]} |"
 echo
 echo "**Ratio arcdb / floor: ${R}×** (target ≤ $TARGET×: $(verdict "$R" "$TARGET" le))."
-echo "With sslmode=disable: $(ratio "$MN" "$MF")× — the difference is arcdb building a TLS connector (loading the system"
-echo "CA bundle) before connecting, even over a unix socket where TLS is never used."
+echo "With sslmode=disable: $(ratio "$MN" "$MF")× (over a unix socket no TLS is set up for any sslmode; TCP and TLS: bench/peers.sh)."
 echo
 echo "Commands: \`arcdb --dsn '<dsn>' up\`, \`arcdb --dsn '<dsn> sslmode=disable' up\` and \`psql -X -q -1 -v ON_ERROR_STOP=1 -d '<dsn>' -f all_up.sql\`,"
 echo "where all_up.sql is \`cat migrations/NNNN_*/up.sql\` ($NFILES files, $(wc -l <"$ALL") lines)."

@@ -141,11 +141,17 @@ cluster_start() {
         die "initdb failed: $(tail -3 "$BENCH_ROOT/initdb.log")"
     PGP=$(free_port)
     PGH=$BENCH_ROOT/run
+    # BENCH_TCP=1: also listen on 127.0.0.1, trusted like the socket (DSNs as users type them).
+    local listen=""
+    if [ "${BENCH_TCP:-0}" = 1 ]; then
+        listen=127.0.0.1
+        echo "host all all 127.0.0.1/32 trust" >>"$BENCH_ROOT/data/pg_hba.conf"
+    fi
     cat >>"$BENCH_ROOT/data/postgresql.conf" <<EOF
 port = $PGP
 unix_socket_directories = '$PGH'
 unix_socket_permissions = 0700
-listen_addresses = ''
+listen_addresses = '$listen'
 shared_buffers = ${BENCH_SHARED_BUFFERS:-512MB}
 max_wal_size = 8GB
 checkpoint_timeout = 30min
@@ -154,6 +160,37 @@ EOF
     as_postgres "$PG_BIN/pg_ctl" -D "$BENCH_ROOT/data" -l "$BENCH_ROOT/postgres.log" -w -t 60 start >/dev/null ||
         die "pg_ctl start failed: $(tail -5 "$BENCH_ROOT/postgres.log")"
     log "throwaway cluster $("$PG_BIN/postgres" --version | awk '{print $3}') in $BENCH_ROOT (port $PGP)"
+}
+
+# Turn ssl=on in the running throwaway cluster with a CA and a server certificate for
+# 127.0.0.1/localhost made here with openssl; sets BENCH_CA (the CA's PEM, for sslrootcert).
+cluster_enable_tls() {
+    [ "$OWN_CLUSTER" = 1 ] || die "cluster_enable_tls needs a cluster of this script"
+    command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
+    local d=$BENCH_ROOT/tls
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=arcdb bench CA"
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >san.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext
+    ) >"$d/openssl.log" 2>&1 || die "openssl failed: $(tail -3 "$d/openssl.log")"
+    chmod 600 "$d/server.key"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres: "$d"; fi
+    q postgres -c "ALTER SYSTEM SET ssl_cert_file = '$d/server.pem'" \
+        -c "ALTER SYSTEM SET ssl_key_file = '$d/server.key'" -c "ALTER SYSTEM SET ssl = on" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    BENCH_CA=$d/ca.pem
+    local i
+    for i in $(seq 50); do
+        if "$PSQL" -X -q -A -t -d "postgresql://postgres@127.0.0.1:$PGP/postgres?sslmode=require" -c 'SELECT 1' >/dev/null 2>&1; then
+            log "ssl = on (self-signed CA $BENCH_CA)"
+            return
+        fi
+        sleep 0.2
+    done
+    die "the server did not come up with ssl = on (see $BENCH_ROOT/postgres.log)"
 }
 
 # key=value DSN of database $1 over the cluster's socket.

@@ -88,6 +88,10 @@ TOTAL=$(awk -v ms="$(ms_since "$STARTED")" 'BEGIN { printf "%.0f", ms / 1000 }')
     for b in "${BENCHES[@]}"; do
         cat "$BENCH_WORK/$b.md"
     done
+    # The peers comparison (bench/peers.sh, ~30 minutes: not run here), from its last run.
+    if [ -f "$BENCH_DIR/PEERS.md" ]; then
+        cat "$BENCH_DIR/PEERS.md"
+    fi
     # The hand-written reading of the figures (why a target is missed, what would fix it).
     if [ -f "$BENCH_DIR/ANALYSIS.md" ]; then
         cat "$BENCH_DIR/ANALYSIS.md"

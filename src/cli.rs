@@ -56,9 +56,11 @@ pub struct GlobalArgs {
     )]
     pub config: PathBuf,
 
-    /// Seconds to wait for a connection (TCP, TLS and authentication together).
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 10)]
-    pub connect_timeout: u64,
+    /// Seconds to wait for a connection (TCP, TLS and authentication together); 0 waits
+    /// without limit, like libpq's connect_timeout=0. Default: the connection string's
+    /// connect_timeout, else the profile's, else 10.
+    #[arg(long, global = true, value_name = "SECS")]
+    pub connect_timeout: Option<u64>,
 
     /// Output format of the report on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
@@ -464,13 +466,17 @@ pub struct LintArgs {
 pub enum LintEngine {
     Postgres,
     Cockroachdb,
+    /// PostgreSQL with every tenant table distributed by organization (Citus 13.2; see
+    /// docs/citus.md); --engine-version is the Citus version.
+    Citus,
 }
 
-impl From<LintEngine> for crate::engine::EngineKind {
+impl From<LintEngine> for crate::lint::Target {
     fn from(engine: LintEngine) -> Self {
         match engine {
-            LintEngine::Postgres => crate::engine::EngineKind::Postgres,
-            LintEngine::Cockroachdb => crate::engine::EngineKind::Cockroachdb,
+            LintEngine::Postgres => crate::lint::Target::Postgres,
+            LintEngine::Cockroachdb => crate::lint::Target::Cockroachdb,
+            LintEngine::Citus => crate::lint::Target::Citus,
         }
     }
 }

@@ -47,7 +47,8 @@ pub struct Profile {
     pub dsn: String,
     /// Name of the environment variable that holds the password.
     pub password_env: Option<String>,
-    /// Overrides --connect-timeout for this profile.
+    /// Seconds to wait for a connection, unless --connect-timeout or the dsn's own
+    /// connect_timeout says otherwise (0: no limit).
     pub connect_timeout: Option<u64>,
 }
 
@@ -81,6 +82,9 @@ pub enum Target {
     Local { connect_timeout: Duration },
 }
 
+/// Seconds to wait for a connection when nothing says otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Resolve the target from flags, environment and the configuration file.
 pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Target> {
     resolve_with(global, |name| std::env::var(name).ok())
@@ -91,7 +95,14 @@ pub fn resolve_with(
     global: &GlobalArgs,
     env: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Target> {
-    let timeout = Duration::from_secs(global.connect_timeout);
+    // The most specific word wins: the flag of this run, the connection string's own
+    // connect_timeout, the profile's, then the default.
+    let flag = global.connect_timeout.map(Duration::from_secs);
+    let timeout_for = |dsn: &Dsn, profile: Option<u64>| {
+        flag.or(dsn.connect_timeout())
+            .or(profile.map(Duration::from_secs))
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    };
     let with_env_password = |mut dsn: Dsn| {
         // libpq's convention: PGPASSWORD fills in a password the DSN leaves out.
         if !dsn.has_password() {
@@ -104,23 +115,23 @@ pub fn resolve_with(
     if let Some(text) = &global.dsn {
         let dsn = Dsn::parse(text).context("--dsn")?;
         return Ok(Target::Remote {
+            connect_timeout: timeout_for(&dsn, None),
             dsn: Box::new(with_env_password(dsn)),
             origin: Origin::Flag,
-            connect_timeout: timeout,
         });
     }
     if let Some(text) = env("DATABASE_URL").filter(|s| !s.trim().is_empty()) {
         let dsn = Dsn::parse(&text).context("DATABASE_URL")?;
         return Ok(Target::Remote {
+            connect_timeout: timeout_for(&dsn, None),
             dsn: Box::new(with_env_password(dsn)),
             origin: Origin::Env,
-            connect_timeout: timeout,
         });
     }
     let file = load_file(&global.config, global.profile.is_some())?;
     let Some(name) = global.profile.clone().or(file.default_profile.clone()) else {
         return Ok(Target::Local {
-            connect_timeout: timeout,
+            connect_timeout: flag.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         });
     };
     let path = global.config.display();
@@ -151,10 +162,7 @@ pub fn resolve_with(
         })?;
         dsn.set_password(&password);
     }
-    let connect_timeout = profile
-        .connect_timeout
-        .map(Duration::from_secs)
-        .unwrap_or(timeout);
+    let connect_timeout = timeout_for(&dsn, profile.connect_timeout);
     Ok(Target::Remote {
         dsn: Box::new(with_env_password(dsn)),
         origin: Origin::Profile(name),
@@ -188,7 +196,7 @@ mod tests {
             dsn: dsn.map(String::from),
             profile: profile.map(String::from),
             config,
-            connect_timeout: 7,
+            connect_timeout: None,
             format: Format::Table,
             pg_bin: None,
         }

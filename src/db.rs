@@ -1,6 +1,8 @@
 //! Connections: DSN parsing (URL and key=value), TLS modes, timeouts, engine detection, and
 //! error messages that never contain a password.
 
+mod tls;
+
 use crate::engine::Engine;
 use crate::error::Refusal;
 use anyhow::{anyhow, Context};
@@ -58,6 +60,8 @@ pub struct Dsn {
     config: tokio_postgres::Config,
     ssl_mode: SslMode,
     ssl_root_cert: Option<PathBuf>,
+    /// The string's own `connect_timeout`; zero means no limit, as in libpq.
+    connect_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Dsn {
@@ -73,7 +77,7 @@ impl std::fmt::Display for Dsn {
 }
 
 /// The parameters arcdb handles itself rather than passing to tokio-postgres.
-const OWN_PARAMS: [&str; 2] = ["sslmode", "sslrootcert"];
+const OWN_PARAMS: [&str; 3] = ["sslmode", "sslrootcert", "connect_timeout"];
 /// Client certificates are not supported: refuse rather than connect without them.
 const UNSUPPORTED_PARAMS: [&str; 3] = ["sslcert", "sslkey", "sslpassword"];
 
@@ -84,16 +88,18 @@ impl Dsn {
         let input = input.trim();
         let is_url = input.starts_with("postgres://") || input.starts_with("postgresql://");
         let (rest, params) = if is_url {
-            split_url_params(input)
+            split_url_params(&escape_url_userinfo(input)?)
         } else {
             split_keyword_params(input)?
         };
         let mut ssl_mode = SslMode::Prefer;
         let mut ssl_root_cert = None;
+        let mut connect_timeout = None;
         for (key, value) in params {
             match key.as_str() {
                 "sslmode" => ssl_mode = value.parse()?,
                 "sslrootcert" => ssl_root_cert = Some(PathBuf::from(value)),
+                "connect_timeout" => connect_timeout = Some(parse_connect_timeout(&value)?),
                 other => {
                     return Err(Refusal::usage(format!(
                         "connection parameter '{other}' is not supported (client certificates); remove it"
@@ -126,7 +132,13 @@ impl Dsn {
             config,
             ssl_mode,
             ssl_root_cert,
+            connect_timeout,
         })
+    }
+
+    /// The `connect_timeout` the connection string sets, if any (zero: no limit).
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
     }
 
     /// Set the password (from the environment variable a profile names).
@@ -181,33 +193,73 @@ impl Dsn {
         )
     }
 
-    fn tls_connector(&self) -> anyhow::Result<postgres_native_tls::MakeTlsConnector> {
-        let mut builder = native_tls::TlsConnector::builder();
-        if let Some(path) = &self.ssl_root_cert {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read sslrootcert {}", path.display()))?;
-            let cert = native_tls::Certificate::from_pem(&pem).with_context(|| {
-                format!("sslrootcert {} is not a PEM certificate", path.display())
-            })?;
-            builder.add_root_certificate(cert);
-        }
-        match self.ssl_mode {
-            // libpq semantics: prefer/require encrypt but do not verify, unless a root
-            // certificate is given, in which case require verifies the chain like verify-ca.
-            SslMode::Disable | SslMode::Prefer | SslMode::Require
-                if self.ssl_root_cert.is_none() =>
-            {
-                builder.danger_accept_invalid_certs(true);
-                builder.danger_accept_invalid_hostnames(true);
+    /// The TLS set-up for this target, none of it built yet (see `tls`). The `sslrootcert`
+    /// file is read here, before connecting, so that a bad file is reported as such.
+    fn lazy_tls(&self) -> anyhow::Result<tls::LazyTls> {
+        let roots = match &self.ssl_root_cert {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    Refusal::usage(format!("cannot read sslrootcert {}: {e}", path.display()))
+                })?;
+                let certs = openssl::x509::X509::stack_from_pem(&pem)
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| {
+                        Refusal::usage(format!(
+                            "sslrootcert {} holds no PEM certificate",
+                            path.display()
+                        ))
+                    })?;
+                Some(certs)
             }
-            SslMode::Disable | SslMode::Prefer | SslMode::Require | SslMode::VerifyCa => {
-                builder.danger_accept_invalid_hostnames(true);
-            }
-            SslMode::VerifyFull => {}
-        }
-        let connector = builder.build().context("cannot set up TLS")?;
-        Ok(postgres_native_tls::MakeTlsConnector::new(connector))
+        };
+        let verify = tls::Verify::of(self.ssl_mode, roots.is_some());
+        Ok(tls::LazyTls::new(verify, roots))
     }
+}
+
+/// libpq's `connect_timeout`: whole seconds; zero or negative waits without limit.
+fn parse_connect_timeout(value: &str) -> anyhow::Result<Duration> {
+    let secs: i64 = value.trim().parse().map_err(|_| {
+        Refusal::usage(format!(
+            "connect_timeout '{value}' in the connection string is not a whole number of seconds (0 = no limit)"
+        ))
+    })?;
+    Ok(Duration::from_secs(secs.max(0) as u64))
+}
+
+/// Percent-encode the `@`s of a URL's user name and password, so that only the last `@`
+/// before the host names separates them from the hosts (as the URL standard and sqlx read
+/// it). tokio-postgres, like libpq, splits at the first `@`, so `postgresql://u:p@ss@db/x`
+/// would connect to host `ss@db`, and every message would show that part of the password.
+/// The separator is the last `@` before the first `/` or `?` that follows an `@`; a `@` left
+/// in the database name after that is refused: the password cannot be told apart from the
+/// rest, and guessing could print it.
+fn escape_url_userinfo(url: &str) -> anyhow::Result<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(url.to_string());
+    };
+    let mut separator = None;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '@' => separator = Some(i),
+            '/' | '?' if separator.is_some() => break,
+            _ => {}
+        }
+    }
+    let Some(at) = separator else {
+        return Ok(url.to_string());
+    };
+    let (userinfo, tail) = (&rest[..at], &rest[at..]);
+    let path = tail.split('?').next().unwrap_or(tail);
+    if path[1..].contains('@') {
+        return Err(Refusal::usage(
+            "the connection URL has an '@' after the host: percent-encode '@', '/' and '?' in the user name and password (%40, %2F, %3F)",
+        )
+        .into());
+    }
+    Ok(format!("{scheme}://{}{tail}", userinfo.replace('@', "%40")))
 }
 
 /// Split `postgresql://…?a=b&sslmode=x` into the string for tokio-postgres and arcdb's own
@@ -366,11 +418,14 @@ pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
     })
 }
 
+/// `timeout` zero: no limit (libpq's `connect_timeout=0`).
 async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
     let mut config = dsn.config.clone();
-    config.connect_timeout(timeout);
-    // PostgreSQL never speaks TLS on a unix socket, and building a connector loads the system
-    // certificate bundle (most of a short command's run time): only build one for TCP.
+    if !timeout.is_zero() {
+        config.connect_timeout(timeout);
+    }
+    // PostgreSQL never speaks TLS on a unix socket: no TLS at all there. Over TCP nothing of
+    // TLS is built before the server accepts it (see `tls`).
     let socket_only = config
         .get_hosts()
         .iter()
@@ -378,7 +433,7 @@ async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
     let tls = match dsn.ssl_mode {
         SslMode::Disable => None,
         _ if socket_only => None,
-        _ => Some(dsn.tls_connector()?),
+        _ => Some(dsn.lazy_tls()?),
     };
     let attempt = async {
         match tls {
@@ -395,7 +450,14 @@ async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
         }
     };
     // tokio-postgres bounds each TCP connect; this bounds TLS and authentication too.
-    match tokio::time::timeout(timeout + Duration::from_millis(500), attempt).await {
+    let bounded = async {
+        if timeout.is_zero() {
+            Ok::<_, tokio::time::error::Elapsed>(attempt.await)
+        } else {
+            tokio::time::timeout(timeout + Duration::from_millis(500), attempt).await
+        }
+    };
+    match bounded.await {
         Err(_) => Err(anyhow!(
             "could not connect to {dsn} within {}s: the host does not answer (check host, port and firewall, or raise --connect-timeout)",
             timeout.as_secs()
@@ -524,6 +586,59 @@ mod tests {
             dsn.redacted(),
             "postgresql://postgres@/arcdesk?host=/var/run/pg&port=5439"
         );
+    }
+
+    #[test]
+    fn an_unescaped_at_in_a_url_password_stays_in_the_password() {
+        let dsn =
+            Dsn::parse("postgresql://app:p@ss@w0rd@db.example:5433/arcdesk?application_name=x")
+                .unwrap();
+        assert_eq!(dsn.config.get_password(), Some(&b"p@ss@w0rd"[..]));
+        assert_eq!(
+            dsn.redacted(),
+            "postgresql://app:***@db.example:5433/arcdesk?sslmode=prefer"
+        );
+        // '/' and '?' before the '@' are the password's too, as tokio-postgres reads them.
+        let slash = Dsn::parse("postgresql://app:a/b?c@d@db/arcdesk").unwrap();
+        assert_eq!(slash.config.get_password(), Some(&b"a/b?c@d"[..]));
+        assert_eq!(slash.config.get_dbname(), Some("arcdesk"));
+        assert!(!slash.redacted().contains("a/b"), "{}", slash.redacted());
+        // Ambiguous: refused, without echoing any of it.
+        let err = Dsn::parse("postgresql://app:se@cr/et@db/arcdesk").unwrap_err();
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("percent-encode") && !text.contains("cr/et"),
+            "{text}"
+        );
+        // An '@' in a query value is not a separator.
+        let query = Dsn::parse("postgresql://app@db/arcdesk?application_name=a@b").unwrap();
+        assert_eq!(query.config.get_user(), Some("app"));
+        assert_eq!(query.config.get_application_name(), Some("a@b"));
+    }
+
+    #[test]
+    fn connect_timeout_in_the_string_is_kept_and_zero_means_no_limit() {
+        let url = Dsn::parse("postgresql://u@h/d?connect_timeout=3").unwrap();
+        assert_eq!(url.connect_timeout(), Some(Duration::from_secs(3)));
+        let kv = Dsn::parse("host=h connect_timeout=0 dbname=d").unwrap();
+        assert_eq!(kv.connect_timeout(), Some(Duration::ZERO));
+        assert_eq!(
+            Dsn::parse("host=h connect_timeout=-5")
+                .unwrap()
+                .connect_timeout(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(Dsn::parse("host=h").unwrap().connect_timeout(), None);
+        let err = Dsn::parse("host=h connect_timeout=soon").unwrap_err();
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        assert!(format!("{err:#}").contains("connect_timeout 'soon'"));
     }
 
     #[test]

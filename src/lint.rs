@@ -10,6 +10,8 @@
 pub mod safety;
 
 use crate::engine::{Engine, EngineKind, Version};
+
+mod citus;
 use crate::error::{ExitStatus, Refusal};
 use crate::migrate::catalog::{MigrationSet, Script};
 use crate::migrate::statements::{split_tokens, tokenize_range, Token, TokenKind};
@@ -21,6 +23,30 @@ use std::path::PathBuf;
 pub const NEWEST_COCKROACHDB: Version = Version::new(26, 2, 0);
 pub const NEWEST_POSTGRES: Version = Version::new(18, 0, 0);
 
+/// What `arcdb lint` checks a migration set for: an engine arcdb connects to, or PostgreSQL
+/// whose tables are to be distributed by tenant with Citus (the PostgreSQL scripts, checked
+/// for what Citus refuses or changes; `--engine-version` is then the Citus version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Postgres,
+    Cockroachdb,
+    Citus,
+}
+
+impl Target {
+    /// The engine whose migration variants the target runs.
+    fn engine(self) -> EngineKind {
+        match self {
+            Target::Postgres | Target::Citus => EngineKind::Postgres,
+            Target::Cockroachdb => EngineKind::Cockroachdb,
+        }
+    }
+}
+
+/// The Citus version the `citus-*` rules were measured on (docs/citus.md).
+pub const CITUS_MEASURED: Version = Version::new(13, 2, 2);
+
 /// Where in a statement a rule looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +57,9 @@ pub enum Scope {
     PlpgsqlBody,
     /// Both: the statement and the bodies of any function or DO block in it.
     Everywhere,
+    /// Not a pattern: checked by code across the whole set (`lint/citus.rs`), the rule's
+    /// `pattern` naming what the check looks for.
+    Set,
 }
 
 /// What the engine does with the statement.
@@ -51,7 +80,7 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Rule {
     pub id: &'static str,
-    pub engine: EngineKind,
+    pub engine: Target,
     /// Applies from this engine version on (None: from the first).
     pub since: Option<Version>,
     /// Applies below this version, the one that brought support (None: every version).
@@ -68,7 +97,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn applies_to(&self, engine: EngineKind, version: Version) -> bool {
+    pub fn applies_to(&self, engine: Target, version: Version) -> bool {
         self.engine == engine
             && self.since.is_none_or(|s| version >= s)
             && self.until.is_none_or(|u| version < u)
@@ -79,9 +108,9 @@ const fn v(major: u32, minor: u32) -> Option<Version> {
     Some(Version::new(major, minor, 0))
 }
 
-use EngineKind::{Cockroachdb as CRDB, Postgres as PG};
 use Kind::{Advice, Differs, Ignored, Unsupported};
-use Scope::{Everywhere, PlpgsqlBody, Statement as Stmt};
+use Scope::{Everywhere, PlpgsqlBody, Set, Statement as Stmt};
+use Target::{Citus as CITUS, Cockroachdb as CRDB, Postgres as PG};
 
 const ROUTINE: &str = "^CREATE OR? REPLACE? FUNCTION|PROCEDURE";
 
@@ -899,6 +928,108 @@ pub static RULES: &[Rule] = &[
         reason: "CREATE/DROP DATABASE and TABLESPACE cannot run inside a transaction block, and arcdb runs each PostgreSQL migration in one transaction",
         source: "PostgreSQL docs: CREATE DATABASE, CREATE TABLESPACE",
     },
+    // ----- Citus: distributing every tenant table by organization ------------------------------
+    // Facts: Citus 13.2.2 on PostgreSQL 15.20, a coordinator and two workers, 32 shards per
+    // table, as reported in issue 19 (docs/citus.md). The fix is in the reason.
+    Rule {
+        id: "citus-trigger",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Stmt,
+        pattern: "^CREATE OR? REPLACE? CONSTRAINT? TRIGGER",
+        kind: Unsupported,
+        reason: "create_distributed_table refuses a table with triggers (`cannot distribute relation … because it has triggers`): set citus.enable_unsafe_triggers = on before distributing (all 14 tables then distributed), or move the trigger's work into the application",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-unique-without-tenant",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Set,
+        pattern: "UNIQUE|PRIMARY KEY or CREATE UNIQUE INDEX whose columns lack the distribution column",
+        kind: Unsupported,
+        reason: "a distributed table cannot have a UNIQUE or PRIMARY KEY constraint without the distribution column (organization_id; id for organizations): add the column to the key, or move the platform-wide key out of the distributed tables",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-policy-sublink",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Stmt,
+        pattern: "^CREATE|ALTER POLICY ... SELECT",
+        kind: Unsupported,
+        reason: "`Subqueries are not supported in policies on distributed tables`: write the policy without a sublink (compare organization_id with the setting or an inlinable function directly)",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-policy-restrictive",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Stmt,
+        pattern: "^CREATE POLICY ... AS RESTRICTIVE",
+        kind: Differs,
+        reason: "Citus recreates the policy on the shards without AS RESTRICTIVE: there it is permissive, OR-ed with the others, and a tenant read and updated every organization's rows (a cross-tenant leak the coordinator's catalog does not show): fold the condition into the permissive policies (AND it into their USING and WITH CHECK) and drop the restrictive one",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-policy-sql-function-params",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Set,
+        pattern: "a policy calling a LANGUAGE sql function that takes parameters",
+        kind: Unsupported,
+        reason: "a SQL function with parameters called from a policy cannot be planned on distributed tables (`parameters in SQL functions … not supported`): write its condition into the policy, or use a function without parameters",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-multi-statement-ddl",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Set,
+        pattern: "a script of several statements with DDL on tables (ALTER TABLE, CREATE/DROP INDEX, TRIGGER, POLICY)",
+        kind: Unsupported,
+        reason: "Citus forwards DDL on distributed tables to the shards, and refused it from a multi-statement script (`cannot insert multiple commands into a prepared statement`): send each such statement as its own query (one statement per migration, or statement by statement)",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-plain-set",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Stmt,
+        pattern: "^SET -LOCAL|ROLE|SESSION|CONSTRAINTS|TRANSACTION",
+        kind: Differs,
+        reason: "a plain SET does not reach the workers (queries there see the setting unset: 0 rows, fails closed): use SET LOCAL inside the transaction, with citus.propagate_set_commands = 'local'",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-set-config",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Everywhere,
+        pattern: "set_config (",
+        kind: Differs,
+        reason: "set_config(…, true) does not reach the workers (0 rows, fails closed): use SET LOCAL with citus.propagate_set_commands = 'local'",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
+    Rule {
+        id: "citus-set-role",
+        engine: CITUS,
+        since: None,
+        until: None,
+        scope: Stmt,
+        pattern: "^SET SESSION|LOCAL? ROLE",
+        kind: Differs,
+        reason: "Citus connects to the workers as the current role: a NOLOGIN role fails (`role … is not permitted to log in`); grant the tenant role LOGIN on every node (or connect as a login member of it)",
+        source: "Citus 13.2.2, measured (docs/citus.md)",
+    },
     Rule {
         id: "pg-alter-system",
         engine: PG,
@@ -1082,7 +1213,7 @@ pub struct Finding {
 
 #[derive(Debug, Serialize)]
 pub struct LintReport {
-    pub engine: EngineKind,
+    pub engine: Target,
     pub engine_version: String,
     /// `embedded` or the `--source` directory.
     pub source: String,
@@ -1110,8 +1241,9 @@ impl LintReport {
         format!(
             "{} {}",
             match self.engine {
-                EngineKind::Postgres => "PostgreSQL",
-                EngineKind::Cockroachdb => "CockroachDB",
+                Target::Postgres => "PostgreSQL",
+                Target::Cockroachdb => "CockroachDB",
+                Target::Citus => "Citus",
             },
             self.engine_version
         )
@@ -1233,7 +1365,7 @@ impl Report for LintReport {
 }
 
 pub struct LintOptions {
-    pub engine: EngineKind,
+    pub engine: Target,
     /// Default: PostgreSQL's oldest supported major (a migration must run on all of them);
     /// CockroachDB's newest documented version (older ones are refused on connect anyway).
     pub version: Option<String>,
@@ -1246,8 +1378,9 @@ pub struct LintOptions {
 pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
     let version = match &opts.version {
         None => match opts.engine {
-            EngineKind::Postgres => crate::engine::MIN_POSTGRES,
-            EngineKind::Cockroachdb => NEWEST_COCKROACHDB,
+            Target::Postgres => crate::engine::MIN_POSTGRES,
+            Target::Cockroachdb => NEWEST_COCKROACHDB,
+            Target::Citus => CITUS_MEASURED,
         },
         Some(text) => Version::parse(text).ok_or_else(|| {
             Refusal::usage(format!(
@@ -1256,8 +1389,13 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         })?,
     };
     let engine = Engine {
-        kind: opts.engine,
-        version,
+        kind: opts.engine.engine(),
+        // Citus runs the PostgreSQL scripts; its version is not PostgreSQL's.
+        version: if opts.engine == Target::Citus {
+            citus::POSTGRES
+        } else {
+            version
+        },
         banner: String::new(),
     };
     let set = MigrationSet::load(opts.source.as_deref())?;
@@ -1279,18 +1417,35 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         findings: Vec::new(),
         accepted: Vec::new(),
     };
-    for migration in set.resolve(&engine) {
+    let resolved = set.resolve(&engine);
+    for migration in &resolved {
         for script in [&migration.up, &migration.down] {
             report.files.push(script.file.clone());
             lint_script(script, &rules, &mut report);
             no_transaction_findings(script, &mut report);
-            if opts.engine == EngineKind::Postgres
+            if opts.engine == Target::Postgres
                 && (opts.all || migration.version > safety::RELEASED_BEFORE_SAFETY_LINT)
                 && std::ptr::eq(script, &migration.up)
             {
                 safety_findings(script, &mut report);
             }
         }
+    }
+    let set_rules: Vec<&Rule> = rules
+        .iter()
+        .copied()
+        .filter(|r| r.scope == Scope::Set)
+        .collect();
+    if !set_rules.is_empty() {
+        let scripts: Vec<&Script> = resolved.iter().flat_map(|m| [&m.up, &m.down]).collect();
+        report
+            .findings
+            .extend(citus::check_set(&scripts, &set_rules));
+        // Findings in file order, each file's by line, as for the pattern rules.
+        let order: Vec<&String> = report.files.iter().collect();
+        report
+            .findings
+            .sort_by_key(|f| (order.iter().position(|file| **file == f.file), f.line));
     }
     Ok(report)
 }
@@ -1372,7 +1527,7 @@ fn lint_script(script: &Script, rules: &[&Rule], report: &mut LintReport) {
             }
             for (body, plpgsql) in &bodies {
                 let wanted = match rule.scope {
-                    Scope::Statement => false,
+                    Scope::Statement | Scope::Set => false,
                     Scope::PlpgsqlBody => *plpgsql,
                     Scope::Everywhere => true,
                 };
@@ -1453,7 +1608,7 @@ mod tests {
         .unwrap()
     }
 
-    fn lint_text(engine: EngineKind, version: &str, up: &str) -> Vec<(usize, &'static str)> {
+    fn lint_text(engine: Target, version: &str, up: &str) -> Vec<(usize, &'static str)> {
         let version = Version::parse(version).unwrap();
         let rules: Vec<&Rule> = RULES
             .iter()
@@ -1492,8 +1647,9 @@ mod tests {
                 rule.id
             );
             let prefix = match rule.engine {
-                EngineKind::Postgres => "pg-",
-                EngineKind::Cockroachdb => "crdb-",
+                Target::Postgres => "pg-",
+                Target::Cockroachdb => "crdb-",
+                Target::Citus => "citus-",
             };
             assert!(rule.id.starts_with(prefix), "{}", rule.id);
         }
@@ -1502,7 +1658,7 @@ mod tests {
     #[test]
     fn patterns_match_tokens_not_text() {
         let found = lint_text(
-            EngineKind::Cockroachdb,
+            Target::Cockroachdb,
             "26.2",
             "-- LISTEN here is a comment\nSELECT 'NOTIFY x; LISTEN y';\nCOMMENT ON TABLE t IS 'DEFERRABLE';\nNOTIFY jobs;",
         );
@@ -1513,23 +1669,23 @@ mod tests {
     fn version_windows_apply() {
         let sql = "CREATE TRIGGER t BEFORE UPDATE ON x FOR EACH ROW EXECUTE FUNCTION f();";
         assert_eq!(
-            lint_text(EngineKind::Cockroachdb, "24.1", sql),
+            lint_text(Target::Cockroachdb, "24.1", sql),
             vec![(1, "crdb-triggers")]
         );
-        assert!(lint_text(EngineKind::Cockroachdb, "24.3", sql).is_empty());
+        assert!(lint_text(Target::Cockroachdb, "24.3", sql).is_empty());
         let pg = "ALTER TABLE t ADD CONSTRAINT k UNIQUE NULLS NOT DISTINCT (a);";
         assert_eq!(
-            lint_text(EngineKind::Postgres, "13", pg),
+            lint_text(Target::Postgres, "13", pg),
             vec![(1, "pg-nulls-not-distinct")]
         );
-        assert!(lint_text(EngineKind::Postgres, "15", pg).is_empty());
+        assert!(lint_text(Target::Postgres, "15", pg).is_empty());
     }
 
     #[test]
     fn plpgsql_bodies_are_linted_with_their_own_lines() {
         let sql = "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\nDECLARE\n  x public.t.c%TYPE;\nBEGIN\n  PERFORM 1;\n  IF NOT FOUND THEN\n    NEW.a := (NEW).b;\n  END IF;\n  IF NEW.c > 0 THEN RETURN NULL; END IF;\n  RETURN NEW;\nEND $$;\nCREATE FUNCTION g() RETURNS int LANGUAGE sql AS $$ SELECT 1 WHERE NOT FOUND $$;";
         assert_eq!(
-            lint_text(EngineKind::Cockroachdb, "26.2", sql),
+            lint_text(Target::Cockroachdb, "26.2", sql),
             vec![
                 (3, "crdb-plpgsql-type-copy"),
                 (5, "crdb-plpgsql-perform"),
@@ -1542,10 +1698,10 @@ mod tests {
     #[test]
     fn negative_and_lookbehind_elements() {
         let ok = "CREATE TABLE t (a int REFERENCES u NOT DEFERRABLE);\nCREATE EXTENSION IF NOT EXISTS pgcrypto;";
-        assert!(lint_text(EngineKind::Cockroachdb, "26.2", ok).is_empty());
+        assert!(lint_text(Target::Cockroachdb, "26.2", ok).is_empty());
         let bad = "CREATE TABLE t (a int REFERENCES u DEFERRABLE INITIALLY DEFERRED);\nCREATE EXTENSION IF NOT EXISTS \"postgres_fdw\";";
         assert_eq!(
-            lint_text(EngineKind::Cockroachdb, "26.2", bad),
+            lint_text(Target::Cockroachdb, "26.2", bad),
             vec![(1, "crdb-deferrable"), (2, "crdb-extension-undocumented")]
         );
     }
@@ -1569,7 +1725,7 @@ mod tests {
     #[test]
     fn report_renders_and_sets_the_exit_status() {
         let report = LintReport {
-            engine: EngineKind::Cockroachdb,
+            engine: Target::Cockroachdb,
             engine_version: "26.2".into(),
             source: "embedded".into(),
             files: vec!["m/0001_a/up.sql".into(), "m/0001_a/down.sql".into()],

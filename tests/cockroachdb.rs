@@ -897,6 +897,8 @@ fn every_lint_rule_is_documented() {
     let doc = std::fs::read_to_string(repo_path("docs/cockroachdb.md")).unwrap();
     let missing: Vec<&str> = arcdb::lint::RULES
         .iter()
+        // The Citus rules are documented in docs/citus.md (tests/citus_lint.rs).
+        .filter(|r| r.engine != arcdb::lint::Target::Citus)
         .map(|r| r.id)
         .filter(|id| !doc.contains(&format!("`{id}`")))
         .collect();

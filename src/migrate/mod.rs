@@ -342,14 +342,27 @@ async fn apply_pending(
         return Ok(());
     }
     let runner = Runner::start(db, live, interrupt).await?;
-    for m in migrations {
+    let count = migrations.len();
+    for (i, m) in migrations.into_iter().enumerate() {
         let at = report.to_version;
-        runner.interrupt().check(&format!(
-            "{} was not started; the database stays at version {at}",
-            m.label()
-        ))?;
         let started = Instant::now();
-        runner.run(db, m, Direction::Up, at).await?;
+        runner.defer_flush(i + 1 < count);
+        let ran = async {
+            runner.interrupt().check(&format!(
+                "{} was not started; the database stays at version {at}",
+                m.label()
+            ))?;
+            runner.run(db, m, Direction::Up, at).await
+        }
+        .await;
+        if let Err(err) = ran {
+            if at != report.from_version {
+                // What committed before may still wait for its WAL flush. The migration's own
+                // error is the one to report, whatever this gives.
+                runner::flush_commits(db).await.ok();
+            }
+            return Err(err);
+        }
         report.to_version = m.version;
         report.steps.push(Step {
             version: m.version,

@@ -45,10 +45,14 @@ pub struct Entry {
 
 /// Every version known to either side, oldest first, with its state.
 pub fn compare(embedded: &[Resolved], applied: &[AppliedRecord]) -> Vec<Entry> {
+    // By version, so that a long history compares in linear time.
+    let by_version: std::collections::HashMap<u32, &AppliedRecord> =
+        applied.iter().map(|a| (a.version, a)).collect();
+    let known: std::collections::HashSet<u32> = embedded.iter().map(|m| m.version).collect();
     let mut entries: Vec<Entry> = embedded
         .iter()
         .map(|m| {
-            let record = applied.iter().find(|a| a.version == m.version);
+            let record = by_version.get(&m.version).copied();
             let state = match record {
                 None => State::Pending,
                 // An interrupted non-atomic migration is re-run from its first statement, so a
@@ -68,7 +72,7 @@ pub fn compare(embedded: &[Resolved], applied: &[AppliedRecord]) -> Vec<Entry> {
         })
         .collect();
     for a in applied {
-        if !embedded.iter().any(|m| m.version == a.version) {
+        if !known.contains(&a.version) {
             entries.push(Entry {
                 version: a.version,
                 name: a.name.clone(),

@@ -26,7 +26,7 @@ use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::output::notice;
 use anyhow::anyhow;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 
@@ -35,6 +35,10 @@ const BLOCKERS: &str = include_str!("blockers.sql");
 /// Reset what a migration may have set on the session, keeping what arcdb holds (its session
 /// advisory lock, which `DISCARD ALL` would release).
 const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
+/// The same, then this transaction's commit without waiting for its WAL flush
+/// ([`Runner::defer_flush`]).
+const RESET_SESSION_DEFER_FLUSH: &str =
+    "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; SET LOCAL synchronous_commit = off";
 
 /// The limits a migration runs under.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +93,9 @@ pub struct Runner {
     monitor: Option<Db>,
     pid: AtomicI32,
     postgres: bool,
+    /// Commit the next transactional migration without waiting for its WAL flush (see
+    /// [`Runner::defer_flush`]).
+    defer_flush: AtomicBool,
 }
 
 impl Runner {
@@ -113,7 +120,19 @@ impl Runner {
             monitor,
             pid: AtomicI32::new(pid),
             postgres,
+            defer_flush: AtomicBool::new(false),
         })
+    }
+
+    /// Whether the next transactional migrations commit with `synchronous_commit = off`: every
+    /// one of a run but the last, so that a run of N migrations waits for one WAL flush, not N.
+    /// The WAL is flushed in order, so the last commit, made with the server's own setting,
+    /// makes every earlier one as durable as itself; each commit is atomic either way. Should
+    /// the server crash before that, the database is at an earlier version, consistent, and the
+    /// next `up` applies the rest. A run that fails calls [`flush_commits`] before reporting.
+    pub fn defer_flush(&self, yes: bool) {
+        self.defer_flush
+            .store(yes && self.postgres, Ordering::SeqCst);
     }
 
     pub fn interrupt(&self) -> &Interrupt {
@@ -206,7 +225,14 @@ impl Runner {
                 }
                 return Err(statement_error(script, statement, &err, state));
             }
-            client.batch_execute(RESET_SESSION).await?;
+            // synchronous_commit is read at COMMIT: set after the reset, which would undo it.
+            client
+                .batch_execute(if self.defer_flush.load(Ordering::SeqCst) {
+                    RESET_SESSION_DEFER_FLUSH
+                } else {
+                    RESET_SESSION
+                })
+                .await?;
             match direction {
                 Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
                 Direction::Up => roles::restore(client).await?,
@@ -513,6 +539,15 @@ impl Runner {
 }
 
 /// How an identifier as written is stored: quoted as is, unquoted folded to lower case.
+/// Make commits made with `synchronous_commit = off` durable: a transaction with an xid commits
+/// with the server's setting, which flushes the WAL up to it, and so everything before.
+pub async fn flush_commits(db: &Db) -> anyhow::Result<()> {
+    db.client
+        .batch_execute("BEGIN; SELECT txid_current(); COMMIT")
+        .await?;
+    Ok(())
+}
+
 fn unquote(ident: &str) -> String {
     match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         Some(quoted) => quoted.replace("\"\"", "\""),

@@ -1,0 +1,149 @@
+//! What a run of many small migrations costs: one round trip and (but for the last) no WAL
+//! flush of its own per migration, while each one stays atomic.
+
+mod support;
+
+use arcdb::local::{Cluster, ClusterSpec, StopMode};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use support::{run, write_migration};
+
+fn tiny_migrations(source: &std::path::Path, n: u32) {
+    for i in 1..=n {
+        write_migration(
+            source,
+            &format!("{i:04}_t{i}"),
+            &format!("CREATE TABLE t{i} (id int PRIMARY KEY);\nINSERT INTO t{i} VALUES ({i});\n"),
+            &format!("DROP TABLE t{i};"),
+        );
+    }
+}
+
+/// A cluster with fsync and synchronous commit on (test clusters have both off), so that each
+/// synchronous commit is a WAL sync pg_stat_wal counts; stopped on drop.
+struct Durable {
+    cluster: Cluster,
+    root: tempfile::TempDir,
+}
+
+impl Durable {
+    fn start() -> Durable {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let spec = ClusterSpec::new(root.path().join("pg"), support::free_port());
+        let cluster = Cluster::init(support::test_binaries(), spec).unwrap();
+        cluster.start().unwrap();
+        cluster.create_database("many").unwrap();
+        Durable { cluster, root }
+    }
+
+    fn scalar(&self, sql: &str) -> String {
+        let out = Command::new(self.cluster.bins().tool("psql"))
+            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(self.cluster.socket_dsn("many"))
+            .args(["-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn arcdb(&self, args: &[&str]) -> support::Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("ARCDB_PROFILE")
+            .env_remove("ARCDB_FORCE_STEPWISE")
+            .env("ARCDB_LOCAL_DIR", self.root.path().join("local"))
+            .current_dir(self.root.path())
+            .arg("--dsn")
+            .arg(self.cluster.socket_dsn("many"))
+            .args(args);
+        run(cmd)
+    }
+
+    /// WAL syncs counted so far, once the stats of the sessions that ended are in.
+    fn wal_syncs(&self) -> i64 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        self.scalar("SELECT wal_sync FROM pg_stat_wal")
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        self.cluster.stop(StopMode::Immediate).ok();
+    }
+}
+
+#[test]
+fn many_migrations_commit_without_a_wal_flush_each_and_stay_atomic() {
+    let pg = Durable::start();
+    let source = pg.root.path().join("many");
+    let n = 60;
+    tiny_migrations(&source, n);
+    let source_arg = source.to_str().unwrap();
+    assert_eq!(pg.scalar("SHOW synchronous_commit"), "on");
+    assert_eq!(pg.scalar("SHOW fsync"), "on");
+    let before = pg.wal_syncs();
+    let up = pg.arcdb(&["up", "--source", source_arg, "--format", "json"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert_eq!(up.json()["steps"].as_array().unwrap().len(), n as usize);
+    let syncs = pg.wal_syncs() - before;
+    // A flush per commit would be at least n syncs; the WAL writer adds a few of its own (at
+    // most one per wal_writer_delay, 200 ms, or per MB of WAL), the last commit one.
+    assert!(
+        (1..(n as i64) / 2).contains(&syncs),
+        "{syncs} WAL syncs for {n} migrations"
+    );
+    assert_eq!(
+        pg.scalar(
+            "SELECT count(*) || ' ' || bool_and(execution_ms >= 0 AND complete)::text FROM arcdb.schema_history"
+        ),
+        format!("{n} true")
+    );
+    assert_eq!(pg.scalar(&format!("SELECT id FROM t{n}")), n.to_string());
+
+    // A failure in the middle of a run: the earlier ones stay, nothing of the failed one.
+    write_migration(
+        &source,
+        &format!("{:04}_ok", n + 1),
+        "CREATE TABLE kept (id int);",
+        "DROP TABLE kept;",
+    );
+    write_migration(
+        &source,
+        &format!("{:04}_broken", n + 2),
+        "CREATE TABLE half (id int);\nINSERT INTO half VALUES (1);\nSELECT 1/0;\n",
+        "DROP TABLE half;",
+    );
+    write_migration(
+        &source,
+        &format!("{:04}_after", n + 3),
+        "CREATE TABLE never (id int);",
+        "DROP TABLE never;",
+    );
+    let failed = pg.arcdb(&["up", "--source", source_arg]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("division by zero")
+            && failed
+                .stderr
+                .contains(&format!("database stays at version {}", n + 1)),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        pg.scalar(
+            "SELECT max(version) || ' ' || (to_regclass('kept') IS NOT NULL) || ' ' || (to_regclass('half') IS NULL) || ' ' || (to_regclass('never') IS NULL) FROM arcdb.schema_history"
+        ),
+        format!("{} true true true", n + 1)
+    );
+    // The session is usable after the failure: status reads the history afresh.
+    let status = pg.arcdb(&["status", "--source", source_arg]);
+    assert_eq!(status.code, 3, "{}", status.stderr);
+}
