@@ -328,8 +328,16 @@ pub enum LocalCommand {
     Status,
     /// Print the local database's connection string.
     Dsn,
-    /// Stop the local cluster and delete its data directory.
-    Destroy,
+    /// Stop the local cluster and delete what arcdb created: its data directory, log and socket.
+    ///
+    /// Only a cluster arcdb created is removed (it leaves a .arcdb-cluster marker; clusters of
+    /// earlier versions are recognised by arcdb's pg_hba.conf); anything else in the directory
+    /// is kept. Asks on a terminal; --yes is required otherwise.
+    Destroy {
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 impl From<LocalCommand> for crate::local::LocalAction {
@@ -340,7 +348,7 @@ impl From<LocalCommand> for crate::local::LocalAction {
             LocalCommand::Stop => LocalAction::Stop,
             LocalCommand::Status => LocalAction::Status,
             LocalCommand::Dsn => LocalAction::Dsn,
-            LocalCommand::Destroy => LocalAction::Destroy,
+            LocalCommand::Destroy { .. } => LocalAction::Destroy,
         }
     }
 }

@@ -34,7 +34,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Ok)
         }
         Command::Local(args) => {
-            let report = local::run_local(args.action.into(), cli.global.pg_bin.as_deref())?;
+            let yes = matches!(args.action, cli::LocalCommand::Destroy { yes: true });
+            let report =
+                local::run_local(args.action.into(), cli.global.pg_bin.as_deref(), |plan| {
+                    confirm_destroy(plan, yes)
+                })?;
             emit(&report, format)
         }
         Command::Status(source) => {
@@ -156,25 +160,55 @@ async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
 
 /// Ask before dropping data: on a terminal, a typed "yes"; elsewhere `--yes` is required.
 fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<bool> {
+    let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
+    confirm(
+        yes,
+        "rollback drops schema objects and their data: pass --yes to confirm when not on a terminal (or --dry-run to see the plan)",
+        || {
+            format!(
+                "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
+                if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
+                plan.target,
+                names.join(", "),
+                plan.estimated_rows
+            )
+        },
+    )
+}
+
+/// Ask before `arcdb local destroy` deletes a cluster, listing what goes.
+fn confirm_destroy(plan: &local::DestroyPlan, yes: bool) -> anyhow::Result<bool> {
+    confirm(
+        yes,
+        &format!(
+            "local destroy deletes the local PostgreSQL cluster in {} and its data: pass --yes to confirm when not on a terminal",
+            plan.root.display()
+        ),
+        || {
+            let paths: Vec<String> = plan.paths.iter().map(|p| format!("  {}", p.display())).collect();
+            format!(
+                "About to {}delete the local PostgreSQL cluster{} ({} MB of data):\n{}",
+                if plan.running { "stop and " } else { "" },
+                if plan.legacy { " (created by an earlier arcdb)" } else { "" },
+                plan.data_bytes.div_ceil(1 << 20),
+                paths.join("\n")
+            )
+        },
+    )
+}
+
+/// The one confirmation of destructive commands: `yes` (the --yes flag) skips it; on a terminal
+/// the `describe`d plan is shown on stderr and a typed "yes" is required; elsewhere the command is
+/// refused (exit 2, nothing touched) with `refusal`.
+fn confirm(yes: bool, refusal: &str, describe: impl FnOnce() -> String) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Refusal::usage(
-            "rollback drops schema objects and their data: pass --yes to confirm when not on a terminal (or --dry-run to see the plan)",
-        )
-        .into());
+        return Err(Refusal::usage(refusal).into());
     }
-    let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
     let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
-        "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
-        if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
-        plan.target,
-        names.join(", "),
-        plan.estimated_rows
-    )?;
+    writeln!(err, "{}", describe())?;
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;
     let mut answer = String::new();
