@@ -82,6 +82,10 @@ pub fn resolve_with(
         dsn
     };
     if let Some(text) = &global.dsn {
+        refuse_empty(
+            text,
+            "--dsn is empty: give a connection string, or leave the flag out",
+        )?;
         let dsn = Dsn::parse(text).context("--dsn")?;
         return Ok(Target::Remote {
             dsn: Box::new(with_env_password(dsn)),
@@ -89,7 +93,13 @@ pub fn resolve_with(
             connect_timeout: timeout,
         });
     }
-    if let Some(text) = env("DATABASE_URL").filter(|s| !s.trim().is_empty()) {
+    // Set but empty is a mistake (a CI secret that is missing), never "no database named":
+    // falling back to the local server would make `up` and `verify-rls` succeed on nothing.
+    if let Some(text) = env("DATABASE_URL") {
+        refuse_empty(
+            &text,
+            "DATABASE_URL is set but empty (a missing secret?): set it to a connection string, or unset it to use a profile or the local server",
+        )?;
         let dsn = Dsn::parse(&text).context("DATABASE_URL")?;
         return Ok(Target::Remote {
             dsn: Box::new(with_env_password(dsn)),
@@ -115,6 +125,10 @@ pub fn resolve_with(
             }
         ))
     })?;
+    refuse_empty(
+        &profile.dsn,
+        &format!("profile '{name}' in {path} has an empty dsn: set dsn to a connection string"),
+    )?;
     let mut dsn =
         Dsn::parse(&profile.dsn).with_context(|| format!("profile '{name}' in {path}"))?;
     if dsn.has_password() {
@@ -140,6 +154,14 @@ pub fn resolve_with(
         origin: Origin::Profile(name),
         connect_timeout,
     })
+}
+
+/// A set-but-blank connection string is bad input (exit 2), not an absent one.
+fn refuse_empty(text: &str, message: &str) -> anyhow::Result<()> {
+    if text.trim().is_empty() {
+        return Err(Refusal::usage(message).into());
+    }
+    Ok(())
 }
 
 fn load_file(path: &Path, required: bool) -> anyhow::Result<ConfigFile> {
@@ -225,6 +247,40 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(none, Target::Local { .. }));
+    }
+
+    #[test]
+    fn empty_connection_strings_are_refused_not_taken_as_absent() {
+        let (_d, path) = write_config("default_profile = \"ci\"\n[profiles.ci]\ndsn = \"  \"\n");
+        let nowhere = PathBuf::from("/nonexistent/arcdb.toml");
+        for (blank, needle) in [
+            ("", "DATABASE_URL is set but empty"),
+            (" \t\n", "DATABASE_URL"),
+        ] {
+            let env = |k: &str| (k == "DATABASE_URL").then(|| blank.to_string());
+            let err = resolve_with(&args(None, None, nowhere.clone()), env).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{err:#}");
+            assert_eq!(
+                crate::error::exit_status_of(&err),
+                crate::error::ExitStatus::Usage
+            );
+        }
+        let none = |_: &str| None;
+        let err = resolve_with(&args(Some(" "), None, nowhere.clone()), none).unwrap_err();
+        assert!(format!("{err:#}").contains("--dsn is empty"), "{err:#}");
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        let err = resolve_with(&args(None, None, path), none).unwrap_err();
+        assert!(format!("{err:#}").contains("empty dsn"), "{err:#}");
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        // Nothing at all names a database: the local server.
+        let local = resolve_with(&args(None, None, nowhere), none).unwrap();
+        assert!(matches!(local, Target::Local { .. }));
     }
 
     #[test]

@@ -475,3 +475,28 @@ fn unreachable_directory_is_refused_when_root() {
         "{text}"
     );
 }
+
+#[test]
+fn empty_database_url_is_bad_input_not_the_local_server() {
+    let dir = open_tempdir();
+    let local = dir.path().join("local");
+    for args in [&["up"][..], &["verify-rls"][..]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+        cmd.env("ARCDB_LOCAL_DIR", &local)
+            .env("ARCDB_PG_BIN", test_binaries().dir())
+            .env("DATABASE_URL", "")
+            .env_remove("ARCDB_PROFILE")
+            .env_remove("ARCDB_CONFIG")
+            .current_dir(dir.path())
+            .args(args);
+        let run = support::run(cmd);
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert_eq!(run.error_lines().len(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("DATABASE_URL is set but empty"),
+            "{}",
+            run.stderr
+        );
+        assert!(!local.exists(), "no local server created for {args:?}");
+    }
+}
