@@ -70,3 +70,33 @@ pub fn one_line(err: &anyhow::Error) -> String {
     let text = format!("{err:#}");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// The first line of a rendered clap error without its `error: ` prefix, with clap's tip
+/// appended: `unexpected argument '--bogus' found (tip: to pass '--bogus' as a value, use '-- --bogus')`.
+pub fn clap_message(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    match lines.find(|l| l.starts_with("tip:")) {
+        Some(tip) => format!("{first} ({tip})"),
+        None => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let rendered = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: arcdb up [OPTIONS]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_message(rendered),
+            "unexpected argument '--bogus' found (tip: to pass '--bogus' as a value, use '-- --bogus')"
+        );
+        assert_eq!(
+            clap_message("error: a value is required for '--to <VERSION>' but none was supplied\n\nFor more information, try '--help'.\n"),
+            "a value is required for '--to <VERSION>' but none was supplied"
+        );
+    }
+}

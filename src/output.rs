@@ -50,6 +50,25 @@ pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<ExitStatus>
     Ok(report.exit_status())
 }
 
+/// An error as `--format json` callers read it: `{"error": {"message", "kind"}, "exit_code"}`
+/// on stdout (the one line on stderr is written as well, by `main`).
+pub fn error_json(message: &str, status: ExitStatus) -> String {
+    serde_json::json!({
+        "error": { "message": message, "kind": status },
+        "exit_code": status.code(),
+    })
+    .to_string()
+}
+
+/// Write an error that ended the command: one line on stderr, and with `--format json` also
+/// the JSON object on stdout, so a pipeline reading stdout never sees nothing.
+pub fn emit_error(message: &str, status: ExitStatus, format: Format) {
+    eprintln!("error: {message}");
+    if format == Format::Json {
+        println!("{}", error_json(message, status));
+    }
+}
+
 /// A table with a header row, in arcdb's one style.
 pub fn table<R, I, S>(header: &[&str], rows: R) -> String
 where

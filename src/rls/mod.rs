@@ -15,7 +15,7 @@ pub mod cases;
 pub mod probe;
 
 use crate::db::Db;
-use crate::error::ExitStatus;
+use crate::error::{ExitStatus, Refusal};
 use crate::output::{table, Report};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -244,6 +244,54 @@ impl Report for RlsReport {
 }
 
 /// Run every suite against `db` and collect one report.
+/// Bad input is refused (exit 2) before any check runs: an unknown tenant role or schema, a
+/// setting name PostgreSQL would not accept as a custom parameter.
+async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
+    let word = |w: &str| {
+        !w.is_empty()
+            && !w.starts_with(|c: char| c.is_ascii_digit())
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let parts: Vec<&str> = opts.setting.split('.').collect();
+    if parts.len() < 2 || !parts.iter().all(|p| word(p)) {
+        return Err(Refusal::usage(format!(
+            "--setting {:?} is not a custom parameter name: use the form prefix.name (default app.current_org_id)",
+            opts.setting
+        ))
+        .into());
+    }
+    let roles = db
+        .client
+        .query(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&opts.tenant_role],
+        )
+        .await?;
+    if roles.is_empty() {
+        return Err(Refusal::usage(format!(
+            "the tenant role {} does not exist: apply the migrations (arcdb up) or name the role with --tenant-role",
+            opts.tenant_role
+        ))
+        .into());
+    }
+    for schema in &opts.schemas {
+        let found = db
+            .client
+            .query(
+                "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                &[schema],
+            )
+            .await?;
+        if found.is_empty() {
+            return Err(Refusal::usage(format!(
+                "--schema {schema}: no such schema in the database; name a schema that holds tenant tables"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> {
     let mut report = RlsReport {
         target: db.target(),
@@ -255,6 +303,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         checks: Vec::new(),
         notes: Vec::new(),
     };
+    check_inputs(db, opts).await?;
     audit::run(db, opts, &mut report).await?;
     if !opts.static_only {
         probe::run(db, opts, &mut report).await?;
