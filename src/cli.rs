@@ -21,8 +21,9 @@ Examples:
 /// arcdb — migrations, tenant-isolation proofs and analytics views for the ArcDesk database.
 ///
 /// arcdb embeds ArcDesk's versioned SQL migrations (extensions, schema, triggers, row-level
-/// security, materialized views) and applies them to any PostgreSQL 13+ or CockroachDB
-/// database, or to a local PostgreSQL it manages when no database is named.
+/// security, materialized views) and applies them to any PostgreSQL 14–18 (the supported
+/// majors, tested) or CockroachDB database, or to a local PostgreSQL it manages when no database
+/// is named.
 #[derive(Debug, Parser)]
 #[command(name = "arcdb", version, after_long_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
@@ -288,8 +289,8 @@ pub struct LintArgs {
     #[arg(long, value_enum)]
     pub engine: LintEngine,
 
-    /// Engine version to check for, e.g. 25.3 or 14 (default: PostgreSQL 13, the oldest
-    /// supported, so a migration that lints clean runs on every major; CockroachDB 26.2).
+    /// Engine version to check for, e.g. 25.3 or 14 (default: PostgreSQL 14, the oldest
+    /// of the supported 14–18, so a migration that lints clean runs on every major; CockroachDB 26.2).
     #[arg(long, value_name = "X.Y")]
     pub engine_version: Option<String>,
 

@@ -65,7 +65,8 @@ pub fn error_json(message: &str, status: ExitStatus) -> String {
 pub fn emit_error(message: &str, status: ExitStatus, format: Format) {
     eprintln!("error: {message}");
     if format == Format::Json {
-        println!("{}", error_json(message, status));
+        // stdout may be the closed pipe that caused the error: nothing more to say there.
+        let _ = writeln!(std::io::stdout(), "{}", error_json(message, status));
     }
 }
 

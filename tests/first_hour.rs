@@ -66,3 +66,64 @@ fn bad_verify_rls_input_exits_2() {
         assert!(run.stderr.contains(needle), "{}", run.stderr);
     }
 }
+
+#[test]
+fn supported_postgres_versions_are_stated_once_the_same_way() {
+    let pg = TestCluster::start();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let help = run({
+        let mut cmd = pg.arcdb();
+        cmd.arg("--help");
+        cmd
+    })
+    .ok("--help");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let majors = std::fs::read_to_string(root.join("docs/postgres-majors.md")).unwrap();
+    for (what, text) in [
+        ("--help", &help.stdout),
+        ("README", &readme),
+        ("majors", &majors),
+    ] {
+        assert!(text.contains("PostgreSQL 14–18"), "{what} states 14–18");
+        assert!(!text.contains("PostgreSQL 13+"), "{what} still says 13+");
+    }
+    let mut lint = pg.arcdb();
+    lint.args(["lint", "--engine", "postgres", "--format", "json"]);
+    let lint = run(lint).ok("lint");
+    assert_eq!(
+        lint.json()["engine_version"],
+        "14.0",
+        "lint's default is the oldest supported"
+    );
+}
+
+#[test]
+fn readme_prerequisites_name_every_package_ci_installs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let install = readme
+        .lines()
+        .find(|l| l.starts_with("apt-get install"))
+        .expect("README has an apt-get install line");
+    let mut packages = Vec::new();
+    for line in ci.lines() {
+        if let Some((_, rest)) = line.split_once("need_apt+=(") {
+            packages.extend(
+                rest.trim_end_matches(')')
+                    .split_whitespace()
+                    .map(String::from),
+            );
+        }
+    }
+    assert!(packages.contains(&"libssl-dev".to_string()), "{packages:?}");
+    for package in packages {
+        if package == "util-linux" {
+            continue; // essential on Debian: always installed
+        }
+        assert!(
+            install.split_whitespace().any(|w| w == package),
+            "README's apt-get line lacks {package}: {install}"
+        );
+    }
+}
