@@ -127,3 +127,49 @@ fn readme_prerequisites_name_every_package_ci_installs() {
         );
     }
 }
+
+#[test]
+fn source_refuses_flat_files_and_empty_directories_and_accepts_a_bom() {
+    let pg = TestCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lint = |source: &std::path::Path| {
+        let mut cmd = pg.arcdb();
+        cmd.args(["lint", "--engine", "postgres", "--source"])
+            .arg(source);
+        run(cmd)
+    };
+    let flat = support::migrations_copy(dir.path(), "flat");
+    std::fs::write(flat.join("0007_new.sql"), "SELECT 1;").unwrap();
+    let run_flat = lint(&flat);
+    assert_eq!(run_flat.code, 2, "{}", run_flat.stderr);
+    assert!(run_flat.stderr.contains("0007_new.sql") && run_flat.stderr.contains("flat"));
+
+    let empty = support::migrations_copy(dir.path(), "empty");
+    std::fs::create_dir(empty.join("0007_todo")).unwrap();
+    let run_empty = lint(&empty);
+    assert_eq!(run_empty.code, 2, "{}", run_empty.stderr);
+    assert!(
+        run_empty.stderr.contains("0007_todo"),
+        "{}",
+        run_empty.stderr
+    );
+    let nothing = dir.path().join("nothing");
+    std::fs::create_dir(&nothing).unwrap();
+    let run_nothing = lint(&nothing);
+    assert_eq!(run_nothing.code, 2, "{}", run_nothing.stderr);
+    assert!(run_nothing.stderr.contains("holds no migrations"));
+
+    // A BOM at the start of a file (Windows editors) is stripped, as psql does.
+    let bom = support::migrations_copy(dir.path(), "bom");
+    support::write_migration(
+        &bom,
+        "0007_bom",
+        "\u{feff}CREATE TABLE bom_ok (id int);",
+        "\u{feff}DROP TABLE bom_ok;",
+    );
+    let dsn = pg.create_db("app");
+    let mut up = pg.arcdb_at(&dsn, &["up", "--source"]);
+    up.arg(&bom);
+    run(up).ok("up --source with a BOM");
+    assert_eq!(pg.scalar("app", "SELECT count(*) FROM bom_ok"), "0");
+}
