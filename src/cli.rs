@@ -46,15 +46,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ARCDB_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Configuration file with connection profiles.
-    #[arg(
-        long,
-        global = true,
-        env = "ARCDB_CONFIG",
-        value_name = "FILE",
-        default_value = "arcdb.toml"
-    )]
-    pub config: PathBuf,
+    /// Configuration file with connection profiles [default: arcdb.toml in the current
+    /// directory or the nearest parent, else $XDG_CONFIG_HOME/arcdb/arcdb.toml
+    /// (~/.config/arcdb/arcdb.toml)].
+    #[arg(long, global = true, env = "ARCDB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Seconds to wait for a connection (TCP, TLS and authentication together).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 10)]

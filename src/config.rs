@@ -1,13 +1,17 @@
 //! Which database a command talks to: `--dsn`, then `DATABASE_URL`, then a profile of
 //! `arcdb.toml`, then the local default server. Passwords never come from the file.
+//!
+//! `arcdb.toml` is found the way cargo and git find theirs: `--config`/`ARCDB_CONFIG` when given,
+//! else the current directory and then each parent, else `$XDG_CONFIG_HOME/arcdb/arcdb.toml`
+//! (`~/.config/arcdb/arcdb.toml`). Running from a subdirectory targets the same profile.
 
 use crate::cli::GlobalArgs;
 use crate::db::Dsn;
 use crate::error::Refusal;
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The parsed configuration file.
@@ -61,16 +65,102 @@ pub enum Target {
     Local { connect_timeout: Duration },
 }
 
-/// Resolve the target from flags, environment and the configuration file.
-pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Target> {
-    resolve_with(global, |name| std::env::var(name).ok())
+/// Which configuration file and profile a command used, and where its database came from
+/// (`arcdb status` reports it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigUsed {
+    /// The arcdb.toml read (None: none found or needed).
+    pub file: Option<String>,
+    /// The profile used (None: the database came from elsewhere).
+    pub profile: Option<String>,
+    /// `--dsn`, `DATABASE_URL`, `profile 'x'` or `local server`.
+    pub database_from: String,
 }
 
-/// As `resolve`, with the environment injected (tests).
-pub fn resolve_with(
+/// A report together with the configuration it was made with (`arcdb status`).
+#[derive(Debug, Serialize)]
+pub struct WithConfig<R> {
+    #[serde(flatten)]
+    pub report: R,
+    pub config: ConfigUsed,
+}
+
+impl<R: crate::output::Report> crate::output::Report for WithConfig<R> {
+    fn render_table(&self) -> String {
+        let mut text = self.report.render_table();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let file = self.config.file.as_deref().unwrap_or("none found");
+        text.push_str(&format!(
+            "Configuration: {file}; profile: {}; database from {}\n",
+            self.config.profile.as_deref().unwrap_or("none"),
+            self.config.database_from
+        ));
+        text
+    }
+    fn render_junit(&self) -> Option<String> {
+        self.report.render_junit()
+    }
+    fn exit_status(&self) -> crate::error::ExitStatus {
+        self.report.exit_status()
+    }
+}
+
+/// Resolve the target from flags, environment and the configuration file.
+pub fn resolve(global: &GlobalArgs) -> anyhow::Result<(Target, ConfigUsed)> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    resolve_in(global, &cwd, |name| std::env::var(name).ok())
+}
+
+/// The configuration file to read: the explicit one, else the nearest `arcdb.toml` from `cwd`
+/// upwards, else the user's (`$XDG_CONFIG_HOME` or `~/.config`). None when there is none.
+pub fn find_config(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(found) = cwd
+        .ancestors()
+        .map(|dir| dir.join("arcdb.toml"))
+        .find(|p| p.is_file())
+    {
+        return Some(found);
+    }
+    let config_home = env("XDG_CONFIG_HOME")
+        .filter(|d| Path::new(d).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(config_home.join("arcdb/arcdb.toml")).filter(|p| p.is_file())
+}
+
+/// As `resolve`, from directory `cwd` with the environment injected.
+pub fn resolve_in(
     global: &GlobalArgs,
+    cwd: &Path,
     env: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<Target> {
+) -> anyhow::Result<(Target, ConfigUsed)> {
+    let target = resolve_target(global, cwd, &env)?;
+    Ok(target)
+}
+
+fn resolve_target(
+    global: &GlobalArgs,
+    cwd: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(Target, ConfigUsed)> {
+    let used = |file: Option<&Path>, profile: Option<&str>, from: &str| ConfigUsed {
+        file: file.map(|p| p.display().to_string()),
+        profile: profile.map(String::from),
+        database_from: from.to_string(),
+    };
     let timeout = Duration::from_secs(global.connect_timeout);
     let with_env_password = |mut dsn: Dsn| {
         // libpq's convention: PGPASSWORD fills in a password the DSN leaves out.
@@ -87,11 +177,14 @@ pub fn resolve_with(
             "--dsn is empty: give a connection string, or leave the flag out",
         )?;
         let dsn = Dsn::parse(text).context("--dsn")?;
-        return Ok(Target::Remote {
-            dsn: Box::new(with_env_password(dsn)),
-            origin: Origin::Flag,
-            connect_timeout: timeout,
-        });
+        return Ok((
+            Target::Remote {
+                dsn: Box::new(with_env_password(dsn)),
+                origin: Origin::Flag,
+                connect_timeout: timeout,
+            },
+            used(None, None, "--dsn"),
+        ));
     }
     // Set but empty is a mistake (a CI secret that is missing), never "no database named":
     // falling back to the local server would make `up` and `verify-rls` succeed on nothing.
@@ -101,19 +194,39 @@ pub fn resolve_with(
             "DATABASE_URL is set but empty (a missing secret?): set it to a connection string, or unset it to use a profile or the local server",
         )?;
         let dsn = Dsn::parse(&text).context("DATABASE_URL")?;
-        return Ok(Target::Remote {
-            dsn: Box::new(with_env_password(dsn)),
-            origin: Origin::Env,
-            connect_timeout: timeout,
-        });
+        return Ok((
+            Target::Remote {
+                dsn: Box::new(with_env_password(dsn)),
+                origin: Origin::Env,
+                connect_timeout: timeout,
+            },
+            used(None, None, "DATABASE_URL"),
+        ));
     }
-    let file = load_file(&global.config, global.profile.is_some())?;
-    let Some(name) = global.profile.clone().or(file.default_profile.clone()) else {
-        return Ok(Target::Local {
-            connect_timeout: timeout,
-        });
+    let explicit = global.config.as_deref();
+    let found = find_config(explicit, cwd, env);
+    let file = match &found {
+        Some(path) => load_file(path, global.profile.is_some() || explicit.is_some())?,
+        None if global.profile.is_some() => {
+            return Err(Refusal::usage(format!(
+                "--profile {}: no arcdb.toml in {} or its parents, nor in ~/.config/arcdb/ (name one with --config; see config.example.toml)",
+                global.profile.as_deref().unwrap_or_default(),
+                cwd.display()
+            ))
+            .into())
+        }
+        None => ConfigFile::default(),
     };
-    let path = global.config.display();
+    let Some(name) = global.profile.clone().or(file.default_profile.clone()) else {
+        return Ok((
+            Target::Local {
+                connect_timeout: timeout,
+            },
+            used(found.as_deref(), None, "local server"),
+        ));
+    };
+    let config_path = found.clone().unwrap_or_default();
+    let path = config_path.display();
     let profile = file.profiles.get(&name).ok_or_else(|| {
         let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
         Refusal::usage(format!(
@@ -149,11 +262,19 @@ pub fn resolve_with(
         .connect_timeout
         .map(Duration::from_secs)
         .unwrap_or(timeout);
-    Ok(Target::Remote {
-        dsn: Box::new(with_env_password(dsn)),
-        origin: Origin::Profile(name),
-        connect_timeout,
-    })
+    let report = used(
+        found.as_deref(),
+        Some(&name),
+        &Origin::Profile(name.clone()).to_string(),
+    );
+    Ok((
+        Target::Remote {
+            dsn: Box::new(with_env_password(dsn)),
+            origin: Origin::Profile(name),
+            connect_timeout,
+        },
+        report,
+    ))
 }
 
 /// A set-but-blank connection string is bad input (exit 2), not an absent one.
@@ -185,7 +306,23 @@ mod tests {
     use crate::output::Format;
     use std::path::PathBuf;
 
-    fn args(dsn: Option<&str>, profile: Option<&str>, config: PathBuf) -> GlobalArgs {
+    /// Resolve from an empty directory (no arcdb.toml above it in a temp dir, no HOME).
+    fn resolve_with(
+        global: &GlobalArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Target> {
+        let cwd = tempfile::tempdir().unwrap();
+        let env = |k: &str| {
+            if k == "HOME" || k == "XDG_CONFIG_HOME" {
+                None
+            } else {
+                env(k)
+            }
+        };
+        resolve_in(global, cwd.path(), env).map(|(target, _)| target)
+    }
+
+    fn args(dsn: Option<&str>, profile: Option<&str>, config: Option<PathBuf>) -> GlobalArgs {
         GlobalArgs {
             dsn: dsn.map(String::from),
             profile: profile.map(String::from),
@@ -214,7 +351,7 @@ mod tests {
             _ => None,
         };
         let flag = resolve_with(
-            &args(Some("postgresql://flag@f/db"), None, path.clone()),
+            &args(Some("postgresql://flag@f/db"), None, Some(path.clone())),
             env,
         )
         .unwrap();
@@ -225,7 +362,7 @@ mod tests {
                 ..
             }
         ));
-        let from_env = resolve_with(&args(None, Some("staging"), path.clone()), env).unwrap();
+        let from_env = resolve_with(&args(None, Some("staging"), Some(path.clone())), env).unwrap();
         assert!(matches!(
             from_env,
             Target::Remote {
@@ -234,25 +371,21 @@ mod tests {
             }
         ));
         let no_url = |k: &str| if k == "DATABASE_URL" { None } else { env(k) };
-        match resolve_with(&args(None, Some("staging"), path.clone()), no_url).unwrap() {
+        match resolve_with(&args(None, Some("staging"), Some(path.clone())), no_url).unwrap() {
             Target::Remote { dsn, origin, .. } => {
                 assert_eq!(origin, Origin::Profile("staging".into()));
                 assert!(dsn.has_password());
             }
             other => panic!("{other:?}"),
         }
-        let none = resolve_with(
-            &args(None, None, PathBuf::from("/nonexistent/arcdb.toml")),
-            no_url,
-        )
-        .unwrap();
+        let none = resolve_with(&args(None, None, None), no_url).unwrap();
         assert!(matches!(none, Target::Local { .. }));
     }
 
     #[test]
     fn empty_connection_strings_are_refused_not_taken_as_absent() {
         let (_d, path) = write_config("default_profile = \"ci\"\n[profiles.ci]\ndsn = \"  \"\n");
-        let nowhere = PathBuf::from("/nonexistent/arcdb.toml");
+        let nowhere: Option<PathBuf> = None;
         for (blank, needle) in [
             ("", "DATABASE_URL is set but empty"),
             (" \t\n", "DATABASE_URL"),
@@ -272,7 +405,7 @@ mod tests {
             crate::error::exit_status_of(&err),
             crate::error::ExitStatus::Usage
         );
-        let err = resolve_with(&args(None, None, path), none).unwrap_err();
+        let err = resolve_with(&args(None, None, Some(path)), none).unwrap_err();
         assert!(format!("{err:#}").contains("empty dsn"), "{err:#}");
         assert_eq!(
             crate::error::exit_status_of(&err),
@@ -294,7 +427,8 @@ mod tests {
             ("ci", "$NOPE"),
             ("qa", "no profile 'qa'"),
         ] {
-            let err = resolve_with(&args(None, Some(profile), path.clone()), none).unwrap_err();
+            let err =
+                resolve_with(&args(None, Some(profile), Some(path.clone())), none).unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{err:#}");
             assert!(!format!("{err:#}").contains("leaked"));
             assert_eq!(
@@ -303,10 +437,70 @@ mod tests {
             );
         }
         let missing = resolve_with(
-            &args(None, Some("x"), PathBuf::from("/nonexistent.toml")),
+            &args(None, Some("x"), Some(PathBuf::from("/nonexistent.toml"))),
             none,
         )
         .unwrap_err();
         assert!(format!("{missing:#}").contains("/nonexistent.toml"));
+    }
+
+    #[test]
+    fn the_nearest_arcdb_toml_upwards_then_the_user_config() {
+        let tree = tempfile::tempdir().unwrap();
+        let repo = tree.path().join("repo");
+        let deep = repo.join("src/nested");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(
+            repo.join("arcdb.toml"),
+            "default_profile = \"dev\"\n[profiles.dev]\ndsn = \"host=dev-db dbname=arcdesk\"\n",
+        )
+        .unwrap();
+        let home = tree.path().join("home");
+        std::fs::create_dir_all(home.join(".config/arcdb")).unwrap();
+        std::fs::write(
+            home.join(".config/arcdb/arcdb.toml"),
+            "default_profile = \"mine\"\n[profiles.mine]\ndsn = \"host=my-db\"\n",
+        )
+        .unwrap();
+        let home_text = home.display().to_string();
+        let env = |k: &str| (k == "HOME").then(|| home_text.clone());
+        let (target, used) = resolve_in(&args(None, None, None), &deep, env).unwrap();
+        assert!(
+            matches!(target, Target::Remote { origin: Origin::Profile(ref p), .. } if p == "dev")
+        );
+        assert_eq!(
+            used.file,
+            Some(repo.join("arcdb.toml").display().to_string())
+        );
+        assert_eq!(used.profile.as_deref(), Some("dev"));
+        // Outside the repository: the user's file.
+        let elsewhere = tree.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let (_, used) = resolve_in(&args(None, None, None), &elsewhere, env).unwrap();
+        assert_eq!(used.profile.as_deref(), Some("mine"));
+        assert!(used.file.unwrap().ends_with(".config/arcdb/arcdb.toml"));
+        // XDG_CONFIG_HOME wins over ~/.config; an explicit --config over both.
+        let xdg = tree.path().join("xdg");
+        std::fs::create_dir_all(xdg.join("arcdb")).unwrap();
+        std::fs::write(xdg.join("arcdb/arcdb.toml"), "").unwrap();
+        let xdg_text = xdg.display().to_string();
+        let env2 = |k: &str| match k {
+            "HOME" => Some(home_text.clone()),
+            "XDG_CONFIG_HOME" => Some(xdg_text.clone()),
+            _ => None,
+        };
+        let (target, used) = resolve_in(&args(None, None, None), &elsewhere, env2).unwrap();
+        assert!(matches!(target, Target::Local { .. }));
+        assert!(used.file.unwrap().starts_with(&xdg_text));
+        let explicit = Some(repo.join("arcdb.toml"));
+        let (_, used) = resolve_in(&args(None, None, explicit), &elsewhere, env2).unwrap();
+        assert_eq!(used.profile.as_deref(), Some("dev"));
+        // An explicit file that does not exist is an error, not "no file".
+        let missing = Some(tree.path().join("nope.toml"));
+        let err = resolve_in(&args(None, None, missing), &elsewhere, env2).unwrap_err();
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
     }
 }

@@ -42,8 +42,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             emit(&report, format)
         }
         Command::Status(source) => {
-            let db = connect(&cli.global).await?;
-            emit(&migrate::status(&db, source.source).await?, format)
+            let (db, config) = connect_reporting(&cli.global).await?;
+            let report = migrate::status(&db, source.source).await?;
+            emit(&config::WithConfig { report, config }, format)
         }
         Command::Up(args) => {
             let mut db = connect(&cli.global).await?;
@@ -135,7 +136,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 
 /// Resolve the target (starting the local server when no database is named) and connect.
 async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
-    match config::resolve(global)? {
+    Ok(connect_reporting(global).await?.0)
+}
+
+/// [`connect`], also saying which configuration file and profile were used.
+async fn connect_reporting(global: &GlobalArgs) -> anyhow::Result<(Db, config::ConfigUsed)> {
+    let (target, used) = config::resolve(global)?;
+    let db = match target {
         Target::Remote {
             dsn,
             connect_timeout,
@@ -155,7 +162,8 @@ async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
             let dsn = Dsn::parse(&server.dsn())?;
             db::connect(&dsn, connect_timeout).await
         }
-    }
+    }?;
+    Ok((db, used))
 }
 
 /// Ask before dropping data: on a terminal, a typed "yes"; elsewhere `--yes` is required.

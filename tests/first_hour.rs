@@ -173,3 +173,33 @@ fn source_refuses_flat_files_and_empty_directories_and_accepts_a_bom() {
     run(up).ok("up --source with a BOM");
     assert_eq!(pg.scalar("app", "SELECT count(*) FROM bom_ok"), "0");
 }
+
+#[test]
+fn arcdb_toml_is_found_from_a_subdirectory_and_status_says_which() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("app");
+    let repo = pg.root().join("repo");
+    std::fs::create_dir_all(repo.join("src/deep")).unwrap();
+    std::fs::write(
+        repo.join("arcdb.toml"),
+        format!("default_profile = \"dev\"\n[profiles.dev]\ndsn = \"{dsn}\"\n"),
+    )
+    .unwrap();
+    let mut cmd = pg.arcdb();
+    cmd.current_dir(repo.join("src/deep"))
+        .args(["status", "--format", "json"]);
+    let status = run(cmd);
+    // Pending (3): the profile's empty database, not the local server.
+    assert_eq!(status.code, 3, "{}", status.stderr);
+    let json = status.json();
+    assert_eq!(json["config"]["profile"], "dev");
+    assert_eq!(
+        json["config"]["file"],
+        repo.join("arcdb.toml").display().to_string()
+    );
+    assert!(!pg.local_dir().exists(), "the local server was not used");
+    let mut table = pg.arcdb();
+    table.current_dir(repo.join("src")).arg("status");
+    let table = run(table);
+    assert!(table.stdout.contains("profile: dev"), "{}", table.stdout);
+}
