@@ -64,6 +64,14 @@ pub struct GlobalArgs {
     /// database; found automatically when omitted.
     #[arg(long, global = true, env = "ARCDB_PG_BIN", value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+
+    /// Print nothing on stderr but errors (no notices, no progress).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say what is routine (e.g. which local server a command uses).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -330,6 +330,8 @@ mod tests {
             connect_timeout: 7,
             format: Format::Table,
             pg_bin: None,
+            quiet: false,
+            verbose: false,
         }
     }
 

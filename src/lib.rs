@@ -27,6 +27,13 @@ use std::time::Duration;
 /// Run one parsed command line; the returned status is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let format = cli.global.format;
+    output::set_verbosity(if cli.global.quiet {
+        output::Verbosity::Quiet
+    } else if cli.global.verbose {
+        output::Verbosity::Verbose
+    } else {
+        output::Verbosity::Normal
+    });
     match cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -129,7 +136,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 ..defaults
             };
             let db = connect(&cli.global).await?;
-            emit(&rls::verify(&db, &opts).await?, format)
+            let report = rls::verify(&db, &opts).await?;
+            // Remarks for people, not part of the report: stderr (JSON keeps them in `notes`).
+            for note in &report.notes {
+                notice(format!("note: {note}"));
+            }
+            emit(&report, format)
         }
     }
 }
@@ -150,15 +162,22 @@ async fn connect_reporting(global: &GlobalArgs) -> anyhow::Result<(Db, config::C
         } => db::connect(&dsn, connect_timeout).await,
         Target::Local { connect_timeout } => {
             let server = local::LocalServer::from_env(global.pg_bin.as_deref())?;
-            let what = match server.ensure_running()? {
+            let ensured = server.ensure_running()?;
+            let what = match ensured {
                 local::Ensured::AlreadyRunning => "using",
                 local::Ensured::Started => "started",
                 local::Ensured::Initialized => "created and started",
             };
-            notice(format!(
+            let message = format!(
                 "no database named (--dsn, DATABASE_URL or a profile): {what} the local PostgreSQL in {}",
                 server.root().display()
-            ));
+            );
+            // Said once, when arcdb created the server; routine afterwards (--verbose).
+            if ensured == local::Ensured::Initialized {
+                notice(message);
+            } else {
+                output::detail(message);
+            }
             let dsn = Dsn::parse(&server.dsn())?;
             db::connect(&dsn, connect_timeout).await
         }

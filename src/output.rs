@@ -87,7 +87,44 @@ where
     table.to_string()
 }
 
-/// A notice for people, on stderr (never mixed into stdout, which carries the report).
+/// How much arcdb says on stderr besides the report and errors (`--quiet` / `--verbose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only (and confirmations, which need an answer).
+    Quiet = 0,
+    /// Notices: waits, what a command is about to do, progress.
+    Normal = 1,
+    /// Also what is routine (which local server is used).
+    Verbose = 2,
+}
+
+static VERBOSITY: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(Verbosity::Normal as u8);
+
+/// Set once by `run` from the global flags; read by every notice.
+pub fn set_verbosity(verbosity: Verbosity) {
+    VERBOSITY.store(verbosity as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn verbosity() -> Verbosity {
+    match VERBOSITY.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        1 => Verbosity::Normal,
+        _ => Verbosity::Verbose,
+    }
+}
+
+/// A notice for people, on stderr (never mixed into stdout, which carries the report);
+/// silenced by `--quiet`.
 pub fn notice(message: impl AsRef<str>) {
-    eprintln!("arcdb: {}", message.as_ref());
+    if verbosity() >= Verbosity::Normal {
+        eprintln!("arcdb: {}", message.as_ref());
+    }
+}
+
+/// A notice about something routine: only with `--verbose`.
+pub fn detail(message: impl AsRef<str>) {
+    if verbosity() >= Verbosity::Verbose {
+        eprintln!("arcdb: {}", message.as_ref());
+    }
 }

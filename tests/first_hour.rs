@@ -203,3 +203,58 @@ fn arcdb_toml_is_found_from_a_subdirectory_and_status_says_which() {
     let table = run(table);
     assert!(table.stdout.contains("profile: dev"), "{}", table.stdout);
 }
+
+#[test]
+fn notices_follow_quiet_and_verbose_and_the_local_notice_is_said_once() {
+    let pg = TestCluster::start();
+    let local = |args: &[&str]| {
+        let mut cmd = pg.arcdb();
+        cmd.env("ARCDB_LOCAL_PORT", support::free_port().to_string());
+        cmd.args(args);
+        cmd
+    };
+    let port = support::free_port().to_string();
+    let at = |args: &[&str]| {
+        let mut cmd = local(args);
+        cmd.env("ARCDB_LOCAL_PORT", &port);
+        run(cmd)
+    };
+    let first = at(&["up"]).ok("up");
+    assert!(
+        first
+            .stderr
+            .contains("created and started the local PostgreSQL"),
+        "{}",
+        first.stderr
+    );
+    let again = at(&["status"]).ok("status");
+    assert!(
+        !again.stderr.contains("local PostgreSQL"),
+        "{}",
+        again.stderr
+    );
+    let verbose = at(&["--verbose", "status"]).ok("status --verbose");
+    assert!(
+        verbose.stderr.contains("using the local PostgreSQL"),
+        "{}",
+        verbose.stderr
+    );
+    // verify-rls's remark on the setting goes to stderr; --quiet silences it.
+    let rls = at(&["verify-rls"]).ok("verify-rls");
+    assert!(!rls.stdout.contains("note:"), "{}", rls.stdout);
+    assert!(rls.stderr.contains("note:"), "{}", rls.stderr);
+    let quiet = at(&["-q", "verify-rls", "--format", "json"]).ok("verify-rls -q");
+    assert!(quiet.stderr.trim().is_empty(), "{}", quiet.stderr);
+    assert!(quiet.json()["notes"]
+        .as_array()
+        .is_some_and(|n| !n.is_empty()));
+    let conflict = at(&["--quiet", "--verbose", "status"]);
+    assert_eq!(conflict.code, 2);
+    // No colour escapes off a terminal or with NO_COLOR.
+    let mut help = local(&["--help"]);
+    help.env("NO_COLOR", "1");
+    let help = run(help).ok("--help");
+    assert!(!help.stdout.contains('\u{1b}'));
+    assert!(!rls.stdout.contains('\u{1b}') && !rls.stderr.contains('\u{1b}'));
+    drop(pg);
+}

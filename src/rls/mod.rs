@@ -175,9 +175,6 @@ impl Report for RlsReport {
             ));
             out.push('\n');
         }
-        for note in &self.notes {
-            out.push_str(&format!("note: {note}\n"));
-        }
         let skipped = self
             .checks
             .iter()
