@@ -10,6 +10,7 @@ pub mod error;
 pub mod lint;
 pub mod local;
 pub mod lock;
+pub mod manpages;
 pub mod migrate;
 pub mod output;
 pub mod rls;
@@ -34,7 +35,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     } else {
         output::Verbosity::Normal
     });
+    // JUnit exists only for reports made of test cases: refuse before doing anything.
+    if format == output::Format::Junit
+        && !matches!(cli.command, Command::VerifyRls(_) | Command::Lint(_))
+    {
+        return Err(Refusal::usage(
+            "--format junit is only for verify-rls and lint (reports made of test cases); use table or json here",
+        )
+        .into());
+    }
     match cli.command {
+        Command::Man { dir } => emit(&manpages::write_man_pages(&dir)?, format),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "arcdb", &mut std::io::stdout());

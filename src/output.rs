@@ -11,7 +11,7 @@ pub enum Format {
     Table,
     /// One JSON document on stdout.
     Json,
-    /// JUnit XML (for CI test reporters); reports without test cases render as JSON.
+    /// JUnit XML for CI test reporters: verify-rls and lint only (elsewhere refused, exit 2).
     Junit,
 }
 

@@ -258,3 +258,83 @@ fn notices_follow_quiet_and_verbose_and_the_local_notice_is_said_once() {
     assert!(!rls.stdout.contains('\u{1b}') && !rls.stderr.contains('\u{1b}'));
     drop(pg);
 }
+
+/// The binary with no database named anywhere and a private local directory (for commands that
+/// never connect).
+fn offline(dir: &std::path::Path, args: &[&str]) -> support::Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    for var in ["DATABASE_URL", "ARCDB_PROFILE", "ARCDB_CONFIG", "NO_COLOR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("ARCDB_LOCAL_DIR", dir.join("local"))
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .current_dir(dir)
+        .args(args);
+    run(cmd)
+}
+
+#[test]
+fn help_lists_own_options_first_with_examples_and_junit_only_where_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let subcommands = [
+        "up",
+        "status",
+        "rollback",
+        "seed",
+        "verify-rls",
+        "refresh",
+        "views",
+        "lint",
+        "local",
+        "man",
+        "completions",
+    ];
+    for sub in subcommands {
+        let help = offline(dir.path(), &[sub, "--help"]).ok(sub);
+        let text = &help.stdout;
+        let global = text
+            .find("Global options:")
+            .unwrap_or_else(|| panic!("{sub}: {text}"));
+        let dsn = text.find("--dsn").unwrap();
+        assert!(dsn > global, "{sub}: --dsn is listed among its own options");
+        assert!(
+            text.contains("Example"),
+            "{sub} --help has no examples: {text}"
+        );
+    }
+    let up = offline(dir.path(), &["up", "--help"]).stdout;
+    assert!(up.find("--dry-run").unwrap() < up.find("Global options:").unwrap());
+    let local = offline(dir.path(), &["local", "--help"]).stdout;
+    assert!(
+        local.contains("ARCDB_LOCAL_DIR") && local.contains("ARCDB_LOCAL_PORT"),
+        "{local}"
+    );
+
+    // --format junit where no JUnit rendering exists: exit 2 before anything runs.
+    let junit = offline(dir.path(), &["status", "--format", "junit"]);
+    assert_eq!(junit.code, 2, "{}", junit.stderr);
+    assert!(junit.stderr.contains("only for verify-rls and lint"));
+    assert!(!dir.path().join("local").exists(), "nothing started");
+    let lint = offline(
+        dir.path(),
+        &["lint", "--engine", "postgres", "--format", "junit"],
+    );
+    assert_eq!(lint.code, 0, "{}", lint.stderr);
+    assert!(lint.stdout.starts_with("<?xml"), "{}", lint.stdout);
+
+    // Man pages from the same definitions.
+    let man = dir.path().join("man");
+    offline(dir.path(), &["man", man.to_str().unwrap()]).ok("man");
+    for page in [
+        "arcdb.1",
+        "arcdb-up.1",
+        "arcdb-local-destroy.1",
+        "arcdb-verify-rls.1",
+    ] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap_or_else(|_| panic!("{page}"));
+        assert!(text.contains(".TH"), "{page} is not a man page");
+    }
+    assert!(std::fs::read_to_string(man.join("arcdb-up.1"))
+        .unwrap()
+        .contains("dry\\-run"));
+}
