@@ -25,8 +25,27 @@ use output::{emit, notice};
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
+/// The role the command connected as, for permission errors (set once connected).
+static CONNECTED_ROLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Run one parsed command line; the returned status is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    run_command(cli).await.map_err(|err| {
+        let Some(role) = CONNECTED_ROLE.get() else {
+            return err;
+        };
+        let text = error::one_line(&err);
+        match error::permission_hint(&text, role) {
+            // Permission failures are runtime failures (exit 1): the hint replaces nothing.
+            Some(hint) if error::exit_status_of(&err) == ExitStatus::Failure => {
+                anyhow::anyhow!("{text}; {hint}")
+            }
+            _ => err,
+        }
+    })
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
     let format = cli.global.format;
     output::set_verbosity(if cli.global.quiet {
         output::Verbosity::Quiet
@@ -165,7 +184,7 @@ async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
 /// [`connect`], also saying which configuration file and profile were used.
 async fn connect_reporting(global: &GlobalArgs) -> anyhow::Result<(Db, config::ConfigUsed)> {
     let (target, used) = config::resolve(global)?;
-    let db = match target {
+    let db: Db = match target {
         Target::Remote {
             dsn,
             connect_timeout,
@@ -193,6 +212,7 @@ async fn connect_reporting(global: &GlobalArgs) -> anyhow::Result<(Db, config::C
             db::connect(&dsn, connect_timeout).await
         }
     }?;
+    let _ = CONNECTED_ROLE.set(db.dsn().user().unwrap_or("postgres").to_string());
     Ok((db, used))
 }
 

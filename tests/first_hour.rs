@@ -338,3 +338,23 @@ fn help_lists_own_options_first_with_examples_and_junit_only_where_it_exists() {
         .unwrap()
         .contains("dry\\-run"));
 }
+
+#[test]
+fn permission_errors_name_the_role_the_object_and_the_grant() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("app");
+    run(pg.arcdb_at(&dsn, &["up"])).ok("up");
+    pg.psql("app", "CREATE ROLE app_ro LOGIN");
+    let as_ro = dsn.replace("user=postgres", "user=app_ro");
+    assert!(as_ro.contains("user=app_ro"), "{as_ro}");
+    let status = run(pg.arcdb_at(&as_ro, &["status"]));
+    assert_eq!(status.code, 1, "{}", status.stderr);
+    assert_eq!(status.error_lines().len(), 1, "{}", status.stderr);
+    let line = status.error_lines()[0];
+    assert!(line.contains("role app_ro"), "{line}");
+    assert!(line.contains("schema arcdb"), "{line}");
+    assert!(
+        line.contains("GRANT USAGE, CREATE ON SCHEMA arcdb TO app_ro;"),
+        "{line}"
+    );
+}
