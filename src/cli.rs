@@ -362,7 +362,7 @@ pub struct LocalArgs {
     pub action: LocalCommand,
 }
 
-#[derive(Debug, Subcommand, Clone, Copy)]
+#[derive(Debug, Subcommand, Clone)]
 pub enum LocalCommand {
     /// Create the local cluster on first use and start it.
     Start,
@@ -370,8 +370,23 @@ pub enum LocalCommand {
     Stop,
     /// Show where the local cluster lives and whether it runs.
     Status,
-    /// Print the local database's connection string.
-    Dsn,
+    /// Print the local database's connection string (with --tenant: a tenant session's).
+    Dsn {
+        /// A session as this organization (id or slug): the login role arcdesk_dev_tenant, a
+        /// member of arcdesk_tenant (created on first use, never a superuser), with
+        /// app.current_org_id set, so it sees what that tenant sees.
+        #[arg(long, value_name = "ORG")]
+        tenant: Option<String>,
+    },
+    /// Open psql on the local database (with --tenant: as that tenant, see `local dsn`).
+    Psql {
+        /// A session as this organization (id or slug), as for `local dsn --tenant`.
+        #[arg(long, value_name = "ORG")]
+        tenant: Option<String>,
+        /// Arguments passed on to psql (after --), e.g. -- -c 'SELECT count(*) FROM tasks'.
+        #[arg(last = true, value_name = "PSQL_ARGS")]
+        args: Vec<String>,
+    },
     /// Stop the local cluster and delete what arcdb created: its data directory, log and socket.
     ///
     /// Only a cluster arcdb created is removed (it leaves a .arcdb-cluster marker; clusters of
@@ -391,7 +406,7 @@ impl From<LocalCommand> for crate::local::LocalAction {
             LocalCommand::Start => LocalAction::Start,
             LocalCommand::Stop => LocalAction::Stop,
             LocalCommand::Status => LocalAction::Status,
-            LocalCommand::Dsn => LocalAction::Dsn,
+            LocalCommand::Dsn { .. } | LocalCommand::Psql { .. } => LocalAction::Dsn,
             LocalCommand::Destroy { .. } => LocalAction::Destroy,
         }
     }

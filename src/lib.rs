@@ -70,6 +70,27 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
             clap_complete::generate(shell, &mut cmd, "arcdb", &mut std::io::stdout());
             Ok(ExitStatus::Ok)
         }
+        Command::Local(cli::LocalArgs {
+            action: cli::LocalCommand::Psql { tenant, args },
+        }) => {
+            let server = local::LocalServer::from_env(cli.global.pg_bin.as_deref())?;
+            server.ensure_running()?;
+            let dsn = match tenant {
+                Some(org) => server.tenant_dsn(&org)?,
+                None => server.dsn(),
+            };
+            match server.exec_psql(&dsn, &args)? {}
+        }
+        Command::Local(cli::LocalArgs {
+            action: cli::LocalCommand::Dsn { tenant: Some(org) },
+        }) => {
+            let server = local::LocalServer::from_env(cli.global.pg_bin.as_deref())?;
+            server.ensure_running()?;
+            let dsn = server.tenant_dsn(&org)?;
+            let mut report = server.report(local::LocalAction::Dsn, format!("tenant {org}"));
+            report.dsn = dsn;
+            emit(&report, format)
+        }
         Command::Local(args) => {
             let yes = matches!(args.action, cli::LocalCommand::Destroy { yes: true });
             let report =

@@ -161,7 +161,7 @@ impl PgBinaries {
     }
 
     /// A command for a client tool (`psql`, `pg_dump`), run as the current user.
-    fn client_command(&self, name: &str) -> Command {
+    pub(crate) fn client_command(&self, name: &str) -> Command {
         let mut cmd = Command::new(self.tool(name));
         hermetic(&mut cmd);
         cmd
@@ -1285,6 +1285,65 @@ impl LocalServer {
             dsn: self.dsn(),
             removed: Vec::new(),
         }
+    }
+
+    /// The login role `local dsn|psql --tenant` connects as: a member of arcdesk_tenant.
+    pub const DEV_TENANT_ROLE: &'static str = "arcdesk_dev_tenant";
+
+    /// A DSN for a session as tenant `org` (its id or slug): the role [`Self::DEV_TENANT_ROLE`]
+    /// (created on first use) with `app.current_org_id` set, so queries see what that tenant
+    /// sees. The server must run and hold the schema (`arcdb up`).
+    pub fn tenant_dsn(&self, org: &str) -> Result<String> {
+        let out = self
+            .cluster
+            .psql(
+                Self::DATABASE,
+                &[("role", Self::DEV_TENANT_ROLE), ("org", org)],
+                include_str!("local_tenant.sql"),
+            )
+            .context("could not prepare the tenant session")?;
+        if out.lines().any(|l| l.trim() == "NO_TENANT_ROLE") {
+            return Err(crate::error::Refusal::usage(
+                "the local database has no arcdesk_tenant role yet: run `arcdb up` first",
+            )
+            .into());
+        }
+        let orgs: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("ORG "))
+            .collect();
+        let [found] = orgs[..] else {
+            return Err(crate::error::Refusal::usage(format!(
+                "--tenant {org}: no organization with that id or slug in the local database (`arcdb seed` loads the samples, e.g. acme-corporation)"
+            ))
+            .into());
+        };
+        let id = found.split_whitespace().next().unwrap_or_default();
+        Ok(format!(
+            "host={} port={} user={} dbname={} options={}",
+            conninfo_value(&self.cluster.socket_dir().to_string_lossy()),
+            self.cluster.port(),
+            Self::DEV_TENANT_ROLE,
+            Self::DATABASE,
+            conninfo_value(&format!("-c app.current_org_id={id}"))
+        ))
+    }
+
+    /// Replace this process with `psql` on `dsn` (interactive; `args` are passed on). Returns only
+    /// when psql cannot be started.
+    pub fn exec_psql(&self, dsn: &str, args: &[String]) -> Result<std::convert::Infallible> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.cluster.bins().client_command("psql");
+        cmd.stdin(Stdio::inherit())
+            .current_dir(std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")))
+            .arg("-d")
+            .arg(dsn)
+            .args(args);
+        let err = cmd.exec();
+        Err(anyhow!(
+            "could not run {}: {err}",
+            self.cluster.bins().tool("psql").display()
+        ))
     }
 
     fn write_marker(&self) -> Result<()> {

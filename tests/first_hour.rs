@@ -358,3 +358,71 @@ fn permission_errors_name_the_role_the_object_and_the_grant() {
         "{line}"
     );
 }
+
+#[test]
+fn local_tenant_sessions_see_only_their_organization() {
+    let pg = TestCluster::start();
+    let port = support::free_port().to_string();
+    let at = |args: &[&str]| {
+        let mut cmd = pg.arcdb();
+        cmd.env("ARCDB_LOCAL_PORT", &port).args(args);
+        run(cmd)
+    };
+    // Before the schema exists: a clear refusal.
+    at(&["local", "start"]).ok("local start");
+    let early = at(&["local", "dsn", "--tenant", "acme-corporation"]);
+    assert_eq!(early.code, 2, "{}", early.stderr);
+    assert!(early.stderr.contains("arcdb up"), "{}", early.stderr);
+    at(&["up"]).ok("up");
+    at(&["seed"]).ok("seed");
+    let owner_orgs = at(&[
+        "local",
+        "psql",
+        "--",
+        "-XAtc",
+        "SELECT count(DISTINCT organization_id) > 1 FROM tasks",
+    ])
+    .ok("local psql");
+    assert_eq!(owner_orgs.stdout.trim(), "t", "the owner sees every tenant");
+
+    let dsn = at(&["local", "dsn", "--tenant", "acme-corporation"]).ok("local dsn --tenant");
+    let dsn = dsn.stdout.trim();
+    assert!(dsn.contains("user=arcdesk_dev_tenant"), "{dsn}");
+    let sql = "SELECT current_user, (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user), \
+               (SELECT count(DISTINCT organization_id) FROM tasks), \
+               (SELECT string_agg(DISTINCT slug::text, ',') FROM organizations)";
+    let seen = std::process::Command::new(pg.bins().tool("psql"))
+        .args(["-XAt", "-F", " ", "-d", dsn, "-c", sql])
+        .output()
+        .unwrap();
+    assert!(
+        seen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seen.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.stdout).trim(),
+        "arcdesk_dev_tenant f 1 acme-corporation"
+    );
+    // The same through `local psql --tenant` (by id), and again (the role is kept, not re-made).
+    for _ in 0..2 {
+        let via = at(&[
+            "local",
+            "psql",
+            "--tenant",
+            "10000000-0000-4000-8000-000000000001",
+            "--",
+            "-XAtc",
+            "SELECT string_agg(DISTINCT slug::text, ',') FROM organizations",
+        ])
+        .ok("local psql --tenant");
+        assert_eq!(via.stdout.trim(), "acme-corporation");
+    }
+    let unknown = at(&["local", "dsn", "--tenant", "nosuch"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("--tenant nosuch"),
+        "{}",
+        unknown.stderr
+    );
+}
