@@ -426,3 +426,22 @@ fn local_tenant_sessions_see_only_their_organization() {
         unknown.stderr
     );
 }
+
+#[test]
+fn views_table_fits_100_columns() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("app");
+    run(pg.arcdb_at(&dsn, &["up"])).ok("up");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("seed");
+    run(pg.arcdb_at(&dsn, &["refresh"])).ok("refresh");
+    let views = run(pg.arcdb_at(&dsn, &["views"])).ok("views");
+    let widest = views
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(['│', '┌', '├', '└']))
+        .map(|l| l.chars().count())
+        .max()
+        .expect("a table");
+    assert!(widest <= 100, "{widest} columns:\n{}", views.stdout);
+    assert!(views.stdout.contains("data age"), "{}", views.stdout);
+}
