@@ -19,6 +19,8 @@ pub enum ExitStatus {
     Drift = 4,
     /// A check found problems: `verify-rls` findings, `lint` findings, a view that failed to refresh.
     Findings = 5,
+    /// Interrupted (Ctrl-C) and cleaned up: the shell's convention, 128 + SIGINT.
+    Interrupted = 130,
 }
 
 impl ExitStatus {
@@ -38,6 +40,12 @@ impl Refusal {
     pub fn usage(message: impl Into<String>) -> Self {
         Refusal {
             status: ExitStatus::Usage,
+            message: message.into(),
+        }
+    }
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Refusal {
+            status: ExitStatus::Interrupted,
             message: message.into(),
         }
     }

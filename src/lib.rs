@@ -13,6 +13,7 @@ pub mod lock;
 pub mod manpages;
 pub mod migrate;
 pub mod output;
+pub mod progress;
 pub mod rls;
 pub mod seed;
 pub mod views;

@@ -445,3 +445,72 @@ fn views_table_fits_100_columns() {
     assert!(widest <= 100, "{widest} columns:\n{}", views.stdout);
     assert!(views.stdout.contains("data age"), "{}", views.stdout);
 }
+
+#[test]
+fn seed_scale_reports_every_phase_off_a_terminal_and_ctrl_c_leaves_nothing() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("app");
+    run(pg.arcdb_at(&dsn, &["up"])).ok("up");
+    let seed = run(pg.arcdb_at(&dsn, &["seed", "--scale", "--orgs", "3", "--tasks", "300"]))
+        .ok("seed --scale");
+    let mut phases = Vec::new();
+    for phase in [
+        "COPY",
+        "rebuilding keys, indexes and foreign keys",
+        "COMMIT",
+        "ANALYZE",
+        "loaded",
+    ] {
+        let at = seed
+            .stderr
+            .find(&format!("seed --scale: {phase}"))
+            .unwrap_or_else(|| panic!("no {phase} line: {}", seed.stderr));
+        phases.push(at);
+    }
+    assert!(phases.windows(2).all(|w| w[0] < w[1]), "{}", seed.stderr);
+    let quiet = run(pg.arcdb_at(
+        &dsn,
+        &[
+            "-q", "seed", "--scale", "--append", "--orgs", "1", "--tasks", "10",
+        ],
+    ))
+    .ok("seed -q");
+    assert!(quiet.stderr.trim().is_empty(), "{}", quiet.stderr);
+
+    // Ctrl-C in the middle of a load: a clean message, exit 130, nothing of it kept.
+    let fresh = pg.create_db("fresh");
+    run(pg.arcdb_at(&fresh, &["up"])).ok("up fresh");
+    let mut child = pg
+        .arcdb_at(
+            &fresh,
+            &["seed", "--scale", "--orgs", "50", "--tasks", "3000000"],
+        )
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    use std::io::BufRead;
+    while !seen.contains("seed --scale: COPY") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("interrupted (Ctrl-C)"), "{rest}");
+    assert!(rest.contains("nothing was loaded"), "{rest}");
+    assert_eq!(
+        pg.scalar("fresh", "SELECT count(*) FROM organizations"),
+        "0"
+    );
+}
