@@ -74,7 +74,9 @@ impl PgBinaries {
     /// `pg_config --bindir`, else `initdb` on `PATH`.
     pub fn discover(explicit: Option<&Path>) -> Result<PgBinaries> {
         if let Some(dir) = explicit {
-            return PgBinaries::at(dir);
+            // A directory the user named that is wrong is bad input (exit 2), not a failure.
+            return PgBinaries::at(dir)
+                .map_err(|e| crate::error::Refusal::usage(format!("{e:#}")).into());
         }
         if let Some(dir) = highest_debian_bindir(Path::new("/usr/lib/postgresql")) {
             return Ok(PgBinaries { dir });

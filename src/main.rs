@@ -60,19 +60,17 @@ fn usage_error(err: clap::Error) -> ExitCode {
         || args.iter().any(|a| a == "--format=json");
     let format = if json { Format::Json } else { Format::Table };
     emit_error(&message, ExitStatus::Usage, format);
-    let command: Vec<&str> = args
-        .iter()
-        .skip(1)
-        .take_while(|a| !a.starts_with('-'))
-        .take(2)
-        .map(String::as_str)
-        .collect();
-    eprintln!("hint: arcdb {}--help shows the usage", {
-        let mut c = command.join(" ");
-        if !c.is_empty() {
-            c.push(' ');
-        }
-        c
-    });
+    // The subcommand path the arguments name (`local destroy`), values and flags skipped.
+    let mut command = <arcdb::cli::Cli as clap::CommandFactory>::command();
+    let mut path = String::from("arcdb ");
+    for arg in args.iter().skip(1) {
+        let Some(sub) = command.find_subcommand(arg).cloned() else {
+            continue;
+        };
+        path.push_str(arg);
+        path.push(' ');
+        command = sub;
+    }
+    eprintln!("hint: {path}--help shows the usage");
     ExitCode::from(ExitStatus::Usage.code())
 }

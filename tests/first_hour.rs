@@ -514,3 +514,33 @@ fn seed_scale_reports_every_phase_off_a_terminal_and_ctrl_c_leaves_nothing() {
         "0"
     );
 }
+
+#[test]
+fn usage_hints_name_the_subcommand_and_a_wrong_pg_bin_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = offline(dir.path(), &["local", "destroy", "--bogus"]);
+    assert_eq!(bad.code, 2);
+    assert_eq!(
+        bad.error_lines(),
+        [
+            "error: unexpected argument '--bogus' found",
+            "hint: arcdb local destroy --help shows the usage"
+        ]
+    );
+    let shell = offline(dir.path(), &["completions", "nosh"]);
+    assert_eq!(shell.code, 2);
+    assert_eq!(
+        shell.error_lines()[1],
+        "hint: arcdb completions --help shows the usage"
+    );
+    let pg_bin = offline(
+        dir.path(),
+        &["--pg-bin", "/nonexistent/bin", "local", "status"],
+    );
+    assert_eq!(pg_bin.code, 2, "{}", pg_bin.stderr);
+    assert!(
+        pg_bin.stderr.contains("/nonexistent/bin"),
+        "{}",
+        pg_bin.stderr
+    );
+}
