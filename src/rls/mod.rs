@@ -241,8 +241,8 @@ impl Report for RlsReport {
 }
 
 /// Run every suite against `db` and collect one report.
-/// Bad input is refused (exit 2) before any check runs: an unknown tenant role or schema, a
-/// setting name PostgreSQL would not accept as a custom parameter.
+/// Bad input is refused (exit 2) before any check runs: an unknown tenant role (when probing) or
+/// schema, a setting name PostgreSQL would not accept as a custom parameter.
 async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
     let word = |w: &str| {
         !w.is_empty()
@@ -264,7 +264,9 @@ async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
             &[&opts.tenant_role],
         )
         .await?;
-    if roles.is_empty() {
+    // --static-only reports a missing role as the audit's finding; the probes cannot run
+    // without it, so there it is refused before anything runs.
+    if roles.is_empty() && !opts.static_only {
         return Err(Refusal::usage(format!(
             "the tenant role {} does not exist: apply the migrations (arcdb up) or name the role with --tenant-role",
             opts.tenant_role
