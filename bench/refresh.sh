@@ -21,7 +21,7 @@ fi
 cluster_start
 DB=scale_o${ORGS}_t${TASKS}
 ensure_scale_db "$DB" "$ORGS" "$TASKS"
-VIEWS="mv_desk_performance mv_org_cost_summary"
+VIEWS="desk_performance_mv org_cost_summary_mv"
 # Populated (and the arcdb.refresh_log table created) before measuring.
 arcdb "$DB" refresh >>"$BENCH_LOG" 2>&1 || die "arcdb refresh failed (see $BENCH_LOG)"
 
@@ -66,10 +66,10 @@ PC=$(med psql_concurrent)
 AP=$(med arcdb_plain)
 PP=$(med psql_plain)
 
-ROWS=$(q "$DB" -c "SELECT (SELECT count(*) FROM mv_desk_performance) || ' + ' || (SELECT count(*) FROM mv_org_cost_summary)")
+ROWS=$(q "$DB" -c "SELECT (SELECT count(*) FROM desk_performance_mv) || ' + ' || (SELECT count(*) FROM org_cost_summary_mv)")
 echo "## refresh: \`arcdb refresh\` of both views, concurrent and plain"
 echo
-echo "$ORGS organizations, $TASKS tasks; the two views hold $ROWS rows (mv_desk_performance + mv_org_cost_summary)."
+echo "$ORGS organizations, $TASKS tasks; the two views hold $ROWS rows (desk_performance_mv + org_cost_summary_mv)."
 echo "$REPS runs per variant, alternating order, CHECKPOINT before each; wall ms (median; all runs)."
 echo
 echo "| | arcdb refresh | psql REFRESH (reference) | ratio arcdb / psql |"
@@ -82,5 +82,5 @@ echo "diffs them against the old with the unique index, so readers are never blo
 echo
 echo "Commands: \`arcdb --dsn '<dsn>' refresh --format json\` (concurrent: the views are populated; plain: after"
 echo "\`REFRESH MATERIALIZED VIEW <v> WITH NO DATA\` on both, not timed); reference:"
-echo "\`psql -c 'REFRESH MATERIALIZED VIEW [CONCURRENTLY] mv_desk_performance' -c '… mv_org_cost_summary'\`."
+echo "\`psql -c 'REFRESH MATERIALIZED VIEW [CONCURRENTLY] desk_performance_mv' -c '… org_cost_summary_mv'\`."
 echo

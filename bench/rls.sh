@@ -53,9 +53,9 @@ DB=${BENCH_RLS_DB:-scale_o${ORGS}_t${TASKS}}
 ensure_scale_db "$DB" "$ORGS" "$TASKS"
 
 # The desk_performance view reads the materialized view: populate it if no refresh ran yet.
-if [ "$(q "$DB" -c "SELECT bool_and(ispopulated) AND (SELECT count(*) > 0 FROM mv_desk_performance) FROM pg_matviews WHERE schemaname = 'public'")" != t ]; then
+if [ "$(q "$DB" -c "SELECT bool_and(ispopulated) AND (SELECT count(*) > 0 FROM desk_performance_mv) FROM pg_matviews WHERE schemaname = 'public'")" != t ]; then
     log "populating the materialized views (REFRESH MATERIALIZED VIEW)"
-    q "$DB" -c "REFRESH MATERIALIZED VIEW mv_desk_performance" -c "REFRESH MATERIALIZED VIEW mv_org_cost_summary"
+    q "$DB" -c "REFRESH MATERIALIZED VIEW desk_performance_mv" -c "REFRESH MATERIALIZED VIEW org_cost_summary_mv"
 fi
 # Visibility map and statistics as a database in service would have them (autovacuum), the
 # same for both sides.
@@ -97,11 +97,11 @@ query_sql() {
         ;;
     cost_by_month)
         if [ "$side" = owner ]; then f="WHERE organization_id = '$org' "; fi
-        echo "SELECT billing_month, provider, sum(cost_usd) AS cost, sum(total_tokens) AS tokens, count(*) AS calls FROM cost_tracking ${f}GROUP BY billing_month, provider ORDER BY billing_month, provider;"
+        echo "SELECT billing_month, provider, sum(total_cost) AS cost, sum(total_tokens) AS tokens, count(*) AS calls FROM cost_tracking ${f}GROUP BY billing_month, provider ORDER BY billing_month, provider;"
         ;;
     desk_performance)
         if [ "$side" = owner ]; then
-            echo "SELECT * FROM mv_desk_performance WHERE organization_id = '$org' AND desk_id = '${DESK[$rank]}';"
+            echo "SELECT * FROM desk_performance_mv WHERE organization_id = '$org' AND desk_id = '${DESK[$rank]}';"
         else
             echo "SELECT * FROM desk_performance WHERE desk_id = '${DESK[$rank]}';"
         fi
@@ -227,7 +227,7 @@ ratio_table "$BENCH_WORK"
 SIMPLE_MISSED=$MISSED
 echo
 echo "Queries (tenant side; the owner side adds \`organization_id = '<org>' AND\`, and reads"
-echo "\`mv_desk_performance\` instead of the \`desk_performance\` view):"
+echo "\`desk_performance_mv\` instead of the \`desk_performance\` view):"
 echo
 echo '```sql'
 for name in $QUERIES; do

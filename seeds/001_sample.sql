@@ -26,7 +26,7 @@
 -- Organizations
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO organizations
-    (id, name, slug, subscription_tier, settings, max_users, max_desks, monthly_budget_usd,
+    (id, name, slug, subscription_tier, settings, max_users, max_desks, max_llm_cost_per_month,
      created_at, updated_at)
 VALUES
     ('10000000-0000-4000-8000-000000000001', 'Acme Corporation', 'acme-corporation', 'enterprise',
@@ -44,7 +44,7 @@ ON CONFLICT DO NOTHING;
 -- Users
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO users
-    (id, organization_id, email, username, full_name, is_org_admin, last_login_at,
+    (id, organization_id, email, username, full_name, is_admin, last_login_at,
      created_at, updated_at)
 VALUES
     ('20000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001',
@@ -62,13 +62,13 @@ VALUES
 ON CONFLICT DO NOTHING;
 
 -- ---------------------------------------------------------------------------------------------
--- Desks, one statement per level (path and depth come from the parent, via the trigger)
+-- Desks, one statement per level (hierarchy_path and hierarchy_level come from the parent, via the trigger)
 -- Acme:    ceo > cto > eng-lead > backend, frontend;  cto > qa, devops, legacy (soft-deleted)
 -- Tech:    founder > product > fullstack > qa
 -- Health:  director > compliance > engineer, qa
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO desks
-    (id, organization_id, desk_id, title, role, parent_desk_id, llm_provider, llm_model,
+    (id, organization_id, desk_id, title, role, reports_to_id, llm_provider, llm_model,
      temperature, max_tokens, monthly_budget_usd, created_by_id, created_at, updated_at)
 VALUES
     ('31000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001',
@@ -83,7 +83,7 @@ VALUES
 ON CONFLICT DO NOTHING;
 
 INSERT INTO desks
-    (id, organization_id, desk_id, title, role, parent_desk_id, llm_provider, llm_model,
+    (id, organization_id, desk_id, title, role, reports_to_id, llm_provider, llm_model,
      temperature, max_tokens, monthly_budget_usd, created_by_id, created_at, updated_at)
 VALUES
     ('31000000-0000-4000-8000-000000000002', '10000000-0000-4000-8000-000000000001',
@@ -98,7 +98,7 @@ VALUES
 ON CONFLICT DO NOTHING;
 
 INSERT INTO desks
-    (id, organization_id, desk_id, title, role, parent_desk_id, llm_provider, llm_model,
+    (id, organization_id, desk_id, title, role, reports_to_id, llm_provider, llm_model,
      temperature, max_tokens, monthly_budget_usd, created_by_id, deleted_at, is_active, created_at, updated_at)
 VALUES
     ('31000000-0000-4000-8000-000000000003', '10000000-0000-4000-8000-000000000001',
@@ -125,7 +125,7 @@ VALUES
 ON CONFLICT DO NOTHING;
 
 INSERT INTO desks
-    (id, organization_id, desk_id, title, role, parent_desk_id, llm_provider, llm_model,
+    (id, organization_id, desk_id, title, role, reports_to_id, llm_provider, llm_model,
      temperature, max_tokens, monthly_budget_usd, created_by_id, created_at, updated_at)
 VALUES
     ('31000000-0000-4000-8000-000000000004', '10000000-0000-4000-8000-000000000001',
@@ -180,8 +180,8 @@ UPDATE organizations AS o
 -- but keeping them apart reads better).
 INSERT INTO tasks
     (id, organization_id, task_number, title, description, status, priority, workflow_id,
-     current_stage, parent_task_id, created_by_id, assigned_to_id, input_data, output_data,
-     error_message, retry_count, due_at, started_at, completed_at, created_at, updated_at)
+     current_stage, parent_task_id, created_by_id, assigned_to_id, context, result,
+     error_message, retry_count, due_date, started_at, completed_at, created_at, updated_at)
 VALUES
     -- Acme Corporation
     ('51000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001', 1,
@@ -329,7 +329,7 @@ ON CONFLICT DO NOTHING;
 -- Subtask of "Build analytics dashboard UI".
 INSERT INTO tasks
     (id, organization_id, task_number, title, description, status, priority, workflow_id,
-     current_stage, parent_task_id, created_by_id, assigned_to_id, due_at, created_at, updated_at)
+     current_stage, parent_task_id, created_by_id, assigned_to_id, due_date, created_at, updated_at)
 VALUES
     ('51000000-0000-4000-8000-000000000009', '10000000-0000-4000-8000-000000000001', 9,
      'Design onboarding flow', 'Wireframes for the first-run experience', 'pending', 'high',
@@ -343,7 +343,7 @@ ON CONFLICT DO NOTHING;
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO agent_sessions
     (id, organization_id, desk_id, user_id, task_id, status, title, started_at, last_activity_at,
-     ended_at, created_at, updated_at)
+     completed_at, created_at, updated_at)
 VALUES
     ('61000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001',
      '31000000-0000-4000-8000-000000000004', '20000000-0000-4000-8000-000000000001', '51000000-0000-4000-8000-000000000001',
@@ -436,8 +436,8 @@ ON CONFLICT DO NOTHING;
 -- QA reviews (every qastagestatus appears)
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO qa_reviews
-    (id, organization_id, task_id, stage, iteration, status, reviewer_desk_id, reviewer_user_id,
-     score, feedback, issues, reviewed_at, created_at, updated_at)
+    (id, organization_id, task_id, stage_name, iteration, status, reviewer_desk_id, reviewer_user_id,
+     score, feedback, findings, completed_at, created_at, updated_at)
 VALUES
     ('81000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001', '51000000-0000-4000-8000-000000000001',
      'qa', 1, 'needs_revision', '31000000-0000-4000-8000-000000000006', NULL, 72.50,
@@ -586,7 +586,7 @@ ON CONFLICT DO NOTHING;
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO cost_tracking
     (id, organization_id, desk_id, task_id, session_id, provider, model, operation,
-     input_tokens, output_tokens, cost_usd, latency_ms, request_id, created_at)
+     input_tokens, output_tokens, total_cost, latency_ms, request_id, created_at)
 SELECT
     format('c%s000000-0000-4000-8000-%s', d.org_digit, lpad((d.desk_no * 100 + m.month_no * 10 + c.call_no)::text, 12, '0'))::uuid,
     d.organization_id,
@@ -667,7 +667,7 @@ ON CONFLICT DO NOTHING;
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO audit_logs
     (id, organization_id, action, user_id, desk_id, api_key_id, resource_type, resource_id,
-     description, changes, metadata, ip_address, user_agent, request_id, created_at)
+     description, changes, meta_data, ip_address, user_agent, request_id, created_at)
 VALUES
     ('d1000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001', 'create',
      '20000000-0000-4000-8000-000000000001', NULL, NULL, 'organization', '10000000-0000-4000-8000-000000000001',

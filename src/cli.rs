@@ -108,6 +108,10 @@ pub enum Command {
     )]
     Rollback(RollbackArgs),
 
+    /// Create the next migration directory (NNNN_name/ with up.sql and down.sql templates) in
+    /// --source or ./migrations.
+    New(NewArgs),
+
     /// Load the sample organizations (idempotent), or generate volume with --scale.
     #[command(
         after_help = "Examples:\n  arcdb seed                         # the sample organizations\n  arcdb seed --scale --orgs 1000 --tasks 1000000 --seed 7"
@@ -190,12 +194,72 @@ pub struct UpArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Seconds to wait for another arcdb run holding the migration lock.
+    /// Seconds to wait for another arcdb run holding the migration lock (not the locks the
+    /// migration's statements take: see --ddl-lock-timeout).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_timeout: u64,
 
+    /// Refuse to apply migrations with error-level safety findings (locks that block a busy
+    /// table) on tables that exist now; without it they are printed on stderr.
+    #[arg(long)]
+    pub strict: bool,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// How migration statements behave on a database with traffic (`up` and `rollback`).
+#[derive(Debug, Args, Clone)]
+pub struct LiveArgs {
+    /// Longest any migration statement waits for a table lock (PostgreSQL lock_timeout).
+    /// While DDL waits, the application's queries on that table queue behind it, so keep this
+    /// short: a migration whose lock is not granted is rolled back and retried (--ddl-retry-for).
+    /// E.g. 500ms, 2s.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = crate::migrate::parse_duration)]
+    pub ddl_lock_timeout: std::time::Duration,
+
+    /// How long to keep retrying, with backoff, a migration whose locks are not granted, saying
+    /// what it waits for; then exit 1 with the migration not applied.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::migrate::parse_duration)]
+    pub ddl_retry_for: std::time::Duration,
+
+    /// Longest any migration statement may run (PostgreSQL statement_timeout; 0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = crate::migrate::parse_duration)]
+    pub statement_timeout: std::time::Duration,
+
+    /// The migration lock: advisory (PostgreSQL's default) or lease (CockroachDB's default; use
+    /// it behind PgBouncer in transaction mode, where a session advisory lock cannot be held).
+    #[arg(
+        long,
+        value_enum,
+        env = "ARCDB_LOCK",
+        value_name = "KIND",
+        ignore_case = true
+    )]
+    pub lock: Option<crate::lock::MigrationLock>,
+}
+
+impl From<&LiveArgs> for crate::migrate::LiveOptions {
+    fn from(args: &LiveArgs) -> Self {
+        crate::migrate::LiveOptions {
+            ddl_lock_timeout: args.ddl_lock_timeout,
+            ddl_retry_for: args.ddl_retry_for,
+            statement_timeout: args.statement_timeout,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The migration's name: lower-case letters, digits, underscores (e.g. add_task_labels).
+    pub name: String,
+
+    /// Directory to create it in (default: ./migrations).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -212,9 +276,13 @@ pub struct RollbackArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
-    /// Seconds to wait for another arcdb run holding the migration lock.
+    /// Seconds to wait for another arcdb run holding the migration lock (not the locks the
+    /// migration's statements take: see --ddl-lock-timeout).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
 
     #[command(flatten)]
     pub source: SourceArgs,
@@ -336,6 +404,11 @@ pub struct LintArgs {
     /// of the supported 14–18, so a migration that lints clean runs on every major; CockroachDB 26.2).
     #[arg(long, value_name = "X.Y")]
     pub engine_version: Option<String>,
+
+    /// PostgreSQL safety rules on every migration, also those released before the safety lint
+    /// (by default only migrations after 0006 are checked for locking hazards).
+    #[arg(long)]
+    pub all: bool,
 
     #[command(flatten)]
     pub source: SourceArgs,

@@ -350,7 +350,7 @@ impl Db {
 pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
     let client = open(dsn, timeout).await?;
     let version: String = client
-        .query_one("SELECT version()", &[])
+        .query_typed_one("SELECT version()", &[])
         .await
         .with_context(|| format!("connected to {dsn} but cannot read its version"))?
         .get(0);

@@ -112,6 +112,9 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
+                lock: args.live.lock,
+                strict: args.strict,
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -123,11 +126,17 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
                 source: args.source.source,
+                live: (&args.live).into(),
+                lock: args.live.lock,
             };
             let report =
                 migrate::rollback(&mut db, opts, |plan| confirm_rollback(plan, yes)).await?;
             emit(&report, format)
         }
+        Command::New(args) => emit(
+            &migrate::new::new_migration(&args.name, args.source.as_deref())?,
+            format,
+        ),
         Command::Refresh(args) => {
             // Bad timeouts are refused before connecting: nothing is touched.
             let opts = views::RefreshOptions {
@@ -169,6 +178,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                 engine: args.engine.into(),
                 version: args.engine_version,
                 source: args.source.source,
+                all: args.all,
             };
             emit(&lint::lint(opts)?, format)
         }
@@ -245,12 +255,29 @@ fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<b
         yes,
         "rollback drops schema objects and their data: pass --yes to confirm when not on a terminal (or --dry-run to see the plan)",
         || {
+            let total: i64 = plan.dropped_tables.iter().map(|(_, n)| n).sum();
+            let tables: Vec<String> = plan
+                .dropped_tables
+                .iter()
+                .map(|(t, n)| format!("{t} ({n} rows)"))
+                .collect();
             format!(
-                "About to undo {} on {}:\n  {}\nThe application tables hold about {} rows; what these migrations created is dropped with its data.",
-                if names.len() == 1 { "1 migration".to_string() } else { format!("{} migrations", names.len()) },
+                "About to undo {} on {}:\n  {}\n{}",
+                if names.len() == 1 {
+                    "1 migration".to_string()
+                } else {
+                    format!("{} migrations", names.len())
+                },
                 plan.target,
                 names.join(", "),
-                plan.estimated_rows
+                if tables.is_empty() {
+                    "No table is dropped.".to_string()
+                } else {
+                    format!(
+                        "Dropped with their data, {total} rows in all (counted now): {}",
+                        tables.join(", ")
+                    )
+                }
             )
         },
     )

@@ -7,6 +7,8 @@
 //! documentation it comes from. Patterns are matched on tokens, so nothing inside a string
 //! literal or a comment matches; PL/pgSQL bodies (dollar-quoted) are tokenized on their own.
 
+pub mod safety;
+
 use crate::engine::{Engine, EngineKind, Version};
 use crate::error::{ExitStatus, Refusal};
 use crate::migrate::catalog::{MigrationSet, Script};
@@ -1173,6 +1175,28 @@ impl Report for LintReport {
         junit.to_string().ok()
     }
 
+    fn render_sarif(&self) -> Option<String> {
+        use crate::output::sarif::{render, Finding as Sarif, Level};
+        let findings: Vec<Sarif> = self
+            .findings
+            .iter()
+            .map(|f| Sarif {
+                rule: f.rule.to_string(),
+                severity: match (safety::severity_of(f.rule), f.kind) {
+                    (Some(safety::Severity::Error), _) | (None, Kind::Unsupported) => Level::Error,
+                    (Some(safety::Severity::Warning), _)
+                    | (None, Kind::Ignored | Kind::Differs) => Level::Warning,
+                    (None, _) => Level::Note,
+                },
+                file: f.file.clone(),
+                line: f.line,
+                message: format!("{}: {}", f.statement, f.reason),
+                help: f.source.to_string(),
+            })
+            .collect();
+        Some(render("arcdb lint", &findings))
+    }
+
     fn exit_status(&self) -> ExitStatus {
         if self.findings.is_empty() {
             ExitStatus::Ok
@@ -1188,6 +1212,8 @@ pub struct LintOptions {
     /// CockroachDB's newest documented version (older ones are refused on connect anyway).
     pub version: Option<String>,
     pub source: Option<PathBuf>,
+    /// Safety rules on every migration, also those released before the safety lint.
+    pub all: bool,
 }
 
 /// Lint the migration set for a target engine.
@@ -1230,9 +1256,46 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         for script in [&migration.up, &migration.down] {
             report.files.push(script.file.clone());
             lint_script(script, &rules, &mut report);
+            no_transaction_findings(script, &mut report);
+            if opts.engine == EngineKind::Postgres
+                && (opts.all || migration.version > safety::RELEASED_BEFORE_SAFETY_LINT)
+                && std::ptr::eq(script, &migration.up)
+            {
+                safety_findings(script, &mut report);
+            }
         }
     }
     Ok(report)
+}
+
+/// The locking and compatibility hazards of an up script (PostgreSQL; [`safety`]).
+fn safety_findings(script: &Script, report: &mut LintReport) {
+    for hazard in safety::check(script) {
+        report.findings.push(Finding {
+            file: hazard.file,
+            line: hazard.line,
+            statement: hazard.statement,
+            rule: hazard.rule,
+            kind: Kind::Advice,
+            reason: hazard.message,
+            source: hazard.help,
+        });
+    }
+}
+
+/// Statements of a `-- arcdb:no-transaction` file that do not need it (any engine).
+fn no_transaction_findings(script: &Script, report: &mut LintReport) {
+    for (line, statement) in crate::migrate::txmode::needless_outside_a_transaction(script) {
+        report.findings.push(Finding {
+            file: script.file.clone(),
+            line,
+            statement: first_words(&statement),
+            rule: "no-transaction-needless",
+            kind: Kind::Advice,
+            reason: "a `-- arcdb:no-transaction` file runs each statement on its own, so a failure leaves the ones before it applied: keep in it only statements that cannot run in a transaction (CREATE/DROP/REINDEX INDEX CONCURRENTLY, VACUUM, ALTER TYPE … ADD VALUE, ALTER SYSTEM, CREATE/DROP DATABASE, SET) and move this one to a transactional migration",
+            source: "arcdb README, Running migrations on a live database",
+        });
+    }
 }
 
 /// The statement's first words, for people: "CREATE TRIGGER desks_set_hierarchy BEFORE …".

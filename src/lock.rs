@@ -5,11 +5,13 @@
 //! for engines whose advisory locks lock nothing (CockroachDB): `arcdb.migration_lock` holds
 //! one row naming the holder and when its lease expires; the holder renews it from a second
 //! connection while it migrates and deletes it when done, and a lease that expired (its holder
-//! died) is taken over. Both work on PostgreSQL (`ARCDB_LOCK=lease` selects the lease there, a
-//! test hook), so the lease is exercised against a real server.
+//! died) is taken over. Both work on PostgreSQL (`--lock lease`, or `ARCDB_LOCK=lease`, selects
+//! the lease there: behind PgBouncer in transaction mode a session advisory lock is held by
+//! whichever server connection ran it, so only the lease excludes other runs).
 
 use crate::db::Db;
 use crate::engine::Engine;
+use crate::migrate::interrupt::Interrupt;
 use crate::output::notice;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
@@ -37,11 +39,13 @@ impl LockGuard {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MigrationLock {
-    /// `pg_advisory_lock` on the migrating session.
+    /// A session advisory lock on the migrating connection (PostgreSQL's default). Needs a
+    /// session of its own: not behind PgBouncer in transaction mode.
     Advisory,
-    /// A lease row in `arcdb.migration_lock`, renewed by a heartbeat.
+    /// A lease row in `arcdb.migration_lock`, renewed by a heartbeat (CockroachDB's default;
+    /// works behind PgBouncer in transaction mode).
     Lease,
 }
 
@@ -49,70 +53,113 @@ pub enum MigrationLock {
 const ADVISORY_KEY: i64 = i64::from_be_bytes(*b"arcdbmig");
 
 impl MigrationLock {
-    /// The lock that really excludes other runs on this engine: the advisory lock where
-    /// advisory locks work, else the lease. `ARCDB_LOCK=lease` forces the lease (test hook; the
-    /// only place that variable is read).
-    pub fn for_engine(engine: &Engine) -> MigrationLock {
-        let forced = std::env::var("ARCDB_LOCK").is_ok_and(|v| v.eq_ignore_ascii_case("lease"));
-        if forced || !engine.supports_advisory_locks() {
-            MigrationLock::Lease
-        } else {
-            MigrationLock::Advisory
+    /// The lock `--lock` asks for (`ARCDB_LOCK` is its environment form), else the one that
+    /// really excludes other runs on this engine: the advisory lock where advisory locks work,
+    /// else the lease. The advisory lock is refused where it would lock nothing.
+    pub fn choose(
+        engine: &Engine,
+        requested: Option<MigrationLock>,
+    ) -> anyhow::Result<MigrationLock> {
+        match requested {
+            Some(MigrationLock::Advisory) if !engine.supports_advisory_locks() => {
+                Err(crate::error::Refusal::usage(format!(
+                    "--lock advisory: advisory locks lock nothing on {}; use --lock lease (the default there); nothing was changed",
+                    engine.describe()
+                ))
+                .into())
+            }
+            Some(lock) => Ok(lock),
+            None => Ok(Self::for_engine(engine)),
         }
     }
 
-    /// Take the lock, waiting up to `wait` for another holder (and saying so on stderr).
-    pub async fn acquire(self, db: &Db, wait: Duration) -> anyhow::Result<LockGuard> {
+    /// The lock that really excludes other runs on this engine.
+    pub fn for_engine(engine: &Engine) -> MigrationLock {
+        if engine.supports_advisory_locks() {
+            MigrationLock::Advisory
+        } else {
+            MigrationLock::Lease
+        }
+    }
+
+    /// Take the lock, waiting up to `wait` for another holder (and saying so on stderr); a
+    /// signal stops the wait.
+    pub async fn acquire(
+        self,
+        db: &Db,
+        wait: Duration,
+        interrupt: &Interrupt,
+    ) -> anyhow::Result<LockGuard> {
         let lease = match self {
             MigrationLock::Advisory => {
-                acquire_advisory(db, wait).await?;
+                acquire_advisory(db, wait, interrupt).await?;
                 None
             }
-            MigrationLock::Lease => Some(acquire_lease(db, wait, lease_ttl()).await?),
+            MigrationLock::Lease => Some(acquire_lease(db, wait, lease_ttl(), interrupt).await?),
         };
         Ok(LockGuard { lock: self, lease })
     }
 
     async fn release_advisory(self, db: &Db) -> anyhow::Result<()> {
         db.client
-            .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_KEY])
+            .execute_typed(
+                "SELECT pg_advisory_unlock($1)",
+                &[(&ADVISORY_KEY, tokio_postgres::types::Type::INT8)],
+            )
             .await?;
         Ok(())
     }
 }
 
-async fn acquire_advisory(db: &Db, wait: Duration) -> anyhow::Result<()> {
-    let client = &db.client;
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
-        .await?
-        .get(0);
-    if got {
-        return Ok(());
+/// Try the lock, and while another run holds it, try again with backoff until `wait` is up.
+/// Never a blocking `pg_advisory_lock`: a session waiting inside a statement holds a snapshot,
+/// and a `CREATE INDEX CONCURRENTLY` of the holder waits for every such snapshot to end — the
+/// two would wait for each other until the timeout (Flyway #1654, golang-migrate #960).
+async fn acquire_advisory(db: &Db, wait: Duration, interrupt: &Interrupt) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    let mut delay = Duration::from_millis(50);
+    let mut announced = false;
+    loop {
+        let got: bool = db
+            .client
+            .query_typed_one(
+                "SELECT pg_try_advisory_lock($1)",
+                &[(&ADVISORY_KEY, tokio_postgres::types::Type::INT8)],
+            )
+            .await?
+            .get(0);
+        if got {
+            return Ok(());
+        }
+        let holder = advisory_holder(db).await.unwrap_or_default();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(anyhow!(
+                "timed out after {}s waiting for the migration lock{holder}: another arcdb run is still migrating; retry later or raise --lock-timeout",
+                wait.as_secs()
+            ));
+        }
+        if !announced {
+            notice(format!(
+                "waiting up to {}s for the migration lock held by another arcdb run{holder}",
+                wait.as_secs()
+            ));
+            announced = true;
+        }
+        pause(remaining.min(delay), interrupt).await?;
+        delay = (delay * 2).min(Duration::from_secs(1));
     }
-    let holder = advisory_holder(db).await.unwrap_or_default();
-    notice(format!(
-        "waiting up to {}s for the migration lock held by another arcdb run{holder}",
-        wait.as_secs()
-    ));
-    // lock_timeout bounds the wait; the server wakes us the moment the holder releases.
-    client
-        .batch_execute(&format!(
-            "SET lock_timeout = '{}ms'",
-            wait.as_millis().max(1)
-        ))
-        .await?;
-    let result = client
-        .execute("SELECT pg_advisory_lock($1)", &[&ADVISORY_KEY])
-        .await;
-    client.batch_execute("RESET lock_timeout").await?;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => Err(anyhow!(
-            "timed out after {}s waiting for the migration lock{holder}: another arcdb run is still migrating; retry later or raise --lock-timeout",
-            wait.as_secs()
+}
+
+/// Sleep, or fail at once on SIGINT/SIGTERM (nothing is held yet).
+async fn pause(delay: Duration, interrupt: &Interrupt) -> anyhow::Result<()> {
+    let mut interrupt = interrupt.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => Ok(()),
+        signal = interrupt.fired() => Err(crate::migrate::interrupt::interrupted(
+            signal,
+            "stopped waiting for the migration lock; nothing was changed",
         )),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -120,13 +167,13 @@ async fn acquire_advisory(db: &Db, wait: Duration) -> anyhow::Result<()> {
 async fn advisory_holder(db: &Db) -> anyhow::Result<String> {
     let row = db
         .client
-        .query_opt(
+        .query_typed_opt(
             "SELECT l.pid, to_char(a.backend_start, 'HH24:MI:SS')
                FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
               WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 AND l.classid::bigint = ($1::bigint >> 32) & 4294967295 AND l.objid::bigint = $1::bigint & 4294967295
               LIMIT 1",
-            &[&ADVISORY_KEY],
+            &[(&ADVISORY_KEY, tokio_postgres::types::Type::INT8)],
         )
         .await?;
     Ok(row
@@ -237,7 +284,7 @@ fn is_contention(err: &tokio_postgres::Error) -> bool {
 
 async fn ensure_lease_table(client: &tokio_postgres::Client) -> anyhow::Result<()> {
     let exists: bool = client
-        .query_one(
+        .query_typed_one(
             "SELECT to_regclass('arcdb.migration_lock') IS NOT NULL",
             &[],
         )
@@ -262,9 +309,9 @@ async fn ensure_lease_table(client: &tokio_postgres::Client) -> anyhow::Result<(
 
 async fn read_lease(client: &tokio_postgres::Client) -> anyhow::Result<Option<LeaseRow>> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT holder, acquired_at, expires_at, now() FROM arcdb.migration_lock WHERE id = $1",
-            &[&LEASE_ID],
+            &[(&LEASE_ID, tokio_postgres::types::Type::TEXT)],
         )
         .await?;
     Ok(row.map(|r| LeaseRow {
@@ -282,7 +329,7 @@ async fn try_take(
     ttl: Duration,
 ) -> Result<bool, tokio_postgres::Error> {
     let rows = client
-        .query(
+        .query_typed(
             "INSERT INTO arcdb.migration_lock AS l (id, holder, acquired_at, expires_at)
              VALUES ($1, $2, now(), now() + $3::float8 * INTERVAL '1 second')
              ON CONFLICT (id) DO UPDATE
@@ -290,7 +337,11 @@ async fn try_take(
                     expires_at = excluded.expires_at
               WHERE l.expires_at < now()
              RETURNING l.holder",
-            &[&LEASE_ID, &holder, &ttl.as_secs_f64()],
+            &[
+                (&LEASE_ID, tokio_postgres::types::Type::TEXT),
+                (&holder, tokio_postgres::types::Type::TEXT),
+                (&ttl.as_secs_f64(), tokio_postgres::types::Type::FLOAT8),
+            ],
         )
         .await?;
     Ok(rows
@@ -298,7 +349,12 @@ async fn try_take(
         .is_some_and(|r| r.get::<_, String>(0) == holder))
 }
 
-async fn acquire_lease(db: &Db, wait: Duration, ttl: Duration) -> anyhow::Result<HeldLease> {
+async fn acquire_lease(
+    db: &Db,
+    wait: Duration,
+    ttl: Duration,
+    interrupt: &Interrupt,
+) -> anyhow::Result<HeldLease> {
     ensure_lease_table(&db.client).await?;
     let holder = holder_id();
     let deadline = Instant::now() + wait;
@@ -339,7 +395,7 @@ async fn acquire_lease(db: &Db, wait: Duration, ttl: Duration) -> anyhow::Result
             ));
             announced = holder_now;
         }
-        tokio::time::sleep(remaining.min(Duration::from_secs(1))).await;
+        pause(remaining.min(Duration::from_secs(1)), interrupt).await?;
     }
     start_heartbeat(db, holder, ttl).await
 }
@@ -368,11 +424,15 @@ async fn start_heartbeat(db: &Db, holder: String, ttl: Duration) -> anyhow::Resu
             }
             let renewed = conn
                 .client
-                .execute(
+                .execute_typed(
                     "UPDATE arcdb.migration_lock
                         SET expires_at = now() + $3::float8 * INTERVAL '1 second'
                       WHERE id = $1 AND holder = $2",
-                    &[&LEASE_ID, &me, &ttl.as_secs_f64()],
+                    &[
+                        (&LEASE_ID, tokio_postgres::types::Type::TEXT),
+                        (&me, tokio_postgres::types::Type::TEXT),
+                        (&ttl.as_secs_f64(), tokio_postgres::types::Type::FLOAT8),
+                    ],
                 )
                 .await;
             match renewed {
@@ -410,9 +470,12 @@ async fn delete_lease(
     holder: &str,
 ) -> Result<u64, tokio_postgres::Error> {
     client
-        .execute(
+        .execute_typed(
             "DELETE FROM arcdb.migration_lock WHERE id = $1 AND holder = $2",
-            &[&LEASE_ID, &holder],
+            &[
+                (&LEASE_ID, tokio_postgres::types::Type::TEXT),
+                (&holder, tokio_postgres::types::Type::TEXT),
+            ],
         )
         .await
 }
@@ -447,14 +510,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_engine_chooses_the_lock() {
-        if std::env::var_os("ARCDB_LOCK").is_some() {
-            return; // the test hook overrides the choice
-        }
+    fn the_engine_chooses_the_lock_unless_asked() {
         let pg = Engine::detect("PostgreSQL 15.18 on x86_64").unwrap();
         let crdb = Engine::detect("CockroachDB CCL v25.3.1 (x86_64-pc-linux-gnu)").unwrap();
-        assert_eq!(MigrationLock::for_engine(&pg), MigrationLock::Advisory);
-        assert_eq!(MigrationLock::for_engine(&crdb), MigrationLock::Lease);
+        let choose = |e: &Engine, r| MigrationLock::choose(e, r).unwrap();
+        assert_eq!(choose(&pg, None), MigrationLock::Advisory);
+        assert_eq!(choose(&crdb, None), MigrationLock::Lease);
+        assert_eq!(
+            choose(&pg, Some(MigrationLock::Lease)),
+            MigrationLock::Lease
+        );
+        let refused = MigrationLock::choose(&crdb, Some(MigrationLock::Advisory)).unwrap_err();
+        assert!(
+            refused.to_string().contains("use --lock lease"),
+            "{refused}"
+        );
     }
 
     #[test]

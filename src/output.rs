@@ -1,5 +1,7 @@
 //! Rendering of reports. Every command computes a report value; this module alone writes it.
 
+pub mod sarif;
+
 use crate::error::ExitStatus;
 use serde::Serialize;
 use std::io::Write;
@@ -13,6 +15,8 @@ pub enum Format {
     Json,
     /// JUnit XML for CI test reporters: verify-rls and lint only (elsewhere refused, exit 2).
     Junit,
+    /// SARIF 2.1.0 (GitHub code scanning) for reports made of findings; others render as JSON.
+    Sarif,
 }
 
 /// What every command returns. `render_table` is for people; JSON comes from `Serialize`.
@@ -22,6 +26,11 @@ pub trait Report: Serialize {
 
     /// JUnit rendering, for reports that are made of pass/fail cases.
     fn render_junit(&self) -> Option<String> {
+        None
+    }
+
+    /// SARIF rendering, for reports that are made of findings.
+    fn render_sarif(&self) -> Option<String> {
         None
     }
 
@@ -38,6 +47,10 @@ pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<ExitStatus>
         Format::Json => serde_json::to_string_pretty(report)?,
         Format::Junit => match report.render_junit() {
             Some(xml) => xml,
+            None => serde_json::to_string_pretty(report)?,
+        },
+        Format::Sarif => match report.render_sarif() {
+            Some(sarif) => sarif,
             None => serde_json::to_string_pretty(report)?,
         },
     };

@@ -18,8 +18,9 @@
 //! * One thread generates COPY data (binary by default, text with `--copy-format text`) into
 //!   256 KiB chunks while the connection streams the previous ones (bounded channel).
 //! * The transaction disables the user triggers of the loaded tables (`DISABLE TRIGGER USER`,
-//!   owner only) and writes what they would compute: desks.path and depth, tasks.task_number
-//!   1..n per organization with organizations.last_task_number = n, cost_tracking.billing_month.
+//!   owner only) and writes what they would compute: desks.hierarchy_path and hierarchy_level,
+//!   tasks.task_number 1..n per organization with organizations.last_task_number = n,
+//!   cost_tracking.billing_month and total_tokens, audit_logs.actor_type.
 //! * Per-row index maintenance and foreign-key checks cost far more than the COPY itself
 //!   (1M tasks and 1.5M proportional rows: 407 s with them, 32 s rebuilt after the COPY). So, like pg_restore, the load drops the keys,
 //!   indexes and foreign keys of the tables it fills (those holding at most twice the rows it
@@ -806,21 +807,22 @@ const TABLES: [TableSpec; 14] = [
         name: "organizations",
         columns: &[
             "id", "name", "slug", "subscription_tier", "settings", "max_users", "max_desks",
-            "monthly_budget_usd", "last_task_number", "is_active", "created_at", "updated_at",
+            "max_llm_cost_per_month", "last_task_number", "is_active", "created_at", "updated_at",
         ],
     },
     TableSpec {
         name: "users",
         columns: &[
-            "id", "organization_id", "email", "username", "full_name", "is_org_admin", "is_active",
+            "id", "organization_id", "email", "username", "full_name", "is_admin", "is_active",
             "preferences", "last_login_at", "created_at", "updated_at",
         ],
     },
     TableSpec {
         name: "desks",
         columns: &[
-            "id", "organization_id", "desk_id", "title", "description", "role", "parent_desk_id",
-            "path", "depth", "llm_provider", "llm_model", "temperature", "max_tokens", "config",
+            "id", "organization_id", "desk_id", "title", "description", "role", "reports_to_id",
+            "hierarchy_path", "hierarchy_level", "llm_provider", "llm_model", "temperature",
+            "max_tokens", "llm_config",
             "monthly_budget_usd", "is_active", "created_by_id", "created_at", "updated_at",
         ],
     },
@@ -836,7 +838,7 @@ const TABLES: [TableSpec; 14] = [
         columns: &[
             "id", "organization_id", "task_number", "title", "description", "status", "priority",
             "workflow_id", "current_stage", "parent_task_id", "created_by_id", "assigned_to_id",
-            "input_data", "output_data", "error_message", "retry_count", "due_at", "started_at",
+            "context", "result", "error_message", "retry_count", "due_date", "started_at",
             "completed_at", "created_at", "updated_at",
         ],
     },
@@ -844,21 +846,22 @@ const TABLES: [TableSpec; 14] = [
         name: "agent_sessions",
         columns: &[
             "id", "organization_id", "desk_id", "user_id", "task_id", "status", "title", "context",
-            "started_at", "last_activity_at", "ended_at", "created_at", "updated_at",
+            "started_at", "last_activity_at", "completed_at", "created_at", "updated_at",
         ],
     },
     TableSpec {
         name: "messages",
         columns: &[
             "id", "organization_id", "session_id", "sequence_number", "role", "content", "model",
-            "input_tokens", "output_tokens", "metadata", "created_at", "updated_at",
+            "input_tokens", "output_tokens", "meta_data", "created_at", "updated_at",
         ],
     },
     TableSpec {
         name: "qa_reviews",
         columns: &[
-            "id", "organization_id", "task_id", "stage", "iteration", "status", "reviewer_desk_id",
-            "reviewer_user_id", "score", "feedback", "issues", "reviewed_at", "created_at",
+            "id", "organization_id", "task_id", "stage_name", "iteration", "status",
+            "reviewer_desk_id", "reviewer_user_id", "score", "feedback", "findings", "completed_at",
+            "created_at",
             "updated_at",
         ],
     },
@@ -892,8 +895,8 @@ const TABLES: [TableSpec; 14] = [
         name: "cost_tracking",
         columns: &[
             "id", "organization_id", "desk_id", "task_id", "session_id", "provider", "model",
-            "operation", "input_tokens", "output_tokens", "cost_usd", "billing_month",
-            "latency_ms", "request_id", "metadata", "created_at",
+            "operation", "input_tokens", "output_tokens", "total_tokens", "total_cost",
+            "billing_month", "latency_ms", "request_id", "meta_data", "created_at",
         ],
     },
     TableSpec {
@@ -901,14 +904,15 @@ const TABLES: [TableSpec; 14] = [
         columns: &[
             "id", "organization_id", "name", "key_prefix", "key_hash", "scopes", "user_id",
             "rate_limit_per_minute", "expires_at", "last_used_at", "revoked_at", "revoked_by_id",
-            "revocation_reason", "created_at", "updated_at",
+            "revocation_reason", "is_active", "created_at", "updated_at",
         ],
     },
     TableSpec {
         name: "audit_logs",
         columns: &[
-            "id", "organization_id", "action", "user_id", "desk_id", "api_key_id", "resource_type",
-            "resource_id", "description", "changes", "metadata", "ip_address", "user_agent",
+            "id", "organization_id", "action", "user_id", "desk_id", "api_key_id", "actor_type",
+            "resource_type", "resource_id", "description", "changes", "meta_data", "ip_address",
+            "user_agent",
             "request_id", "created_at",
         ],
     },
@@ -1514,17 +1518,6 @@ impl<const B: bool> Rows<B> {
         }
     }
 
-    /// date, as days since 2000-01-01.
-    fn date(&mut self, days: i32) {
-        if B {
-            self.fixed(&days.to_be_bytes());
-        } else {
-            self.sep();
-            let (y, m, d) = civil_from_days(days as i64 + PG_EPOCH_DAYS);
-            let _ = write!(self.buf, "{y:04}-{m:02}-{d:02}");
-        }
-    }
-
     /// numeric `value` × 10^-scale.
     fn numeric(&mut self, value: i64, scale: u32) {
         if B {
@@ -1700,11 +1693,11 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
-/// First day of the UTC month of `micros`, as days since 2000-01-01 (what the billing_month
-/// trigger computes: `date_trunc('month', created_at AT TIME ZONE 'UTC')::date`).
-fn billing_month(micros: i64) -> i32 {
+/// The UTC month of `micros` as 'YYYY-MM' (what the billing_month trigger computes:
+/// `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM')`).
+fn billing_month(micros: i64) -> String {
     let (y, m, _) = civil_from_days(micros.div_euclid(DAY) + PG_EPOCH_DAYS);
-    (days_from_civil(y, m, 1) - PG_EPOCH_DAYS) as i32
+    format!("{y:04}-{m:02}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1854,7 +1847,8 @@ impl<'a, const B: bool> Gen<'a, B> {
                 mut rng,
             } = p.desk(org, d);
             let parent = desk_parent(d);
-            // path = parent's path || id || '/', depth = parent's depth + 1 (the 0003 trigger).
+            // hierarchy_path = parent's path || id || '/', depth = number of ancestors
+            // (hierarchy_level = depth + 1, the trigger of 0007).
             let (start, depth) = match parent {
                 None => {
                     let start = self.paths.len();
@@ -1902,7 +1896,7 @@ impl<'a, const B: bool> Gen<'a, B> {
             w.text(role);
             w.opt_uuid(parent_id.as_ref());
             w.text_with(|b| b.extend_from_slice(&self.paths[start..]));
-            w.int4(depth as i32);
+            w.int4(depth as i32 + 1);
             w.text(PROVIDERS[provider].0);
             w.text(PROVIDERS[provider].1[model].0);
             w.numeric(rng.between(0, 101), 2);
@@ -2343,10 +2337,11 @@ impl<'a, const B: bool> Gen<'a, B> {
                 w.text(provider);
                 w.text(model);
                 w.text(operation);
-                w.int4(input as i32);
-                w.int4(output as i32);
+                w.int8(input);
+                w.int8(output);
+                w.int8(input + output);
                 w.numeric(input * input_price + output * output_price, 6);
-                w.date(billing_month(created));
+                w.text(&billing_month(created));
                 w.int4(rng.between(200, 20_000) as i32);
                 w.text_with(|b| {
                     b.extend_from_slice(b"req_");
@@ -2407,6 +2402,8 @@ impl<'a, const B: bool> Gen<'a, B> {
                 w.null();
                 w.null();
             }
+            // A revoked key is never active (api_keys_revoked_inactive_check of 0007).
+            w.boolean(revoked.is_none());
             w.ts(created);
             w.ts(revoked.unwrap_or(created));
             w.end();
@@ -2438,6 +2435,13 @@ impl<'a, const B: bool> Gen<'a, B> {
             w.opt_uuid(user.map(|u| p.id(USERS, org.idx, u)).as_ref());
             w.opt_uuid(desk.map(|d| p.id(DESKS, org.idx, d)).as_ref());
             w.opt_uuid(key.map(|k| p.id(API_KEYS, org.idx, k)).as_ref());
+            // What the audit_logs_set_actor_type trigger of 0007 derives.
+            w.text(match (user, key, desk) {
+                (Some(_), _, _) => "user",
+                (None, Some(_), _) => "api_key",
+                (None, None, Some(_)) => "desk",
+                _ => "system",
+            });
             w.text(resource);
             w.uuid(&resource_id);
             w.text_with(|b| {
@@ -2479,12 +2483,9 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), z);
         }
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
-        // 2025-03-15 12:00 UTC bills to 2025-03-01.
+        // 2025-03-15 12:00 UTC bills to 2025-03.
         let t = (days_from_civil(2025, 3, 15) - PG_EPOCH_DAYS) * DAY + 12 * HOUR;
-        assert_eq!(
-            billing_month(t) as i64,
-            days_from_civil(2025, 3, 1) - PG_EPOCH_DAYS
-        );
+        assert_eq!(billing_month(t), "2025-03");
         let mut buf = Vec::new();
         write_timestamp_text(&mut buf, t + 5 * MINUTE + 7 * SECOND + 42);
         assert_eq!(

@@ -405,7 +405,7 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
     assert_eq!(seeded.code, 0, "{}", seeded.stderr);
     let first = arcdb(&pg, &dsn, &["refresh"]);
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
-    let counts = "SELECT (SELECT count(*) FROM mv_desk_performance) || ' ' || (SELECT count(*) FROM mv_org_cost_summary)";
+    let counts = "SELECT (SELECT count(*) FROM desk_performance_mv) || ' ' || (SELECT count(*) FROM org_cost_summary_mv)";
     let rows_before = pg.scalar("views", counts);
     let last_log = pg.scalar("views", "SELECT max(id) FROM arcdb.refresh_log");
 
@@ -465,7 +465,7 @@ fn server_restart_during_refresh_records_no_success_and_the_next_refresh_complet
         run.code, lines[0], run.stdout
     );
     assert!(
-        lines[0].contains("mv_desk_performance") || lines[0].contains("mv_org_cost_summary"),
+        lines[0].contains("desk_performance_mv") || lines[0].contains("org_cost_summary_mv"),
         "the error names the view being refreshed: {}",
         lines[0]
     );

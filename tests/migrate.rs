@@ -95,7 +95,31 @@ fn seed_quick_start_and_analytics_sql_run_verbatim() {
         !out.trim().is_empty(),
         "the quick start returns the new rows' ids"
     );
-    pg.psql("quick", &fill(&analytics));
+    // Analytics: the two SELECTs run as written (mv_org_cost_summary and mv_desk_performance
+    // are the tenant-facing views of 0007, filtered by app.current_org_id); the guide's REFRESH
+    // statements are what the application must give up: `arcdb refresh` refreshes the
+    // materialized views behind them, as their owner.
+    let (refreshes, queries) = analytics
+        .split_once("-- seed000: Query")
+        .expect("the analytics fixture's query blocks");
+    assert!(refreshes.contains("REFRESH MATERIALIZED VIEW mv_org_cost_summary;"));
+    let refused = pg
+        .try_psql("quick", "REFRESH MATERIALIZED VIEW mv_org_cost_summary;")
+        .expect_err("REFRESH of a view");
+    assert!(
+        refused.contains("is not a table or materialized view"),
+        "{refused}"
+    );
+    assert_eq!(arcdb(&pg, &dsn, &["refresh"]).code, 0);
+    let rows = pg.psql(
+        "quick",
+        &format!(
+            "BEGIN; SET LOCAL app.current_org_id = '{org}';\n-- seed000: Query{}\nCOMMIT;",
+            fill(queries)
+        ),
+    );
+    // Two desks (the Quick Start's and the setup one), no costs yet.
+    assert_eq!(rows.lines().count(), 2, "{rows}");
     assert_eq!(
         pg.scalar(
             "quick",

@@ -165,7 +165,7 @@ fn freshly_migrated_database_has_no_finding() {
         "command-without-policy public.organizations [UPDATE]",
         "view-unscoped view public.org_cost_summary [SELECT]",
         "view-not-security-barrier view public.desk_performance [SELECT]",
-        "matview-readable materialized view public.mv_org_cost_summary [SELECT]",
+        "matview-readable materialized view public.org_cost_summary_mv [SELECT]",
         "fk-unscoped constraint tasks_assigned_to_fkey on public.tasks",
         "grant-truncate public.tasks [TRUNCATE]",
         "schema-create schema public [CREATE]",
@@ -531,25 +531,25 @@ fn plain_view_over_tenant_rows_granted_to_the_tenant() {
 #[test]
 fn materialized_view_granted_to_the_tenant() {
     let pg = migrated();
-    pg.psql(DB, "GRANT SELECT ON mv_org_cost_summary TO arcdesk_tenant;");
+    pg.psql(DB, "GRANT SELECT ON org_cost_summary_mv TO arcdesk_tenant;");
     let report = audit(&pg, DB);
     let f = expect(
         &report,
         "matview-readable",
-        "materialized view public.mv_org_cost_summary",
+        "materialized view public.org_cost_summary_mv",
     );
     assert!(f.risk.contains("public.cost_tracking"), "{}", f.risk);
     // The predefined pg_read_all_data reads every relation without any ACL entry.
     pg.psql(
         DB,
-        "REVOKE SELECT ON mv_org_cost_summary FROM arcdesk_tenant;
+        "REVOKE SELECT ON org_cost_summary_mv FROM arcdesk_tenant;
          GRANT pg_read_all_data TO arcdesk_tenant;",
     );
     let report = audit(&pg, DB);
     let f = expect(
         &report,
         "matview-readable",
-        "materialized view public.mv_desk_performance",
+        "materialized view public.desk_performance_mv",
     );
     assert!(
         f.risk
@@ -560,7 +560,7 @@ fn materialized_view_granted_to_the_tenant() {
     expect(
         &report,
         "matview-readable",
-        "materialized view public.mv_org_cost_summary",
+        "materialized view public.org_cost_summary_mv",
     );
 }
 

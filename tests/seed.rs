@@ -175,7 +175,7 @@ fn sample_seed_is_idempotent_and_has_what_the_issue_asks_for() {
         "SELECT string_agg(format('%s:%s/%s/%s', o.name,
                     (SELECT count(DISTINCT status) FROM tasks t WHERE t.organization_id = o.id),
                     (SELECT count(DISTINCT priority) FROM tasks t WHERE t.organization_id = o.id),
-                    (SELECT max(depth) + 1 FROM desks d WHERE d.organization_id = o.id)), ',' ORDER BY o.name)
+                    (SELECT max(hierarchy_level) FROM desks d WHERE d.organization_id = o.id)), ',' ORDER BY o.name)
            FROM organizations o",
     );
     assert_eq!(
@@ -305,7 +305,7 @@ fn scale_seed_is_exact_consistent_skewed_and_refuses_a_second_run() {
                       WHERE s.organization_id <> m.organization_id)
                   + (SELECT count(*) FROM cost_tracking c JOIN tasks t ON t.id = c.task_id
                       WHERE t.organization_id <> c.organization_id)
-                  + (SELECT count(*) FROM desks c JOIN desks p ON p.id = c.parent_desk_id
+                  + (SELECT count(*) FROM desks c JOIN desks p ON p.id = c.reports_to_id
                       WHERE p.organization_id <> c.organization_id)"
         ),
         0
@@ -343,7 +343,7 @@ fn scale_seed_is_exact_consistent_skewed_and_refuses_a_second_run() {
             &pg,
             "app",
             &format!(
-                "SELECT min(d) FROM (SELECT max(depth) AS d FROM desks
+                "SELECT min(d) FROM (SELECT max(hierarchy_level) - 1 AS d FROM desks
                   WHERE organization_id IN {orgs} GROUP BY organization_id) x"
             )
         ) >= 2
@@ -364,18 +364,30 @@ fn scale_seed_is_exact_consistent_skewed_and_refuses_a_second_run() {
         pg.scalar(
             "app",
             "BEGIN;
-             CREATE TEMP TABLE d0 AS SELECT id, path, depth FROM desks;
+             CREATE TEMP TABLE d0 AS SELECT id, hierarchy_path, hierarchy_level FROM desks;
              CREATE TEMP TABLE c0 AS SELECT id, billing_month FROM cost_tracking;
-             UPDATE desks SET path = path;
+             UPDATE desks SET hierarchy_path = hierarchy_path;
              UPDATE cost_tracking SET created_at = created_at;
              SELECT (SELECT count(*) FROM desks d JOIN d0 USING (id)
-                      WHERE d.path <> d0.path OR d.depth <> d0.depth)
+                      WHERE d.hierarchy_path <> d0.hierarchy_path
+                         OR d.hierarchy_level <> d0.hierarchy_level)
                  || '/' ||
                     (SELECT count(*) FROM cost_tracking c JOIN c0 USING (id)
-                      WHERE c.billing_month <> c0.billing_month);
+                      WHERE c.billing_month <> c0.billing_month)
+                 || '/' ||
+                    (SELECT count(*) FROM cost_tracking
+                      WHERE total_tokens <> input_tokens + output_tokens)
+                 || '/' ||
+                    (SELECT count(*) FROM audit_logs
+                      WHERE actor_type <> CASE WHEN user_id IS NOT NULL THEN 'user'
+                                               WHEN api_key_id IS NOT NULL THEN 'api_key'
+                                               WHEN desk_id IS NOT NULL THEN 'desk'
+                                               ELSE 'system' END)
+                 || '/' ||
+                    (SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL AND is_active);
              ROLLBACK;"
         ),
-        "0/0"
+        "0/0/0/0/0"
     );
     // Triggers enabled again; the schema is exactly what `up` builds (indexes, keys and
     // foreign keys rebuilt and validated, comments kept).

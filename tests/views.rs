@@ -65,7 +65,7 @@ SELECT d.organization_id, 'Task ' || g,
 INSERT INTO qa_reviews (organization_id, task_id, status)
 SELECT organization_id, id, CASE WHEN task_number % 2 = 0 THEN 'passed' ELSE 'failed' END::qastagestatus
   FROM tasks WHERE status = 'completed';
-INSERT INTO cost_tracking (organization_id, desk_id, provider, model, input_tokens, output_tokens, cost_usd, created_at)
+INSERT INTO cost_tracking (organization_id, desk_id, provider, model, input_tokens, output_tokens, total_cost, created_at)
 SELECT d.organization_id, d.id, (ARRAY['anthropic', 'openai']::llmprovider[])[1 + g % 2], 'model',
        100 * g, 10 * g, g * 0.01 + right(d.desk_id::text, 1)::int * 0.1,
        timestamptz '2025-01-15 12:00+00' + (g / 5) * interval '1 month'
@@ -122,7 +122,7 @@ fn assert_contents_match_base_tables(pg: &TestCluster, db: &str) {
         "SELECT string_agg(organization_id || '|' || billing_month || '|' || provider || '|' || total_calls
                            || '|' || active_desks || '|' || total_tokens || '|' || total_cost, ','
                            ORDER BY organization_id, billing_month, provider)
-           FROM mv_org_cost_summary",
+           FROM org_cost_summary_mv",
     );
     let direct = pg.scalar(db,
         "SELECT string_agg(organization_id || '|' || billing_month || '|' || provider || '|' || n
@@ -130,20 +130,20 @@ fn assert_contents_match_base_tables(pg: &TestCluster, db: &str) {
                            ORDER BY organization_id, billing_month, provider)
            FROM (SELECT organization_id, billing_month, provider, count(*) AS n,
                         count(DISTINCT desk_id) AS desks, sum(input_tokens + output_tokens) AS tokens,
-                        sum(cost_usd) AS cost
+                        sum(total_cost) AS cost
                    FROM cost_tracking GROUP BY 1, 2, 3) AS s",
     );
     assert!(!direct.is_empty());
     assert_eq!(
         from_view, direct,
-        "mv_org_cost_summary differs from cost_tracking"
+        "org_cost_summary_mv differs from cost_tracking"
     );
 
     let from_view = pg.scalar(db,
         "SELECT string_agg(desk_code || '|' || total_tasks || '|' || completed_tasks || '|' || failed_tasks
                            || '|' || qa_passed || '|' || qa_failed || '|' || total_llm_calls || '|' || total_llm_cost, ','
                            ORDER BY organization_id, desk_code)
-           FROM mv_desk_performance",
+           FROM desk_performance_mv",
     );
     let direct = pg.scalar(db,
         "SELECT string_agg(d.desk_id || '|'
@@ -155,21 +155,21 @@ fn assert_contents_match_base_tables(pg: &TestCluster, db: &str) {
                    || (SELECT count(*) FROM qa_reviews AS q JOIN tasks AS t ON t.id = q.task_id
                         WHERE t.assigned_to_id = d.id AND q.status IN ('failed', 'needs_revision')) || '|'
                    || (SELECT count(*) FROM cost_tracking AS c WHERE c.desk_id = d.id) || '|'
-                   || (SELECT sum(cost_usd) FROM cost_tracking AS c WHERE c.desk_id = d.id), ','
+                   || (SELECT sum(total_cost) FROM cost_tracking AS c WHERE c.desk_id = d.id), ','
                    ORDER BY d.organization_id, d.desk_id)
            FROM desks AS d WHERE d.deleted_at IS NULL",
     );
     assert_eq!(
         from_view, direct,
-        "mv_desk_performance differs from the base tables"
+        "desk_performance_mv differs from the base tables"
     );
     // A few numbers spelled out, so that a wrong fixture cannot make both sides empty alike.
-    assert_eq!(count(pg, db, "SELECT count(*) FROM mv_desk_performance"), 4);
-    assert_eq!(count(pg, db, "SELECT count(*) FROM mv_org_cost_summary"), 8);
+    assert_eq!(count(pg, db, "SELECT count(*) FROM desk_performance_mv"), 4);
+    assert_eq!(count(pg, db, "SELECT count(*) FROM org_cost_summary_mv"), 8);
     assert_eq!(
         pg.scalar(
             db,
-            "SELECT total_tasks FROM mv_desk_performance WHERE desk_code = 'desk-2'
+            "SELECT total_tasks FROM desk_performance_mv WHERE desk_code = 'desk-2'
                 AND organization_id = 'a0000000-0000-4000-8000-000000000001'"
         ),
         "11"
@@ -193,7 +193,7 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     );
     // Created WITH DATA on an empty database: populated, but empty until refreshed.
     assert_eq!(
-        count(&pg, "analytics", "SELECT count(*) FROM mv_org_cost_summary"),
+        count(&pg, "analytics", "SELECT count(*) FROM org_cost_summary_mv"),
         0
     );
 
@@ -203,9 +203,9 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     assert_eq!(
         names(&before),
         [
-            "mv_desk_performance",
-            "mv_org_cost_summary",
-            "mv_org_desk_count"
+            "desk_performance_mv",
+            "mv_org_desk_count",
+            "org_cost_summary_mv"
         ]
     );
     let fresh = entry(&before, "mv_org_desk_count");
@@ -214,7 +214,7 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     assert_eq!(fresh["rows"], Value::Null);
     assert_eq!(fresh["last_refresh"], Value::Null);
     assert_eq!(
-        entry(&before, "mv_org_cost_summary")["concurrent_refresh"],
+        entry(&before, "org_cost_summary_mv")["concurrent_refresh"],
         true
     );
 
@@ -228,7 +228,7 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     let report = run.json();
     assert_eq!(report["lock_timeout_ms"], 30_000);
     assert_eq!(report["statement_timeout_ms"], Value::Null);
-    for name in ["mv_desk_performance", "mv_org_cost_summary"] {
+    for name in ["desk_performance_mv", "org_cost_summary_mv"] {
         let e = entry(&report, name);
         assert_eq!(e["mode"], "concurrent", "{e:#}");
         assert_eq!(e["outcome"], "refreshed", "{e:#}");
@@ -248,8 +248,8 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     assert!(!names(&report).contains(&"mv_private".to_string()));
 
     assert_contents_match_base_tables(&pg, "analytics");
-    assert_eq!(entry(&report, "mv_desk_performance")["rows"], 4);
-    assert_eq!(entry(&report, "mv_org_cost_summary")["rows"], 8);
+    assert_eq!(entry(&report, "desk_performance_mv")["rows"], 4);
+    assert_eq!(entry(&report, "org_cost_summary_mv")["rows"], 8);
     assert_eq!(entry(&report, "mv_org_desk_count")["rows"], 2);
 
     assert_eq!(
@@ -259,9 +259,9 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
                     || ' ' || (error IS NULL) || ' ' || (finished_at >= started_at) || ' ' || (duration_ms >= 0)
                FROM arcdb.refresh_log ORDER BY id"
         ),
-        "public.mv_desk_performance concurrent ok 4 true true true\n\
-         public.mv_org_cost_summary concurrent ok 8 true true true\n\
-         public.mv_org_desk_count plain ok 2 true true true"
+        "public.desk_performance_mv concurrent ok 4 true true true\n\
+         public.mv_org_desk_count plain ok 2 true true true\n\
+         public.org_cost_summary_mv concurrent ok 8 true true true"
     );
 
     // A named view only; populated now, so concurrent.
@@ -283,8 +283,8 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     assert_eq!(after.code, 0, "{}", after.stderr);
     let after = after.json();
     for name in [
-        "mv_desk_performance",
-        "mv_org_cost_summary",
+        "desk_performance_mv",
+        "org_cost_summary_mv",
         "mv_org_desk_count",
     ] {
         let e = entry(&after, name);
@@ -301,19 +301,33 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
         assert_eq!(e["tenant_can_read"], false);
         assert_eq!(e["warnings"], Value::Array(vec![]));
     }
-    assert_eq!(entry(&after, "mv_org_cost_summary")["rows"], 8);
-    // The tenant-facing path of each analytics view.
-    for (mv, tenant_view) in [
-        ("mv_org_cost_summary", "org_cost_summary"),
-        ("mv_desk_performance", "desk_performance"),
+    assert_eq!(entry(&after, "org_cost_summary_mv")["rows"], 8);
+    // The tenant-facing paths of each analytics view: arcdb's view and ArcDesk's name (0007).
+    for (mv, tenant_views) in [
+        (
+            "org_cost_summary_mv",
+            ["mv_org_cost_summary", "org_cost_summary"],
+        ),
+        (
+            "desk_performance_mv",
+            ["desk_performance", "mv_desk_performance"],
+        ),
     ] {
-        let tv = &entry(&after, mv)["tenant_views"];
-        assert_eq!(tv.as_array().unwrap().len(), 1, "{tv:#}");
-        assert_eq!(tv[0]["name"], tenant_view);
-        assert_eq!(tv[0]["security_barrier"], true);
-        assert_eq!(tv[0]["security_invoker"], false);
-        assert_eq!(tv[0]["filters_by_current_org"], true);
-        assert_eq!(tv[0]["granted_to_tenant"], true);
+        let tv = entry(&after, mv)["tenant_views"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let mut names: Vec<&str> = tv.iter().map(|v| v["name"].as_str().unwrap()).collect();
+        names.sort();
+        let mut expected = tenant_views;
+        expected.sort();
+        assert_eq!(names, expected, "{tv:#?}");
+        for v in &tv {
+            assert_eq!(v["security_barrier"], true);
+            assert_eq!(v["security_invoker"], false);
+            assert_eq!(v["filters_by_current_org"], true);
+            assert_eq!(v["granted_to_tenant"], true);
+        }
     }
     assert_eq!(
         entry(&after, "mv_org_desk_count")["tenant_views"],
@@ -323,7 +337,7 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     let table = arcdb(&pg, &dsn, &["views"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
     for needle in [
-        "mv_org_cost_summary",
+        "org_cost_summary_mv",
         "org_cost_summary",
         "desk_performance",
         "ok (concurrent)",
@@ -340,7 +354,7 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     let denied = pg
         .try_psql(
             "analytics",
-            "SET ROLE arcdesk_tenant; SELECT count(*) FROM mv_org_cost_summary;",
+            "SET ROLE arcdesk_tenant; SELECT count(*) FROM org_cost_summary_mv;",
         )
         .unwrap_err();
     assert!(denied.contains("permission denied"), "{denied}");
@@ -374,7 +388,7 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
             "arcdb.refresh_log was created"
         );
         assert_eq!(
-            count(pg, "bad", "SELECT count(*) FROM mv_org_cost_summary"),
+            count(pg, "bad", "SELECT count(*) FROM org_cost_summary_mv"),
             0
         );
     };
@@ -385,10 +399,10 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
     );
     let plain_view = arcdb(&pg, &dsn, &["refresh", "org_cost_summary"]);
     assert_refused(&plain_view, "org_cost_summary is a view, not materialized");
-    assert!(plain_view.stderr.contains("it reads mv_org_cost_summary"));
+    assert!(plain_view.stderr.contains("it reads org_cost_summary_mv"));
     // One bad name among good ones: nothing is refreshed.
     assert_refused(
-        &arcdb(&pg, &dsn, &["refresh", "mv_org_cost_summary", "tasks"]),
+        &arcdb(&pg, &dsn, &["refresh", "org_cost_summary_mv", "tasks"]),
         "tasks is a table, not a materialized view",
     );
     assert_refused(
@@ -410,7 +424,7 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     let dry = dry.json();
     assert_eq!(dry["dry_run"], true);
-    for name in ["mv_desk_performance", "mv_org_cost_summary"] {
+    for name in ["desk_performance_mv", "org_cost_summary_mv"] {
         assert_eq!(entry(&dry, name)["outcome"], "would_refresh");
         assert_eq!(entry(&dry, name)["mode"], "concurrent");
         assert_eq!(entry(&dry, name)["duration_ms"], Value::Null);
@@ -443,7 +457,7 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
             "SELECT view_name || ' ' || count(*) || ' ' || bool_and(outcome = 'ok')
                FROM arcdb.refresh_log GROUP BY view_name ORDER BY view_name"
         ),
-        "mv_desk_performance 2 true\nmv_org_cost_summary 2 true"
+        "desk_performance_mv 2 true\norg_cost_summary_mv 2 true"
     );
 }
 
@@ -470,7 +484,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     let dsn = prepared(&pg, "locked");
     let rt = tokio::runtime::Runtime::new().unwrap();
 
-    // Another session holds mv_desk_performance (refreshed first) in ACCESS EXCLUSIVE mode: a
+    // Another session holds desk_performance_mv (refreshed first) in ACCESS EXCLUSIVE mode: a
     // plain refresh of its own, left uncommitted (LOCK TABLE does not take materialized views).
     let holder = session(&rt, &pg.dsn("locked"), "holder");
     let holder_pid: i32 = rt
@@ -480,7 +494,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     rt.block_on(
         holder
             .client
-            .batch_execute("BEGIN; REFRESH MATERIALIZED VIEW mv_desk_performance"),
+            .batch_execute("BEGIN; REFRESH MATERIALIZED VIEW desk_performance_mv"),
     )
     .unwrap();
 
@@ -492,7 +506,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
     assert_eq!(report["lock_timeout_ms"], 1000);
-    let failed = entry(&report, "mv_desk_performance");
+    let failed = entry(&report, "desk_performance_mv");
     assert_eq!(failed["outcome"], "failed", "{failed:#}");
     assert_eq!(failed["rows"], Value::Null);
     let error = failed["error"].as_str().unwrap();
@@ -500,13 +514,13 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     assert!(error.contains("more than 1 s"), "{error}");
     assert!(
         error.contains(&format!(
-            "held by pid {holder_pid} (holder): AccessExclusiveLock on mv_desk_performance"
+            "held by pid {holder_pid} (holder): AccessExclusiveLock on desk_performance_mv"
         )),
         "{error}"
     );
     assert!(!error.contains('\n'));
     // The failed transaction ended: the next view was refreshed on the same connection.
-    let other = entry(&report, "mv_org_cost_summary");
+    let other = entry(&report, "org_cost_summary_mv");
     assert_eq!(other["outcome"], "refreshed", "{other:#}");
     assert_eq!(other["mode"], "concurrent");
     assert_eq!(other["rows"], 8);
@@ -518,7 +532,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
         pg.psql(
             "locked",
             "SELECT string_agg(DISTINCT pid::text, ',') || ' ' || bool_or(mode = 'AccessExclusiveLock' AND granted)
-               FROM pg_locks WHERE relation = 'mv_desk_performance'::regclass;
+               FROM pg_locks WHERE relation = 'desk_performance_mv'::regclass;
              SELECT count(*) FROM pg_locks WHERE NOT granted;"
         ),
         format!("{holder_pid} true\n0")
@@ -530,13 +544,13 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
                     || coalesce((error LIKE 'lock timeout:%')::text, 'no-error')
                FROM arcdb.refresh_log ORDER BY id"
         ),
-        "mv_desk_performance concurrent failed - true\nmv_org_cost_summary concurrent ok 8 no-error"
+        "desk_performance_mv concurrent failed - true\norg_cost_summary_mv concurrent ok 8 no-error"
     );
     // `views` does not wait behind the lock either: it says the view could not be measured.
     let locked_views = arcdb(&pg, &dsn, &["views", "--format", "json"]);
     assert_eq!(locked_views.code, 0, "{}", locked_views.stderr);
     let locked_views = locked_views.json();
-    let e = entry(&locked_views, "mv_desk_performance");
+    let e = entry(&locked_views, "desk_performance_mv");
     assert_eq!(e["size_bytes"], Value::Null);
     let why = e["not_measured"].as_str().unwrap();
     assert!(why.starts_with("locked for more than 1s"), "{why}");
@@ -545,21 +559,21 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
         "{why}"
     );
     assert_eq!(
-        entry(&locked_views, "mv_org_cost_summary")["not_measured"],
+        entry(&locked_views, "org_cost_summary_mv")["not_measured"],
         Value::Null
     );
-    assert_eq!(entry(&locked_views, "mv_org_cost_summary")["rows"], 8);
+    assert_eq!(entry(&locked_views, "org_cost_summary_mv")["rows"], 8);
 
     let table = arcdb(
         &pg,
         &dsn,
-        &["refresh", "mv_desk_performance", "--lock-timeout", "0.2"],
+        &["refresh", "desk_performance_mv", "--lock-timeout", "0.2"],
     );
     assert_eq!(table.code, 5);
     assert!(
         table
             .stdout
-            .contains("mv_desk_performance failed: lock timeout"),
+            .contains("desk_performance_mv failed: lock timeout"),
         "{}",
         table.stdout
     );
@@ -577,7 +591,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     let views = arcdb(&pg, &dsn, &["views", "--format", "json"]);
     assert_eq!(views.code, 0, "{}", views.stderr);
     let views = views.json();
-    let last = &entry(&views, "mv_desk_performance")["last_refresh"];
+    let last = &entry(&views, "desk_performance_mv")["last_refresh"];
     assert_eq!(last["outcome"], "failed");
     assert!(last["error"].as_str().unwrap().starts_with("lock timeout:"));
     assert_eq!(last["last_ok_at"], Value::Null);
@@ -585,7 +599,7 @@ fn a_lock_or_statement_timeout_fails_that_view_only_and_leaves_nothing_locked() 
     assert!(
         table
             .stdout
-            .contains("mv_desk_performance: last refresh failed: lock timeout"),
+            .contains("desk_performance_mv: last refresh failed: lock timeout"),
         "{}",
         table.stdout
     );
@@ -644,9 +658,9 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
         let run = arcdb(pg, &dsn, &["refresh", "--format", "json"]);
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
         let report = run.json();
-        let e = entry(&report, "mv_org_cost_summary");
+        let e = entry(&report, "org_cost_summary_mv");
         assert_eq!(e["outcome"], "refreshed");
-        assert_eq!(entry(&report, "mv_desk_performance")["mode"], "concurrent");
+        assert_eq!(entry(&report, "desk_performance_mv")["mode"], "concurrent");
         (
             e["mode"].as_str().unwrap().to_string(),
             e["mode_reason"].as_str().unwrap().to_string(),
@@ -656,12 +670,12 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
     let postgres_allows_concurrent = |pg: &TestCluster| {
         pg.try_psql(
             "noindex",
-            "REFRESH MATERIALIZED VIEW CONCURRENTLY mv_org_cost_summary",
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY org_cost_summary_mv",
         )
         .is_ok()
     };
 
-    pg.psql("noindex", "DROP INDEX mv_org_cost_summary_key");
+    pg.psql("noindex", "DROP INDEX org_cost_summary_mv_key");
     let (mode, why) = mode_of(&pg);
     assert_eq!(mode, "plain");
     assert!(why.starts_with("no unique index"), "{why}");
@@ -671,9 +685,9 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
     // Unique indexes PostgreSQL cannot use: partial, on an expression.
     pg.psql(
         "noindex",
-        "CREATE UNIQUE INDEX mv_ocs_partial ON mv_org_cost_summary (organization_id, billing_month, provider)
+        "CREATE UNIQUE INDEX mv_ocs_partial ON org_cost_summary_mv (organization_id, billing_month, provider)
           WHERE total_calls > 0;
-         CREATE UNIQUE INDEX mv_ocs_expression ON mv_org_cost_summary (organization_id, (billing_month + 0), provider);",
+         CREATE UNIQUE INDEX mv_ocs_expression ON org_cost_summary_mv (organization_id, (billing_month || ''), provider);",
     );
     let (mode, why) = mode_of(&pg);
     assert_eq!(mode, "plain");
@@ -691,17 +705,17 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
     assert!(pg
         .try_psql(
             "noindex",
-            "CREATE UNIQUE INDEX CONCURRENTLY mv_ocs_invalid ON mv_org_cost_summary (provider)"
+            "CREATE UNIQUE INDEX CONCURRENTLY mv_ocs_invalid ON org_cost_summary_mv (provider)"
         )
         .is_err());
     let run = arcdb(
         &pg,
         &dsn,
-        &["refresh", "mv_org_cost_summary", "--format", "json"],
+        &["refresh", "org_cost_summary_mv", "--format", "json"],
     );
     assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
-    let e = entry(&report, "mv_org_cost_summary");
+    let e = entry(&report, "org_cost_summary_mv");
     assert_eq!(e["mode"], "plain");
     assert!(
         e["mode_reason"]
@@ -718,12 +732,12 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
     assert!(e["warnings"][0]
         .as_str()
         .unwrap()
-        .contains("mv_ocs_invalid of mv_org_cost_summary is not valid"));
+        .contains("mv_ocs_invalid of org_cost_summary_mv is not valid"));
     pg.psql("noindex", "DROP INDEX mv_ocs_invalid");
     let (mode, _) = mode_of(&pg);
     assert_eq!(mode, "plain");
     let views = arcdb(&pg, &dsn, &["views", "--format", "json"]).json();
-    let e = entry(&views, "mv_org_cost_summary");
+    let e = entry(&views, "org_cost_summary_mv");
     assert_eq!(e["concurrent_refresh"], false);
     assert_eq!(e["refresh_mode"], "plain");
     assert!(e["mode_reason"]
@@ -735,7 +749,7 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
     // A plain-column unique index (INCLUDE columns are plain too) brings CONCURRENTLY back.
     pg.psql(
         "noindex",
-        "CREATE UNIQUE INDEX mv_ocs_key ON mv_org_cost_summary (organization_id, billing_month, provider)
+        "CREATE UNIQUE INDEX mv_ocs_key ON org_cost_summary_mv (organization_id, billing_month, provider)
           INCLUDE (total_calls)",
     );
     let (mode, why) = mode_of(&pg);
@@ -746,20 +760,22 @@ fn without_a_usable_unique_index_the_refresh_is_plain_and_says_why() {
         pg.psql(
             "noindex",
             "SELECT string_agg(CASE outcome WHEN 'ok' THEN mode ELSE outcome END, ' ' ORDER BY id)
-               FROM arcdb.refresh_log WHERE view_name = 'mv_org_cost_summary'"
+               FROM arcdb.refresh_log WHERE view_name = 'org_cost_summary_mv'"
         ),
         "plain plain failed plain concurrent"
     );
 }
 
 /// Volume for the refresh to chew on: 300,000 LLM calls over 18 months and 4 providers, loaded
-/// as the owner with triggers and foreign-key checks off (billing_month given explicitly).
+/// as the owner with triggers and foreign-key checks off (billing_month and total_tokens given
+/// explicitly).
 const VOLUME: &str = "
 SET session_replication_role = replica;
 INSERT INTO cost_tracking (organization_id, desk_id, provider, model, input_tokens, output_tokens,
-                           cost_usd, created_at, billing_month)
+                           total_tokens, total_cost, created_at, billing_month)
 SELECT d.organization_id, d.id, (ARRAY['anthropic', 'openai', 'google', 'mistral']::llmprovider[])[1 + g % 4],
-       'model', g % 5000, g % 700, (g % 997) / 10000.0, t.at, date_trunc('month', t.at AT TIME ZONE 'UTC')::date
+       'model', g % 5000, g % 700, g % 5000 + g % 700, (g % 997) / 10000.0, t.at,
+       to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM')
   FROM desks AS d
  CROSS JOIN generate_series(1, 50000) AS g
  CROSS JOIN LATERAL (SELECT timestamptz '2024-01-01 00:00+00' + (g % 540) * interval '1 day' AS at) AS t;
@@ -769,7 +785,7 @@ ANALYZE cost_tracking;
 
 /// New rows in a new month, so that the next refresh has differences to merge.
 const MORE: &str = "
-INSERT INTO cost_tracking (organization_id, desk_id, provider, model, input_tokens, output_tokens, cost_usd, created_at)
+INSERT INTO cost_tracking (organization_id, desk_id, provider, model, input_tokens, output_tokens, total_cost, created_at)
 SELECT d.organization_id, d.id, 'cohere', 'model', g, g, 0.5, now() - g * interval '1 second'
   FROM desks AS d CROSS JOIN generate_series(1, 500) AS g;
 ";
@@ -826,8 +842,8 @@ fn refresh_under_readers(
                     let result = reader
                         .client
                         .query_one(
-                            "SELECT (SELECT count(*) FROM mv_org_cost_summary),
-                                    (SELECT sum(total_tasks) FROM mv_desk_performance)",
+                            "SELECT (SELECT count(*) FROM org_cost_summary_mv),
+                                    (SELECT sum(total_tasks) FROM desk_performance_mv)",
                             &[],
                         )
                         .await;
@@ -917,7 +933,7 @@ fn no_reader_waits_on_a_concurrent_refresh_at_scale() {
         refresh_under_readers(&pg, &rt, "scale", &["refresh", "--format", "json"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
-    for name in ["mv_desk_performance", "mv_org_cost_summary"] {
+    for name in ["desk_performance_mv", "org_cost_summary_mv"] {
         assert_eq!(entry(&report, name)["mode"], "concurrent");
         assert_eq!(entry(&report, name)["outcome"], "refreshed");
     }
@@ -934,7 +950,7 @@ fn no_reader_waits_on_a_concurrent_refresh_at_scale() {
     let during = reads_during_refresh(
         &reads,
         &samples,
-        "REFRESH MATERIALIZED VIEW CONCURRENTLY \"public\".\"mv_org_cost_summary\"",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY \"public\".\"org_cost_summary_mv\"",
     );
     assert!(
         during > 0,
@@ -944,7 +960,7 @@ fn no_reader_waits_on_a_concurrent_refresh_at_scale() {
         samples.iter().filter(|s| s.refresh.is_some()).count()
     );
     eprintln!(
-        "concurrent refresh: {} reads, {during} of them while the refresh of mv_org_cost_summary ran; {} samples, {} with a refresh running",
+        "concurrent refresh: {} reads, {during} of them while the refresh of org_cost_summary_mv ran; {} samples, {} with a refresh running",
         reads.len(),
         samples.len(),
         samples.iter().filter(|s| s.refresh.is_some()).count()
@@ -953,16 +969,16 @@ fn no_reader_waits_on_a_concurrent_refresh_at_scale() {
 
     // The control: the same readers against a plain refresh (no unique index) do wait, so the
     // checks above would have caught a blocking refresh.
-    pg.psql("scale", "DROP INDEX mv_org_cost_summary_key");
+    pg.psql("scale", "DROP INDEX org_cost_summary_mv_key");
     pg.psql("scale", MORE);
     let (run, reads, samples) = refresh_under_readers(
         &pg,
         &rt,
         "scale",
-        &["refresh", "mv_org_cost_summary", "--format", "json"],
+        &["refresh", "org_cost_summary_mv", "--format", "json"],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(entry(&run.json(), "mv_org_cost_summary")["mode"], "plain");
+    assert_eq!(entry(&run.json(), "org_cost_summary_mv")["mode"], "plain");
     let lock_errors = reads
         .iter()
         .filter(|r| r.error.as_deref().is_some_and(|e| e.contains("55P03")))
@@ -986,9 +1002,9 @@ fn assert_contents_match_base_tables_at_scale(pg: &TestCluster, db: &str) {
     assert_eq!(
         q("SELECT string_agg(organization_id || ' ' || n || ' ' || cost, ',' ORDER BY organization_id)
              FROM (SELECT organization_id, sum(total_calls) AS n, sum(total_cost) AS cost
-                     FROM mv_org_cost_summary GROUP BY 1) AS s"),
+                     FROM org_cost_summary_mv GROUP BY 1) AS s"),
         q("SELECT string_agg(organization_id || ' ' || n || ' ' || cost, ',' ORDER BY organization_id)
-             FROM (SELECT organization_id, count(*) AS n, sum(cost_usd) AS cost
+             FROM (SELECT organization_id, count(*) AS n, sum(total_cost) AS cost
                      FROM cost_tracking GROUP BY 1) AS s")
     );
 }

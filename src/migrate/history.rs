@@ -16,7 +16,7 @@ pub async fn ensure(client: &impl GenericClient) -> anyhow::Result<()> {
 /// The applied migrations, oldest first; empty when arcdb never ran here.
 pub async fn load(client: &impl GenericClient) -> anyhow::Result<Vec<AppliedRecord>> {
     let exists: bool = client
-        .query_one(
+        .query_typed_one(
             "SELECT to_regclass('arcdb.schema_history') IS NOT NULL",
             &[],
         )
@@ -26,7 +26,7 @@ pub async fn load(client: &impl GenericClient) -> anyhow::Result<Vec<AppliedReco
         return Ok(Vec::new());
     }
     let rows = client
-        .query(
+        .query_typed(
             "SELECT version, name, checksum, complete, applied_at FROM arcdb.schema_history ORDER BY version",
             &[],
         )
@@ -57,13 +57,13 @@ pub async fn record(
             .unwrap_or(&m.up.file)
             .to_string();
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (version) DO UPDATE
                 SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
                     complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
-            &[&(m.version as i32), &m.name, &m.checksum, &script, &complete, &execution_ms],
+            &[(&(m.version as i32), tokio_postgres::types::Type::INT4), (&m.name, tokio_postgres::types::Type::TEXT), (&m.checksum, tokio_postgres::types::Type::TEXT), (&script, tokio_postgres::types::Type::TEXT), (&complete, tokio_postgres::types::Type::BOOL), (&execution_ms, tokio_postgres::types::Type::INT8)],
         )
         .await?;
     Ok(())
@@ -72,9 +72,9 @@ pub async fn record(
 /// Remove `version`'s record (in the same transaction as its down script).
 pub async fn remove(client: &impl GenericClient, version: u32) -> anyhow::Result<()> {
     client
-        .execute(
+        .execute_typed(
             "DELETE FROM arcdb.schema_history WHERE version = $1",
-            &[&(version as i32)],
+            &[(&(version as i32), tokio_postgres::types::Type::INT4)],
         )
         .await?;
     Ok(())

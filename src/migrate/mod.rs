@@ -3,8 +3,13 @@
 
 pub mod catalog;
 pub mod history;
+pub mod interrupt;
+pub mod new;
 pub mod plan;
+pub mod roles;
+pub mod runner;
 pub mod statements;
+pub mod txmode;
 
 use crate::db::Db;
 use crate::error::ExitStatus;
@@ -13,7 +18,10 @@ use crate::output::{table, Report};
 use anyhow::anyhow;
 use catalog::{MigrationSet, Resolved, Script};
 use futures_util::future::{BoxFuture, FutureExt};
+use interrupt::Interrupt;
 use plan::{Entry, State};
+pub use runner::{parse_duration, LiveOptions};
+use runner::{Direction, Runner};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -85,6 +93,11 @@ pub struct Step {
     pub version: u32,
     pub name: String,
     pub file: String,
+    /// How the script runs: in one transaction, or statement by statement.
+    pub transaction: txmode::TxMode,
+    /// The SQL the step runs, in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
     /// Absent in a dry run.
     pub duration_ms: Option<u64>,
 }
@@ -125,8 +138,25 @@ impl Report for ChangeReport {
                     .unwrap_or_else(|| "-".into()),
             ]
         });
+        // A dry run shows what each step would run, and how.
+        let sql: String = self
+            .steps
+            .iter()
+            .filter_map(|s| {
+                s.sql.as_ref().map(|sql| {
+                    format!(
+                        "-- {:04}_{}: {}, {}\n{}\n\n",
+                        s.version,
+                        s.name,
+                        s.file,
+                        s.transaction.describe(),
+                        sql.trim_end()
+                    )
+                })
+            })
+            .collect();
         format!(
-            "{}\n{} ({}): {verb} {} migration(s), version {} → {}",
+            "{sql}{}\n{} ({}): {verb} {} migration(s), version {} → {}",
             table(&["version", "name", "script", "took"], rows),
             self.target,
             self.engine,
@@ -142,6 +172,11 @@ pub struct UpOptions {
     pub dry_run: bool,
     pub lock_wait: Duration,
     pub source: Option<PathBuf>,
+    pub live: LiveOptions,
+    /// `--lock`; None: the engine's default.
+    pub lock: Option<MigrationLock>,
+    /// Refuse error-level safety findings instead of printing them.
+    pub strict: bool,
 }
 
 pub struct RollbackOptions {
@@ -149,14 +184,17 @@ pub struct RollbackOptions {
     pub dry_run: bool,
     pub lock_wait: Duration,
     pub source: Option<PathBuf>,
+    pub live: LiveOptions,
+    /// `--lock`; None: the engine's default.
+    pub lock: Option<MigrationLock>,
 }
 
 /// What a rollback is about to do, shown to the person who confirms it.
 pub struct RollbackPlan<'a> {
     pub target: String,
     pub migrations: Vec<&'a Resolved>,
-    /// Rows (estimated from statistics) in the application's tables now.
-    pub estimated_rows: i64,
+    /// The tables the down scripts drop that exist now, with their exact row counts.
+    pub dropped_tables: Vec<(String, i64)>,
 }
 
 async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
@@ -197,16 +235,28 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         let planned = plan::plan_up(&entries, opts.to)?;
         report.from_version = plan::current_version(&entries);
         report.to_version = planned.last().copied().unwrap_or(report.from_version);
-        report.steps = steps(&resolved, &planned, |m| &m.up);
+        report.steps = steps(&resolved, &planned, &db.engine, |m| &m.up);
         return Ok(report);
     }
-    with_migration_lock(db, opts.lock_wait, move |db| {
-        async move {
-            apply_pending(db, &resolved, opts.to, &mut report).await?;
-            Ok(report)
-        }
-        .boxed()
-    })
+    let interrupt = Interrupt::listen();
+    with_migration_lock(
+        db,
+        opts.lock_wait,
+        opts.lock,
+        &interrupt.clone(),
+        move |db| {
+            async move {
+                let pending = Pending {
+                    to: opts.to,
+                    live: opts.live,
+                    strict: opts.strict,
+                };
+                apply_pending(db, &resolved, pending, interrupt, &mut report).await?;
+                Ok(report)
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -217,10 +267,12 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
 async fn with_migration_lock<T>(
     db: &mut Db,
     wait: Duration,
+    lock: Option<MigrationLock>,
+    interrupt: &Interrupt,
     body: impl for<'a> FnOnce(&'a mut Db) -> BoxFuture<'a, anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(db, wait)
+    let guard = MigrationLock::choose(&db.engine, lock)?
+        .acquire(db, wait, interrupt)
         .await?;
     let outcome = body(db).await;
     let released = guard.release(db).await;
@@ -241,9 +293,9 @@ async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()
     }
     let rows = db
         .client
-        .query(
+        .query_typed(
             "SELECT name FROM pg_available_extensions WHERE name = ANY($1)",
-            &[&wanted],
+            &[(&wanted, tokio_postgres::types::Type::TEXT_ARRAY)],
         )
         .await?;
     let available: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
@@ -261,52 +313,110 @@ async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()
 }
 
 /// Under the lock: read the history afresh (a concurrent run may just have applied
-/// everything), then apply what is still pending.
+/// everything), refuse scripts with transaction control before anything runs, then apply what
+/// is still pending.
+struct Pending {
+    to: Option<u32>,
+    live: LiveOptions,
+    strict: bool,
+}
+
 async fn apply_pending(
     db: &mut Db,
     resolved: &[Resolved],
-    to: Option<u32>,
+    Pending { to, live, strict }: Pending,
+    interrupt: Interrupt,
     report: &mut ChangeReport,
 ) -> anyhow::Result<()> {
-    history::ensure(&db.client).await?;
     let entries = entries(db, resolved).await?;
     let planned = plan::plan_up(&entries, to)?;
     report.from_version = plan::current_version(&entries);
     report.to_version = report.from_version;
-    for version in planned {
-        let m = resolved
-            .iter()
-            .find(|m| m.version == version)
-            .expect("planned from this set");
+    let migrations: Vec<&Resolved> = planned.iter().map(|v| find(resolved, *v)).collect();
+    for m in &migrations {
+        txmode::refuse_transaction_control(&m.up)?;
+    }
+    safety_check(db, &migrations, strict).await?;
+    history::ensure(&db.client).await?;
+    if migrations.is_empty() {
+        return Ok(());
+    }
+    let runner = Runner::start(db, live, interrupt).await?;
+    for m in migrations {
+        let at = report.to_version;
+        runner.interrupt().check(&format!(
+            "{} was not started; the database stays at version {at}",
+            m.label()
+        ))?;
         let started = Instant::now();
-        if db.engine.runs_stepwise() {
-            // DDL is not transactional here: recorded as incomplete first, marked complete
-            // after its last statement; an interrupted run is re-run from the start by `up`.
-            history::record(&db.client, m, false, 0).await?;
-            let state = format!(
-                "{} stays recorded as incomplete (the statements before this one were applied); fix the cause and run `arcdb up` again, which re-runs it from its first statement",
-                m.label()
-            );
-            run_statements(db, &m.up, &state).await?;
-            history::record(&db.client, m, true, started.elapsed().as_millis() as i64).await?;
-        } else {
-            let at = report.to_version;
-            let tx = db.client.transaction().await?;
-            tx.batch_execute(&m.up.sql)
-                .await
-                .map_err(|e| script_error(&m.up, &e, at))?;
-            history::record(&tx, m, true, started.elapsed().as_millis() as i64).await?;
-            tx.commit().await?;
-        }
-        report.to_version = version;
+        runner.run(db, m, Direction::Up, at).await?;
+        report.to_version = m.version;
         report.steps.push(Step {
-            version,
+            version: m.version,
             name: m.name.clone(),
             file: m.up.file.clone(),
+            transaction: txmode::TxMode::of(&m.up, &db.engine),
+            sql: None,
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
     }
     Ok(())
+}
+
+/// Print the error-level safety findings of the migrations about to run (after the released
+/// ones) that concern tables existing now (a table created in this run holds no traffic yet); `--strict` refuses them.
+async fn safety_check(db: &Db, migrations: &[&Resolved], strict: bool) -> anyhow::Result<()> {
+    if db.engine.kind != crate::engine::EngineKind::Postgres {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    // The released migrations are reviewed and documented (0006's header states its index
+    // build blocks writes): like `arcdb lint`, only the ones after them are checked.
+    let new = migrations
+        .iter()
+        .filter(|m| m.version > crate::lint::safety::RELEASED_BEFORE_SAFETY_LINT);
+    for m in new {
+        for hazard in crate::lint::safety::check(&m.up) {
+            if hazard.severity != crate::lint::safety::Severity::Error {
+                continue;
+            }
+            let exists: bool = db
+                .client
+                .query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&hazard.table, tokio_postgres::types::Type::TEXT)],
+                )
+                .await?
+                .get(0);
+            if exists {
+                errors.push(hazard);
+            }
+        }
+    }
+    for h in &errors {
+        crate::output::notice(format!(
+            "safety: {}:{}: {} [{}]: {}; safe form: {}",
+            h.file, h.line, h.statement, h.rule, h.message, h.help
+        ));
+    }
+    if strict && !errors.is_empty() {
+        return Err(crate::error::Refusal {
+            status: ExitStatus::Findings,
+            message: format!(
+                "--strict: {} error-level safety finding(s) on existing tables (above); nothing was applied",
+                errors.len()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn find(resolved: &[Resolved], version: u32) -> &Resolved {
+    resolved
+        .iter()
+        .find(|m| m.version == version)
+        .expect("planned from this set")
 }
 
 pub async fn rollback(
@@ -318,6 +428,9 @@ pub async fn rollback(
     let resolved = set.resolve(&db.engine);
     let entries = entries(db, &resolved).await?;
     let planned = plan::plan_rollback(&entries, opts.to)?;
+    for version in &planned {
+        txmode::refuse_transaction_control(&find(&resolved, *version).down)?;
+    }
     let mut report = ChangeReport {
         command: "rollback",
         target: db.target(),
@@ -328,7 +441,7 @@ pub async fn rollback(
         steps: Vec::new(),
     };
     if opts.dry_run || planned.is_empty() {
-        report.steps = steps(&resolved, &planned, |m| &m.down);
+        report.steps = steps(&resolved, &planned, &db.engine, |m| &m.down);
         if planned.is_empty() {
             report.to_version = report.from_version;
         }
@@ -340,18 +453,25 @@ pub async fn rollback(
             .iter()
             .filter_map(|v| resolved.iter().find(|m| m.version == *v))
             .collect(),
-        estimated_rows: estimated_rows(db).await?,
+        dropped_tables: dropped_tables(db, &planned, &resolved).await?,
     };
     if !confirm(&rollback_plan)? {
         return Err(crate::error::Refusal::usage("rollback cancelled; nothing was changed").into());
     }
-    with_migration_lock(db, opts.lock_wait, move |db| {
-        async move {
-            undo(db, &resolved, &planned, &mut report).await?;
-            Ok(report)
-        }
-        .boxed()
-    })
+    let (live, interrupt) = (opts.live, Interrupt::listen());
+    with_migration_lock(
+        db,
+        opts.lock_wait,
+        opts.lock,
+        &interrupt.clone(),
+        move |db| {
+            async move {
+                undo(db, &resolved, &planned, live, interrupt, &mut report).await?;
+                Ok(report)
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -359,6 +479,8 @@ async fn undo(
     db: &mut Db,
     resolved: &[Resolved],
     confirmed: &[u32],
+    live: LiveOptions,
+    interrupt: Interrupt,
     report: &mut ChangeReport,
 ) -> anyhow::Result<()> {
     // Another run may have moved the database while we asked: only go ahead if the plan holds.
@@ -368,29 +490,17 @@ async fn undo(
             "the database changed while waiting for confirmation or the lock; nothing was rolled back, run the command again"
         ));
     }
+    history::ensure(&db.client).await?;
+    let runner = Runner::start(db, live, interrupt).await?;
     let mut at = report.from_version;
     for &version in confirmed {
-        let m = resolved
-            .iter()
-            .find(|m| m.version == version)
-            .expect("planned from this set");
+        let m = find(resolved, version);
+        runner.interrupt().check(&format!(
+            "{} was not undone; the database stays at version {at}",
+            m.label()
+        ))?;
         let started = Instant::now();
-        if db.engine.runs_stepwise() {
-            history::record(&db.client, m, false, 0).await?;
-            let state = format!(
-                "{} stays recorded as incomplete (the statements before this one were undone); fix the cause and run the rollback again, or `arcdb up` to re-apply it",
-                m.label()
-            );
-            run_statements(db, &m.down, &state).await?;
-            history::remove(&db.client, version).await?;
-        } else {
-            let tx = db.client.transaction().await?;
-            tx.batch_execute(&m.down.sql)
-                .await
-                .map_err(|e| script_error(&m.down, &e, at))?;
-            history::remove(&tx, version).await?;
-            tx.commit().await?;
-        }
+        runner.run(db, m, Direction::Down, at).await?;
         at = resolved
             .iter()
             .map(|r| r.version)
@@ -401,15 +511,19 @@ async fn undo(
             version,
             name: m.name.clone(),
             file: m.down.file.clone(),
+            transaction: txmode::TxMode::of(&m.down, &db.engine),
+            sql: None,
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
     }
     Ok(())
 }
 
+/// The steps of a dry run, with the SQL each would run on `engine`.
 fn steps(
     resolved: &[Resolved],
     versions: &[u32],
+    engine: &crate::engine::Engine,
     script: impl Fn(&Resolved) -> &Script,
 ) -> Vec<Step> {
     versions
@@ -419,80 +533,85 @@ fn steps(
             version: m.version,
             name: m.name.clone(),
             file: script(m).file.clone(),
+            transaction: txmode::TxMode::of(script(m), engine),
+            sql: Some(script(m).sql.clone()),
             duration_ms: None,
         })
         .collect()
 }
 
-async fn estimated_rows(db: &Db) -> anyhow::Result<i64> {
-    let row = db
-        .client
-        .query_one(
-            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'",
-            &[],
-        )
-        .await?;
-    Ok(row.get(0))
-}
-
-/// "migrations/0003_x/up.sql, line 12, column 5: <server message> (SQLSTATE …); the database
-/// stays at version 2" — everything a person needs to find and fix the statement.
-fn script_error(script: &Script, err: &tokio_postgres::Error, stays_at: u32) -> anyhow::Error {
-    let state = format!("nothing of it was applied; the database stays at version {stays_at}");
-    let Some(db) = err.as_db_error() else {
-        return anyhow!("{} failed: {err}; {state}", script.file);
-    };
-    let position = match db.position() {
-        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-            let (line, column) = line_column(&script.sql, *p as usize);
-            format!(", line {line}, column {column}")
-        }
-        _ => String::new(),
-    };
-    let context = db
-        .where_()
-        .map(|w| format!(" (in {})", w.lines().next().unwrap_or(w)))
-        .unwrap_or_default();
-    anyhow!(
-        "{}{position}: {} (SQLSTATE {}){context}; {state}",
-        script.file,
-        db.message(),
-        db.code().code()
-    )
-}
-
-/// Run `script` one statement at a time (engines without transactional DDL). A failure names
-/// the file, the line of the statement, its first words and the server's message, then `state`.
-async fn run_statements(db: &Db, script: &Script, state: &str) -> anyhow::Result<()> {
-    for statement in statements::split(&script.sql) {
-        if let Err(err) = db.client.batch_execute(&statement.text).await {
-            let mut line = statement.line;
-            let words: Vec<&str> = statement.text.split_whitespace().take(6).collect();
-            let what = format!("`{} …`", words.join(" "));
-            let Some(dberr) = err.as_db_error() else {
-                return Err(anyhow!(
-                    "{}, line {line} ({what}) failed: {err}; {state}",
-                    script.file
-                ));
-            };
-            if let Some(tokio_postgres::error::ErrorPosition::Original(p)) = dberr.position() {
-                line += line_column(&statement.text, *p as usize).0 - 1;
+/// The tables the down scripts of `versions` drop (`DROP TABLE [IF EXISTS] a, b …`) that
+/// exist now, each with its exact row count: it is the user's data, statistics can say 0 on a
+/// table never analyzed.
+async fn dropped_tables(
+    db: &Db,
+    versions: &[u32],
+    resolved: &[Resolved],
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut names: Vec<String> = Vec::new();
+    for version in versions {
+        let sql = &find(resolved, *version).down.sql;
+        for (_, tokens) in statements::split_tokens(sql) {
+            let word = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, w));
+            if !(word(0, "DROP") && word(1, "TABLE")) {
+                continue;
             }
-            return Err(anyhow!(
-                "{}, line {line} ({what}): {} (SQLSTATE {}); {state}",
-                script.file,
-                dberr.message(),
-                dberr.code().code()
-            ));
+            let mut at = if word(2, "IF") && word(3, "EXISTS") {
+                4
+            } else {
+                2
+            };
+            let mut name = String::new();
+            while let Some(t) = tokens.get(at) {
+                match t.kind {
+                    statements::TokenKind::Punct(',') => {
+                        names.push(std::mem::take(&mut name));
+                    }
+                    statements::TokenKind::Word
+                        if t.is_word(sql, "CASCADE") || t.is_word(sql, "RESTRICT") =>
+                    {
+                        break
+                    }
+                    _ => name.push_str(t.text(sql)),
+                }
+                at += 1;
+            }
+            names.push(name);
         }
     }
-    Ok(())
+    names.retain(|n| !n.is_empty());
+    names.dedup();
+    let mut counted = Vec::new();
+    for name in names {
+        let exists: bool = db
+            .client
+            .query_typed_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[(&name, tokio_postgres::types::Type::TEXT)],
+            )
+            .await?
+            .get(0);
+        if !exists {
+            continue;
+        }
+        let rows = db
+            .client
+            .simple_query(&format!("SELECT count(*) FROM {name}"))
+            .await?;
+        let count = rows
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse::<i64>().ok(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        counted.push((name, count));
+    }
+    Ok(counted)
 }
 
 /// 1-based line and column of the 1-based character `position` in `sql`.
-fn line_column(sql: &str, position: usize) -> (usize, usize) {
+pub(crate) fn line_column(sql: &str, position: usize) -> (usize, usize) {
     let mut line = 1;
     let mut column = 1;
     for c in sql.chars().take(position.saturating_sub(1)) {
