@@ -1204,12 +1204,6 @@ impl Report for ViewsReport {
                 _ if !v.populated => "not populated".into(),
                 _ => "?".into(),
             };
-            let tenant: Vec<String> = v
-                .tenant_views
-                .iter()
-                .filter(|t| t.granted_to_tenant == Some(true))
-                .map(|t| t.name.clone())
-                .collect();
             let (data_age, attempt) = refresh_columns(v.last_refresh.as_ref());
             vec![
                 v.name.clone(),
@@ -1218,14 +1212,9 @@ impl Report for ViewsReport {
                 v.refresh_mode.as_str().into(),
                 data_age,
                 attempt,
-                if tenant.is_empty() {
-                    "none".into()
-                } else {
-                    tenant.join(", ")
-                },
             ]
         });
-        // Seven short columns so that it fits 100 columns; timestamps and durations are in the
+        // Six short columns so that it fits 100 columns (tenant views are listed below); timestamps and durations are in the
         // JSON, a rows estimate is marked "~".
         let mut text = table(
             &[
@@ -1235,7 +1224,6 @@ impl Report for ViewsReport {
                 "refresh",
                 "data age",
                 "last attempt",
-                "tenants via",
             ],
             rows,
         );
@@ -1245,6 +1233,21 @@ impl Report for ViewsReport {
                 v.name,
                 v.refresh_mode.as_str(),
                 v.mode_reason
+            ));
+            let tenant: Vec<&str> = v
+                .tenant_views
+                .iter()
+                .filter(|t| t.granted_to_tenant == Some(true))
+                .map(|t| t.name.as_str())
+                .collect();
+            text.push_str(&format!(
+                "\n{}: tenants read it via {}",
+                v.name,
+                if tenant.is_empty() {
+                    "no view".to_string()
+                } else {
+                    tenant.join(", ")
+                }
             ));
             if let Some(why) = &v.not_measured {
                 text.push_str(&format!("\n{}: size and rows not measured: {why}", v.name));

@@ -161,9 +161,10 @@ fn source_refuses_flat_files_and_empty_directories_and_accepts_a_bom() {
 
     // A BOM at the start of a file (Windows editors) is stripped, as psql does.
     let bom = support::migrations_copy(dir.path(), "bom");
+    let next = format!("{:04}_bom", support::latest_version() + 1);
     support::write_migration(
         &bom,
-        "0007_bom",
+        &next,
         "\u{feff}CREATE TABLE bom_ok (id int);",
         "\u{feff}DROP TABLE bom_ok;",
     );
