@@ -1091,6 +1091,18 @@ pub struct LintReport {
     pub statements: usize,
     pub rules: usize,
     pub findings: Vec<Finding>,
+    /// Safety hazards a migration accepts (`-- arcdb:safety-accept`): listed, not failing.
+    pub accepted: Vec<Accepted>,
+}
+
+/// The hazards of one rule that one file accepts, with its author's reason.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub file: String,
+    pub rule: &'static str,
+    /// The lines of the accepted statements.
+    pub lines: Vec<usize>,
+    pub reason: String,
 }
 
 impl LintReport {
@@ -1121,6 +1133,20 @@ impl Report for LintReport {
                 format!("{} finding(s)", self.findings.len())
             }
         );
+        let accepted: String = self
+            .accepted
+            .iter()
+            .map(|a| {
+                format!(
+                    "\naccepted: {} [{}]: {} statement(s) — {}",
+                    a.file,
+                    a.rule,
+                    a.lines.len(),
+                    a.reason
+                )
+            })
+            .collect();
+        let summary = format!("{summary}{accepted}");
         if self.findings.is_empty() {
             return summary;
         }
@@ -1251,6 +1277,7 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         statements: 0,
         rules: rules.len(),
         findings: Vec::new(),
+        accepted: Vec::new(),
     };
     for migration in set.resolve(&engine) {
         for script in [&migration.up, &migration.down] {
@@ -1271,6 +1298,22 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
 /// The locking and compatibility hazards of an up script (PostgreSQL; [`safety`]).
 fn safety_findings(script: &Script, report: &mut LintReport) {
     for hazard in safety::check(script) {
+        if let Some(reason) = hazard.accepted {
+            match report
+                .accepted
+                .iter_mut()
+                .find(|a| a.file == hazard.file && a.rule == hazard.rule)
+            {
+                Some(entry) => entry.lines.push(hazard.line),
+                None => report.accepted.push(Accepted {
+                    file: hazard.file,
+                    rule: hazard.rule,
+                    lines: vec![hazard.line],
+                    reason,
+                }),
+            }
+            continue;
+        }
         report.findings.push(Finding {
             file: hazard.file,
             line: hazard.line,
@@ -1424,6 +1467,7 @@ mod tests {
             statements: 0,
             rules: 0,
             findings: Vec::new(),
+            accepted: Vec::new(),
         };
         let script = Script {
             file: "x.sql".into(),
@@ -1540,6 +1584,7 @@ mod tests {
                 reason: "r",
                 source: "s",
             }],
+            accepted: Vec::new(),
         };
         assert_eq!(report.exit_status(), ExitStatus::Findings);
         assert!(report.render_table().contains("m/0001_a/up.sql:7"));

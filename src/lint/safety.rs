@@ -37,6 +37,22 @@ pub struct Hazard {
     pub table: String,
     pub message: &'static str,
     pub help: &'static str,
+    /// The reason the file gives for accepting this rule (`-- arcdb:safety-accept`).
+    pub accepted: Option<String>,
+}
+
+/// The rules a script accepts, with the reason its author gives: every comment line
+/// `-- arcdb:safety-accept <rule>: <reason>`. A directive without a reason accepts nothing.
+pub fn accepted_rules(sql: &str) -> Vec<(String, String)> {
+    sql.lines()
+        .filter_map(|line| line.trim().strip_prefix("--"))
+        .filter_map(|comment| comment.trim().strip_prefix("arcdb:safety-accept"))
+        .filter_map(|rest| {
+            let (rule, reason) = rest.split_once(':')?;
+            let (rule, reason) = (rule.trim(), reason.trim());
+            (!rule.is_empty() && !reason.is_empty()).then(|| (rule.to_string(), reason.to_string()))
+        })
+        .collect()
 }
 
 struct RuleText {
@@ -105,6 +121,7 @@ pub fn check(script: &Script) -> Vec<Hazard> {
         .iter()
         .filter_map(|(_, tokens)| created_table(sql, tokens))
         .collect();
+    let accepted = accepted_rules(sql);
     let mut out = Vec::new();
     for (statement, tokens) in &statements {
         let mut flag = |rule: &RuleText, line: usize, table: &str| {
@@ -117,6 +134,10 @@ pub fn check(script: &Script) -> Vec<Hazard> {
                 statement: first_words(&statement.text),
                 message: rule.message,
                 help: rule.help,
+                accepted: accepted
+                    .iter()
+                    .find(|(name, _)| name == rule.rule)
+                    .map(|(_, reason)| reason.clone()),
             })
         };
         let w = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, word));
@@ -194,10 +215,11 @@ fn created_table(sql: &str, tokens: &[Token]) -> Option<String> {
     if !tokens.first()?.is_word(sql, "CREATE") {
         return None;
     }
+    // CREATE [UNLOGGED|TEMP] TABLE … / CREATE MATERIALIZED VIEW …: both can carry indexes.
     let table = tokens
         .iter()
         .take(4)
-        .position(|t| t.is_word(sql, "TABLE"))?;
+        .position(|t| t.is_word(sql, "TABLE") || t.is_word(sql, "VIEW"))?;
     let mut at = table + 1;
     if tokens.get(at).is_some_and(|t| t.is_word(sql, "IF")) {
         at += 3;
@@ -335,5 +357,40 @@ mod tests {
                    ALTER TABLE tasks ADD CONSTRAINT u UNIQUE USING INDEX tasks_u;\n\
                    SELECT 'ALTER TABLE tasks RENAME TO x';\n";
         assert_eq!(rules(sql), vec![]);
+    }
+
+    #[test]
+    fn an_index_on_a_materialized_view_of_the_same_script_passes() {
+        let sql = "CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a;\n\
+                   CREATE UNIQUE INDEX mv_a ON mv (a);\n";
+        assert_eq!(rules(sql), vec![]);
+    }
+
+    #[test]
+    fn an_accepted_rule_is_reported_with_its_reason_and_only_that_rule() {
+        let sql =
+            "-- arcdb:safety-accept require-concurrent-index-creation: runs once, in a window\n\
+                   -- arcdb:safety-accept changing-column-type:\n\
+                   CREATE INDEX tasks_a ON tasks (a);\n\
+                   ALTER TABLE tasks ALTER COLUMN c TYPE bigint;\n";
+        let hazards = check(&Script {
+            file: "m/0007_x/up.sql".into(),
+            sql: sql.into(),
+        });
+        let seen: Vec<(&str, Option<&str>)> = hazards
+            .iter()
+            .map(|h| (h.rule, h.accepted.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "require-concurrent-index-creation",
+                    Some("runs once, in a window")
+                ),
+                // a directive without a reason accepts nothing
+                ("changing-column-type", None),
+            ]
+        );
     }
 }

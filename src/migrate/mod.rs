@@ -393,6 +393,27 @@ async fn safety_check(db: &Db, migrations: &[&Resolved], strict: bool) -> anyhow
             }
         }
     }
+    // Accepted hazards are said once per file and rule, with the author's reason; the rest one
+    // by one. Only the unaccepted ones are refused by --strict.
+    let (accepted, errors): (Vec<_>, Vec<_>) =
+        errors.into_iter().partition(|h| h.accepted.is_some());
+    let mut said: Vec<(&str, &str)> = Vec::new();
+    for h in &accepted {
+        if said.contains(&(h.file.as_str(), h.rule)) {
+            continue;
+        }
+        said.push((h.file.as_str(), h.rule));
+        let count = accepted
+            .iter()
+            .filter(|o| o.file == h.file && o.rule == h.rule)
+            .count();
+        crate::output::notice(format!(
+            "safety: {} [{}]: {count} statement(s) on existing tables, accepted by the migration: {}",
+            h.file,
+            h.rule,
+            h.accepted.as_deref().unwrap_or_default()
+        ));
+    }
     for h in &errors {
         crate::output::notice(format!(
             "safety: {}:{}: {} [{}]: {}; safe form: {}",
