@@ -22,8 +22,9 @@ Examples:
 /// arcdb — migrations, tenant-isolation proofs and analytics views for the ArcDesk database.
 ///
 /// arcdb embeds ArcDesk's versioned SQL migrations (extensions, schema, triggers, row-level
-/// security, materialized views) and applies them to any PostgreSQL 13+ or CockroachDB
-/// database, or to a local PostgreSQL it manages when no database is named.
+/// security, materialized views) and applies them to any PostgreSQL 14–18 (the supported
+/// majors, tested) or CockroachDB database, or to a local PostgreSQL it manages when no database
+/// is named.
 #[derive(Debug, Parser)]
 #[command(name = "arcdb", version, after_long_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
@@ -34,42 +35,49 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading of the options every subcommand accepts, listed after its own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Connection string, URL (postgresql://user@host:5432/db?sslmode=require) or key=value
     /// (host=db user=app dbname=arcdesk). Takes precedence over DATABASE_URL and profiles.
     /// Prefer DATABASE_URL or a profile for passwords: command lines are visible to other users.
-    #[arg(long, global = true, value_name = "DSN")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "DSN")]
     pub dsn: Option<String>,
 
     /// Profile of the configuration file to use (see config.example.toml).
-    #[arg(long, global = true, env = "ARCDB_PROFILE", value_name = "NAME")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "ARCDB_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Configuration file with connection profiles.
-    #[arg(
-        long,
-        global = true,
-        env = "ARCDB_CONFIG",
-        value_name = "FILE",
-        default_value = "arcdb.toml"
-    )]
-    pub config: PathBuf,
+    /// Configuration file with connection profiles [default: arcdb.toml in the current
+    /// directory or the nearest parent, else $XDG_CONFIG_HOME/arcdb/arcdb.toml
+    /// (~/.config/arcdb/arcdb.toml)].
+    #[arg(long, global = true, help_heading = GLOBAL, env = "ARCDB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Seconds to wait for a connection (TCP, TLS and authentication together); 0 waits
     /// without limit, like libpq's connect_timeout=0. Default: the connection string's
     /// connect_timeout, else the profile's, else 10.
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "SECS")]
     pub connect_timeout: Option<u64>,
 
     /// Output format of the report on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
     /// Directory with the PostgreSQL server binaries (initdb, pg_ctl) for the local default
     /// database; found automatically when omitted.
-    #[arg(long, global = true, env = "ARCDB_PG_BIN", value_name = "DIR")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "ARCDB_PG_BIN", value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+
+    /// Print nothing on stderr but errors (no notices, no progress).
+    #[arg(long, short = 'q', global = true, help_heading = GLOBAL, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say what is routine (e.g. which local server a command uses).
+    #[arg(long, short = 'v', global = true, help_heading = GLOBAL)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +88,9 @@ pub enum Command {
     /// exactly once and the other runs wait, then find nothing to do. Refuses (exit 4) when an
     /// applied migration's checksum differs from the embedded one or an applied version is
     /// unknown to this binary.
+    #[command(
+        after_help = "Examples:\n  arcdb up                          # the local database\n  DATABASE_URL=postgresql://migrator@db/arcdesk arcdb up\n  arcdb up --to 3 --dry-run          # what would run, change nothing\n  arcdb up --source ./migrations     # a migration under development"
+    )]
     Up(UpArgs),
 
     /// List every migration with its state (applied, pending, drifted or unknown) and compare
@@ -87,6 +98,9 @@ pub enum Command {
     ///
     /// Exit code: 0 up to date, 3 migrations pending, 4 drift (a changed or unknown migration,
     /// or a live schema that differs: each difference is listed).
+    #[command(
+        after_help = "Examples:\n  arcdb status\n  arcdb status --no-live\n  arcdb --profile staging status --format json"
+    )]
     Status(StatusArgs),
 
     /// Undo migrations newest first down to a version (0 removes the whole schema).
@@ -94,6 +108,9 @@ pub enum Command {
     /// Each down script runs in one transaction together with the removal of its history
     /// record. Dropping tables destroys data: arcdb asks on a terminal and requires --yes
     /// otherwise.
+    #[command(
+        after_help = "Examples:\n  arcdb rollback --to 4 --dry-run    # what would be undone\n  arcdb rollback --to 4              # asks on a terminal\n  arcdb rollback --to 0 --yes        # in a script: the whole schema"
+    )]
     Rollback(RollbackArgs),
 
     /// Create the next migration directory (NNNN_name/ with up.sql and down.sql templates) in
@@ -101,10 +118,16 @@ pub enum Command {
     New(NewArgs),
 
     /// Load the sample organizations (idempotent), or generate volume with --scale.
+    #[command(
+        after_help = "Examples:\n  arcdb seed                         # the sample organizations\n  arcdb seed --scale --orgs 1000 --tasks 1000000 --seed 7"
+    )]
     Seed(SeedArgs),
 
     /// Prove that no tenant can read or write another tenant's rows (exit 5 on any finding).
     #[command(name = "verify-rls")]
+    #[command(
+        after_help = "Examples:\n  arcdb verify-rls\n  arcdb verify-rls --format junit > rls.xml   # for CI test reporters\n  arcdb verify-rls --static-only              # the catalog audit only"
+    )]
     VerifyRls(VerifyRlsArgs),
 
     /// Refresh the analytics materialized views, concurrently where possible.
@@ -113,6 +136,9 @@ pub enum Command {
     /// is populated and has a usable unique index, plainly otherwise, saying why. Every attempt
     /// is recorded in arcdb.refresh_log. Exit code: 0 all refreshed, 5 some view failed (the
     /// others are still refreshed), 2 bad view name or timeout (nothing refreshed).
+    #[command(
+        after_help = "Examples:\n  arcdb refresh --dry-run\n  arcdb refresh mv_org_cost_summary --lock-timeout 5 --statement-timeout 600"
+    )]
     Refresh(RefreshArgs),
 
     /// List the managed materialized views with size, rows and last refresh.
@@ -121,9 +147,13 @@ pub enum Command {
     /// small, else estimated), size, whether it is populated and can be refreshed concurrently,
     /// the latest refresh recorded in arcdb.refresh_log and its age, and the tenant-facing view
     /// that tenants read it through.
+    #[command(after_help = "Examples:\n  arcdb views\n  arcdb views --format json")]
     Views,
 
     /// Report statements a target engine does not support, with file and line.
+    #[command(
+        after_help = "Examples:\n  arcdb lint --engine cockroachdb\n  arcdb lint --engine postgres --source ./migrations --format junit > lint.xml"
+    )]
     Lint(LintArgs),
 
     /// Take over the ArcDesk database deployed by Alembic revision 001_multi_tenant.
@@ -140,6 +170,9 @@ pub enum Command {
     Adopt(AdoptArgs),
 
     /// Manage the local PostgreSQL that arcdb uses when no database is named.
+    #[command(
+        after_help = "Environment:\n  ARCDB_LOCAL_DIR   directory of the local cluster (default /var/lib/arcdb/local as root,\n                    else $XDG_DATA_HOME/arcdb/local or ~/.local/share/arcdb/local)\n  ARCDB_LOCAL_PORT  port of its unix socket (default 54329)\n  ARCDB_PG_BIN      PostgreSQL server binaries (same as --pg-bin)\n\nExamples:\n  arcdb local start\n  psql \"$(arcdb local dsn)\"\n  arcdb local psql --tenant acme     # a session as tenant acme sees the data\n  arcdb local destroy --yes"
+    )]
     Local(LocalArgs),
 
     /// Record the history of a database whose schema is version N's but that has no arcdb
@@ -157,7 +190,18 @@ pub enum Command {
     /// Write the migration set in another tool's layout (refinery: V{n}__{name}.sql).
     Export(ExportArgs),
 
+    /// Write the man pages (arcdb.1 and one per subcommand) into a directory.
+    #[command(after_help = "Example:\n  arcdb man /usr/local/share/man/man1 && man arcdb-up")]
+    Man {
+        /// Directory to write the pages into (created if missing).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+
     /// Print a shell completion script.
+    #[command(
+        after_help = "Examples (install):\n  bash: arcdb completions bash > ~/.local/share/bash-completion/completions/arcdb\n  zsh:  arcdb completions zsh > ~/.zfunc/_arcdb   (fpath+=~/.zfunc; autoload -U compinit; compinit)\n  fish: arcdb completions fish > ~/.config/fish/completions/arcdb.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -448,8 +492,8 @@ pub struct LintArgs {
     #[arg(long, value_enum)]
     pub engine: LintEngine,
 
-    /// Engine version to check for, e.g. 25.3 or 14 (default: PostgreSQL 13, the oldest
-    /// supported, so a migration that lints clean runs on every major; CockroachDB 26.2).
+    /// Engine version to check for, e.g. 25.3 or 14 (default: PostgreSQL 14, the oldest
+    /// of the supported 14–18, so a migration that lints clean runs on every major; CockroachDB 26.2).
     #[arg(long, value_name = "X.Y")]
     pub engine_version: Option<String>,
 
@@ -487,7 +531,7 @@ pub struct LocalArgs {
     pub action: LocalCommand,
 }
 
-#[derive(Debug, Subcommand, Clone, Copy)]
+#[derive(Debug, Subcommand, Clone)]
 pub enum LocalCommand {
     /// Create the local cluster on first use and start it.
     Start,
@@ -495,10 +539,33 @@ pub enum LocalCommand {
     Stop,
     /// Show where the local cluster lives and whether it runs.
     Status,
-    /// Print the local database's connection string.
-    Dsn,
-    /// Stop the local cluster and delete its data directory.
-    Destroy,
+    /// Print the local database's connection string (with --tenant: a tenant session's).
+    Dsn {
+        /// A session as this organization (id or slug): the login role arcdesk_dev_tenant, a
+        /// member of arcdesk_tenant (created on first use, never a superuser), with
+        /// app.current_org_id set, so it sees what that tenant sees.
+        #[arg(long, value_name = "ORG")]
+        tenant: Option<String>,
+    },
+    /// Open psql on the local database (with --tenant: as that tenant, see `local dsn`).
+    Psql {
+        /// A session as this organization (id or slug), as for `local dsn --tenant`.
+        #[arg(long, value_name = "ORG")]
+        tenant: Option<String>,
+        /// Arguments passed on to psql (after --), e.g. -- -c 'SELECT count(*) FROM tasks'.
+        #[arg(last = true, value_name = "PSQL_ARGS")]
+        args: Vec<String>,
+    },
+    /// Stop the local cluster and delete what arcdb created: its data directory, log and socket.
+    ///
+    /// Only a cluster arcdb created is removed (it leaves a .arcdb-cluster marker; clusters of
+    /// earlier versions are recognised by arcdb's pg_hba.conf); anything else in the directory
+    /// is kept. Asks on a terminal; --yes is required otherwise.
+    Destroy {
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 impl From<LocalCommand> for crate::local::LocalAction {
@@ -508,8 +575,8 @@ impl From<LocalCommand> for crate::local::LocalAction {
             LocalCommand::Start => LocalAction::Start,
             LocalCommand::Stop => LocalAction::Stop,
             LocalCommand::Status => LocalAction::Status,
-            LocalCommand::Dsn => LocalAction::Dsn,
-            LocalCommand::Destroy => LocalAction::Destroy,
+            LocalCommand::Dsn { .. } | LocalCommand::Psql { .. } => LocalAction::Dsn,
+            LocalCommand::Destroy { .. } => LocalAction::Destroy,
         }
     }
 }

@@ -1,13 +1,17 @@
 //! Which database a command talks to: `--dsn`, then `DATABASE_URL`, then a profile of
 //! `arcdb.toml`, then the local default server. Passwords never come from the file.
+//!
+//! `arcdb.toml` is found the way cargo and git find theirs: `--config`/`ARCDB_CONFIG` when given,
+//! else the current directory and then each parent, else `$XDG_CONFIG_HOME/arcdb/arcdb.toml`
+//! (`~/.config/arcdb/arcdb.toml`). Running from a subdirectory targets the same profile.
 
 use crate::cli::GlobalArgs;
 use crate::db::Dsn;
 use crate::error::Refusal;
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The parsed configuration file.
@@ -35,9 +39,16 @@ pub struct VerifyRlsConfig {
     pub root_key: Option<String>,
 }
 
-/// The `[verify_rls]` section of the configuration file (empty without a file).
+/// The `[verify_rls]` section of the configuration file found like `resolve` finds it (empty
+/// without a file).
 pub fn verify_rls(global: &GlobalArgs) -> anyhow::Result<VerifyRlsConfig> {
-    Ok(load_file(&global.config, false)?.verify_rls)
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env = |name: &str| std::env::var(name).ok();
+    let explicit = global.config.as_deref();
+    match find_config(explicit, &cwd, &env) {
+        Some(path) => Ok(load_file(&path, explicit.is_some())?.verify_rls),
+        None => Ok(VerifyRlsConfig::default()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,19 +93,105 @@ pub enum Target {
     Local { connect_timeout: Duration },
 }
 
+/// Which configuration file and profile a command used, and where its database came from
+/// (`arcdb status` reports it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigUsed {
+    /// The arcdb.toml read (None: none found or needed).
+    pub file: Option<String>,
+    /// The profile used (None: the database came from elsewhere).
+    pub profile: Option<String>,
+    /// `--dsn`, `DATABASE_URL`, `profile 'x'` or `local server`.
+    pub database_from: String,
+}
+
+/// A report together with the configuration it was made with (`arcdb status`).
+#[derive(Debug, Serialize)]
+pub struct WithConfig<R> {
+    #[serde(flatten)]
+    pub report: R,
+    pub config: ConfigUsed,
+}
+
+impl<R: crate::output::Report> crate::output::Report for WithConfig<R> {
+    fn render_table(&self) -> String {
+        let mut text = self.report.render_table();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let file = self.config.file.as_deref().unwrap_or("none found");
+        text.push_str(&format!(
+            "Configuration: {file}; profile: {}; database from {}\n",
+            self.config.profile.as_deref().unwrap_or("none"),
+            self.config.database_from
+        ));
+        text
+    }
+    fn render_junit(&self) -> Option<String> {
+        self.report.render_junit()
+    }
+    fn exit_status(&self) -> crate::error::ExitStatus {
+        self.report.exit_status()
+    }
+}
+
 /// Seconds to wait for a connection when nothing says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Resolve the target from flags, environment and the configuration file.
-pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Target> {
-    resolve_with(global, |name| std::env::var(name).ok())
+pub fn resolve(global: &GlobalArgs) -> anyhow::Result<(Target, ConfigUsed)> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    resolve_in(global, &cwd, |name| std::env::var(name).ok())
 }
 
-/// As `resolve`, with the environment injected (tests).
-pub fn resolve_with(
+/// The configuration file to read: the explicit one, else the nearest `arcdb.toml` from `cwd`
+/// upwards, else the user's (`$XDG_CONFIG_HOME` or `~/.config`). None when there is none.
+pub fn find_config(
+    explicit: Option<&Path>,
+    cwd: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(found) = cwd
+        .ancestors()
+        .map(|dir| dir.join("arcdb.toml"))
+        .find(|p| p.is_file())
+    {
+        return Some(found);
+    }
+    let config_home = env("XDG_CONFIG_HOME")
+        .filter(|d| Path::new(d).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(config_home.join("arcdb/arcdb.toml")).filter(|p| p.is_file())
+}
+
+/// As `resolve`, from directory `cwd` with the environment injected.
+pub fn resolve_in(
     global: &GlobalArgs,
+    cwd: &Path,
     env: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<Target> {
+) -> anyhow::Result<(Target, ConfigUsed)> {
+    let target = resolve_target(global, cwd, &env)?;
+    Ok(target)
+}
+
+fn resolve_target(
+    global: &GlobalArgs,
+    cwd: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(Target, ConfigUsed)> {
+    let used = |file: Option<&Path>, profile: Option<&str>, from: &str| ConfigUsed {
+        file: file.map(|p| p.display().to_string()),
+        profile: profile.map(String::from),
+        database_from: from.to_string(),
+    };
     // The most specific word wins: the flag of this run, the connection string's own
     // connect_timeout, the profile's, then the default.
     let flag = global.connect_timeout.map(Duration::from_secs);
@@ -113,28 +210,61 @@ pub fn resolve_with(
         dsn
     };
     if let Some(text) = &global.dsn {
+        refuse_empty(
+            text,
+            "--dsn is empty: give a connection string, or leave the flag out",
+        )?;
         let dsn = Dsn::parse(text).context("--dsn")?;
-        return Ok(Target::Remote {
-            connect_timeout: timeout_for(&dsn, None),
-            dsn: Box::new(with_env_password(dsn)),
-            origin: Origin::Flag,
-        });
+        return Ok((
+            Target::Remote {
+                connect_timeout: timeout_for(&dsn, None),
+                dsn: Box::new(with_env_password(dsn)),
+                origin: Origin::Flag,
+            },
+            used(None, None, "--dsn"),
+        ));
     }
-    if let Some(text) = env("DATABASE_URL").filter(|s| !s.trim().is_empty()) {
+    // Set but empty is a mistake (a CI secret that is missing), never "no database named":
+    // falling back to the local server would make `up` and `verify-rls` succeed on nothing.
+    if let Some(text) = env("DATABASE_URL") {
+        refuse_empty(
+            &text,
+            "DATABASE_URL is set but empty (a missing secret?): set it to a connection string, or unset it to use a profile or the local server",
+        )?;
         let dsn = Dsn::parse(&text).context("DATABASE_URL")?;
-        return Ok(Target::Remote {
-            connect_timeout: timeout_for(&dsn, None),
-            dsn: Box::new(with_env_password(dsn)),
-            origin: Origin::Env,
-        });
+        return Ok((
+            Target::Remote {
+                connect_timeout: timeout_for(&dsn, None),
+                dsn: Box::new(with_env_password(dsn)),
+                origin: Origin::Env,
+            },
+            used(None, None, "DATABASE_URL"),
+        ));
     }
-    let file = load_file(&global.config, global.profile.is_some())?;
-    let Some(name) = global.profile.clone().or(file.default_profile.clone()) else {
-        return Ok(Target::Local {
-            connect_timeout: flag.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-        });
+    let explicit = global.config.as_deref();
+    let found = find_config(explicit, cwd, env);
+    let file = match &found {
+        Some(path) => load_file(path, global.profile.is_some() || explicit.is_some())?,
+        None if global.profile.is_some() => {
+            return Err(Refusal::usage(format!(
+                "--profile {}: no arcdb.toml in {} or its parents, nor in ~/.config/arcdb/ (name one with --config; see config.example.toml)",
+                global.profile.as_deref().unwrap_or_default(),
+                cwd.display()
+            ))
+            .into())
+        }
+        None => ConfigFile::default(),
     };
-    let path = global.config.display();
+    let Some(name) = global.profile.clone().or(file.default_profile.clone()) else {
+        return Ok((
+            Target::Local {
+                connect_timeout: flag.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            },
+            used(found.as_deref(), None, "local server"),
+        ));
+    };
+    let config_path = found.clone().unwrap_or_default();
+    let path = config_path.display();
     let profile = file.profiles.get(&name).ok_or_else(|| {
         let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
         Refusal::usage(format!(
@@ -146,6 +276,10 @@ pub fn resolve_with(
             }
         ))
     })?;
+    refuse_empty(
+        &profile.dsn,
+        &format!("profile '{name}' in {path} has an empty dsn: set dsn to a connection string"),
+    )?;
     let mut dsn =
         Dsn::parse(&profile.dsn).with_context(|| format!("profile '{name}' in {path}"))?;
     if dsn.has_password() {
@@ -163,11 +297,27 @@ pub fn resolve_with(
         dsn.set_password(&password);
     }
     let connect_timeout = timeout_for(&dsn, profile.connect_timeout);
-    Ok(Target::Remote {
-        dsn: Box::new(with_env_password(dsn)),
-        origin: Origin::Profile(name),
-        connect_timeout,
-    })
+    let report = used(
+        found.as_deref(),
+        Some(&name),
+        &Origin::Profile(name.clone()).to_string(),
+    );
+    Ok((
+        Target::Remote {
+            dsn: Box::new(with_env_password(dsn)),
+            origin: Origin::Profile(name),
+            connect_timeout,
+        },
+        report,
+    ))
+}
+
+/// A set-but-blank connection string is bad input (exit 2), not an absent one.
+fn refuse_empty(text: &str, message: &str) -> anyhow::Result<()> {
+    if text.trim().is_empty() {
+        return Err(Refusal::usage(message).into());
+    }
+    Ok(())
 }
 
 fn load_file(path: &Path, required: bool) -> anyhow::Result<ConfigFile> {
@@ -191,7 +341,23 @@ mod tests {
     use crate::output::Format;
     use std::path::PathBuf;
 
-    fn args(dsn: Option<&str>, profile: Option<&str>, config: PathBuf) -> GlobalArgs {
+    /// Resolve from an empty directory (no arcdb.toml above it in a temp dir, no HOME).
+    fn resolve_with(
+        global: &GlobalArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Target> {
+        let cwd = tempfile::tempdir().unwrap();
+        let env = |k: &str| {
+            if k == "HOME" || k == "XDG_CONFIG_HOME" {
+                None
+            } else {
+                env(k)
+            }
+        };
+        resolve_in(global, cwd.path(), env).map(|(target, _)| target)
+    }
+
+    fn args(dsn: Option<&str>, profile: Option<&str>, config: Option<PathBuf>) -> GlobalArgs {
         GlobalArgs {
             dsn: dsn.map(String::from),
             profile: profile.map(String::from),
@@ -199,6 +365,8 @@ mod tests {
             connect_timeout: None,
             format: Format::Table,
             pg_bin: None,
+            quiet: false,
+            verbose: false,
         }
     }
 
@@ -220,7 +388,7 @@ mod tests {
             _ => None,
         };
         let flag = resolve_with(
-            &args(Some("postgresql://flag@f/db"), None, path.clone()),
+            &args(Some("postgresql://flag@f/db"), None, Some(path.clone())),
             env,
         )
         .unwrap();
@@ -231,7 +399,7 @@ mod tests {
                 ..
             }
         ));
-        let from_env = resolve_with(&args(None, Some("staging"), path.clone()), env).unwrap();
+        let from_env = resolve_with(&args(None, Some("staging"), Some(path.clone())), env).unwrap();
         assert!(matches!(
             from_env,
             Target::Remote {
@@ -240,19 +408,49 @@ mod tests {
             }
         ));
         let no_url = |k: &str| if k == "DATABASE_URL" { None } else { env(k) };
-        match resolve_with(&args(None, Some("staging"), path.clone()), no_url).unwrap() {
+        match resolve_with(&args(None, Some("staging"), Some(path.clone())), no_url).unwrap() {
             Target::Remote { dsn, origin, .. } => {
                 assert_eq!(origin, Origin::Profile("staging".into()));
                 assert!(dsn.has_password());
             }
             other => panic!("{other:?}"),
         }
-        let none = resolve_with(
-            &args(None, None, PathBuf::from("/nonexistent/arcdb.toml")),
-            no_url,
-        )
-        .unwrap();
+        let none = resolve_with(&args(None, None, None), no_url).unwrap();
         assert!(matches!(none, Target::Local { .. }));
+    }
+
+    #[test]
+    fn empty_connection_strings_are_refused_not_taken_as_absent() {
+        let (_d, path) = write_config("default_profile = \"ci\"\n[profiles.ci]\ndsn = \"  \"\n");
+        let nowhere: Option<PathBuf> = None;
+        for (blank, needle) in [
+            ("", "DATABASE_URL is set but empty"),
+            (" \t\n", "DATABASE_URL"),
+        ] {
+            let env = |k: &str| (k == "DATABASE_URL").then(|| blank.to_string());
+            let err = resolve_with(&args(None, None, nowhere.clone()), env).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{err:#}");
+            assert_eq!(
+                crate::error::exit_status_of(&err),
+                crate::error::ExitStatus::Usage
+            );
+        }
+        let none = |_: &str| None;
+        let err = resolve_with(&args(Some(" "), None, nowhere.clone()), none).unwrap_err();
+        assert!(format!("{err:#}").contains("--dsn is empty"), "{err:#}");
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        let err = resolve_with(&args(None, None, Some(path)), none).unwrap_err();
+        assert!(format!("{err:#}").contains("empty dsn"), "{err:#}");
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
+        // Nothing at all names a database: the local server.
+        let local = resolve_with(&args(None, None, nowhere), none).unwrap();
+        assert!(matches!(local, Target::Local { .. }));
     }
 
     #[test]
@@ -266,7 +464,8 @@ mod tests {
             ("ci", "$NOPE"),
             ("qa", "no profile 'qa'"),
         ] {
-            let err = resolve_with(&args(None, Some(profile), path.clone()), none).unwrap_err();
+            let err =
+                resolve_with(&args(None, Some(profile), Some(path.clone())), none).unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{err:#}");
             assert!(!format!("{err:#}").contains("leaked"));
             assert_eq!(
@@ -275,10 +474,70 @@ mod tests {
             );
         }
         let missing = resolve_with(
-            &args(None, Some("x"), PathBuf::from("/nonexistent.toml")),
+            &args(None, Some("x"), Some(PathBuf::from("/nonexistent.toml"))),
             none,
         )
         .unwrap_err();
         assert!(format!("{missing:#}").contains("/nonexistent.toml"));
+    }
+
+    #[test]
+    fn the_nearest_arcdb_toml_upwards_then_the_user_config() {
+        let tree = tempfile::tempdir().unwrap();
+        let repo = tree.path().join("repo");
+        let deep = repo.join("src/nested");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(
+            repo.join("arcdb.toml"),
+            "default_profile = \"dev\"\n[profiles.dev]\ndsn = \"host=dev-db dbname=arcdesk\"\n",
+        )
+        .unwrap();
+        let home = tree.path().join("home");
+        std::fs::create_dir_all(home.join(".config/arcdb")).unwrap();
+        std::fs::write(
+            home.join(".config/arcdb/arcdb.toml"),
+            "default_profile = \"mine\"\n[profiles.mine]\ndsn = \"host=my-db\"\n",
+        )
+        .unwrap();
+        let home_text = home.display().to_string();
+        let env = |k: &str| (k == "HOME").then(|| home_text.clone());
+        let (target, used) = resolve_in(&args(None, None, None), &deep, env).unwrap();
+        assert!(
+            matches!(target, Target::Remote { origin: Origin::Profile(ref p), .. } if p == "dev")
+        );
+        assert_eq!(
+            used.file,
+            Some(repo.join("arcdb.toml").display().to_string())
+        );
+        assert_eq!(used.profile.as_deref(), Some("dev"));
+        // Outside the repository: the user's file.
+        let elsewhere = tree.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let (_, used) = resolve_in(&args(None, None, None), &elsewhere, env).unwrap();
+        assert_eq!(used.profile.as_deref(), Some("mine"));
+        assert!(used.file.unwrap().ends_with(".config/arcdb/arcdb.toml"));
+        // XDG_CONFIG_HOME wins over ~/.config; an explicit --config over both.
+        let xdg = tree.path().join("xdg");
+        std::fs::create_dir_all(xdg.join("arcdb")).unwrap();
+        std::fs::write(xdg.join("arcdb/arcdb.toml"), "").unwrap();
+        let xdg_text = xdg.display().to_string();
+        let env2 = |k: &str| match k {
+            "HOME" => Some(home_text.clone()),
+            "XDG_CONFIG_HOME" => Some(xdg_text.clone()),
+            _ => None,
+        };
+        let (target, used) = resolve_in(&args(None, None, None), &elsewhere, env2).unwrap();
+        assert!(matches!(target, Target::Local { .. }));
+        assert!(used.file.unwrap().starts_with(&xdg_text));
+        let explicit = Some(repo.join("arcdb.toml"));
+        let (_, used) = resolve_in(&args(None, None, explicit), &elsewhere, env2).unwrap();
+        assert_eq!(used.profile.as_deref(), Some("dev"));
+        // An explicit file that does not exist is an error, not "no file".
+        let missing = Some(tree.path().join("nope.toml"));
+        let err = resolve_in(&args(None, None, missing), &elsewhere, env2).unwrap_err();
+        assert_eq!(
+            crate::error::exit_status_of(&err),
+            crate::error::ExitStatus::Usage
+        );
     }
 }

@@ -154,6 +154,11 @@ impl Dsn {
         self.config.get_dbname()
     }
 
+    /// The role the connection logs in as (named in permission errors).
+    pub fn user(&self) -> Option<&str> {
+        self.config.get_user()
+    }
+
     /// The connection string without its password: `postgresql://user@host:port/db?sslmode=…`
     /// (socket directories go in a `host=` parameter, as libpq writes them).
     pub fn redacted(&self) -> String {

@@ -63,8 +63,11 @@ impl fmt::Display for Version {
     }
 }
 
-/// The oldest PostgreSQL arcdb's schema supports (gen_random_uuid() is core from 13).
-pub const MIN_POSTGRES: Version = Version::new(13, 0, 0);
+/// The oldest PostgreSQL arcdb supports: 13 fails (no contrib build to test `citext` on, and past
+/// its end of life), see docs/postgres-majors.md.
+pub const MIN_POSTGRES: Version = Version::new(14, 0, 0);
+/// The one statement of the supported PostgreSQL majors (README, --help, lint, docs).
+pub const SUPPORTED_POSTGRES: &str = "PostgreSQL 14–18";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Engine {
@@ -88,7 +91,7 @@ impl Engine {
                 (EngineKind::Postgres, rest.split_whitespace().next())
             } else {
                 return Err(Refusal::usage(format!(
-                "unsupported database engine '{}': arcdb supports PostgreSQL 13+ and CockroachDB",
+                "unsupported database engine '{}': arcdb supports PostgreSQL 14–18 and CockroachDB",
                 banner.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
             ))
                 .into());
@@ -103,8 +106,8 @@ impl Engine {
         };
         if kind == EngineKind::Postgres && version < MIN_POSTGRES {
             return Err(Refusal::usage(format!(
-                "PostgreSQL {} is not supported: arcdb needs PostgreSQL {}.0 or later",
-                version.major, MIN_POSTGRES.major
+                "PostgreSQL {} is not supported: arcdb supports {SUPPORTED_POSTGRES} (see docs/postgres-majors.md)",
+                version.major
             ))
             .into());
         }
@@ -149,7 +152,7 @@ impl Engine {
         self.kind == EngineKind::Postgres
     }
 
-    /// The features of [`SCHEMA_FEATURES`] this server lacks (empty on PostgreSQL 13+, which
+    /// The features of [`SCHEMA_FEATURES`] this server lacks (empty on PostgreSQL 14+, which
     /// has them all).
     pub fn missing_features(&self) -> Vec<&'static Feature> {
         SCHEMA_FEATURES
@@ -321,7 +324,9 @@ mod tests {
 
     #[test]
     fn missing_features_follow_the_version() {
-        let pg = Engine::detect("PostgreSQL 13.16 on x86_64").unwrap();
+        let pg = Engine::detect("PostgreSQL 14.13 on x86_64").unwrap();
+        let old = Engine::detect("PostgreSQL 13.16 on x86_64").unwrap_err();
+        assert!(format!("{old:#}").contains("PostgreSQL 14–18"), "{old:#}");
         assert!(pg.missing_features().is_empty());
         pg.require_schema_support().unwrap();
         assert!(crdb("25.3.0").missing_features().is_empty());

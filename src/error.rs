@@ -22,6 +22,8 @@ pub enum ExitStatus {
     /// `verify-rls`: no finding, but isolation was not verified everywhere (nothing to probe,
     /// probes or cases skipped, no tenant table, `--static-only`): never a pass.
     Inconclusive = 6,
+    /// Interrupted (Ctrl-C) and cleaned up: the shell's convention, 128 + SIGINT.
+    Interrupted = 130,
 }
 
 impl ExitStatus {
@@ -41,6 +43,12 @@ impl Refusal {
     pub fn usage(message: impl Into<String>) -> Self {
         Refusal {
             status: ExitStatus::Usage,
+            message: message.into(),
+        }
+    }
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Refusal {
+            status: ExitStatus::Interrupted,
             message: message.into(),
         }
     }
@@ -72,4 +80,101 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
 pub fn one_line(err: &anyhow::Error) -> String {
     let text = format!("{err:#}");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first line of a rendered clap error without its `error: ` prefix, with clap's tip
+/// appended: `unexpected argument '--bogus' found (tip: to pass '--bogus' as a value, use '-- --bogus')`.
+pub fn clap_message(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    match lines.find(|l| l.starts_with("tip:")) {
+        Some(tip) => format!("{first} ({tip})"),
+        None => first,
+    }
+}
+
+/// For a permission failure (SQLSTATE 42501: "permission denied for schema arcdb", "must be owner
+/// of table t"), what is missing and the statement that grants it, said for `role`.
+pub fn permission_hint(message: &str, role: &str) -> Option<String> {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    let after = |phrase: &[&str]| {
+        words
+            .windows(phrase.len() + 2)
+            .find(|w| w[..phrase.len()] == *phrase)
+            .map(|w| {
+                let kind = w[phrase.len()];
+                let name = w[phrase.len() + 1].trim_end_matches([':', ';', ',', '.']);
+                (kind.to_string(), name.trim_matches('"').to_string())
+            })
+    };
+    if let Some((kind, object)) = after(&["permission", "denied", "for"]) {
+        let grant = match kind.as_str() {
+            "schema" => format!("GRANT USAGE, CREATE ON SCHEMA {object} TO {role};"),
+            "table" | "view" | "materialized" => {
+                format!("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {object} TO {role};")
+            }
+            "sequence" => format!("GRANT USAGE, SELECT ON SEQUENCE {object} TO {role};"),
+            "function" | "procedure" => format!("GRANT EXECUTE ON FUNCTION {object} TO {role};"),
+            "database" => format!("GRANT CONNECT, CREATE ON DATABASE {object} TO {role};"),
+            _ => return Some(format!(
+                "role {role} lacks a privilege on {kind} {object}: grant it as the object's owner, or run arcdb as a role that has it"
+            )),
+        };
+        return Some(format!(
+            "role {role} lacks the privilege on {kind} {object}; as its owner or a superuser run: {grant} (or connect as the role that owns the schema)"
+        ));
+    }
+    if let Some((kind, object)) = after(&["must", "be", "owner", "of"]) {
+        return Some(format!(
+            "role {role} does not own {kind} {object}: run arcdb as its owner (the role that ran the migrations), or ALTER {} {object} OWNER TO {role};",
+            kind.to_uppercase()
+        ));
+    }
+    if message.contains("42501") {
+        return Some(format!(
+            "role {role} lacks a privilege (SQLSTATE 42501): run arcdb as the role that owns the schema, or grant the missing privilege to {role}"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_name_role_object_and_grant() {
+        let hint = permission_hint(
+            "db error: ERROR: permission denied for schema arcdb (SQLSTATE 42501)",
+            "app_ro",
+        )
+        .unwrap();
+        assert!(
+            hint.contains("role app_ro") && hint.contains("schema arcdb"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("GRANT USAGE, CREATE ON SCHEMA arcdb TO app_ro;"),
+            "{hint}"
+        );
+        let owner = permission_hint("must be owner of table tasks", "app").unwrap();
+        assert!(owner.contains("ALTER TABLE tasks OWNER TO app;"), "{owner}");
+        let table = permission_hint("permission denied for table organizations", "x").unwrap();
+        assert!(table.contains("ON TABLE organizations TO x"), "{table}");
+        assert_eq!(permission_hint("syntax error at or near", "x"), None);
+    }
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let rendered = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: arcdb up [OPTIONS]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_message(rendered),
+            "unexpected argument '--bogus' found (tip: to pass '--bogus' as a value, use '-- --bogus')"
+        );
+        assert_eq!(
+            clap_message("error: a value is required for '--to <VERSION>' but none was supplied\n\nFor more information, try '--help'.\n"),
+            "a value is required for '--to <VERSION>' but none was supplied"
+        );
+    }
 }

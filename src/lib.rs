@@ -12,8 +12,10 @@ pub mod error;
 pub mod lint;
 pub mod local;
 pub mod lock;
+pub mod manpages;
 pub mod migrate;
 pub mod output;
+pub mod progress;
 pub mod rls;
 pub mod seed;
 pub mod views;
@@ -32,23 +34,85 @@ use output::{emit, notice};
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
+/// The role the command connected as, for permission errors (set once connected).
+static CONNECTED_ROLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Run one parsed command line; the returned status is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    run_command(cli).await.map_err(|err| {
+        let Some(role) = CONNECTED_ROLE.get() else {
+            return err;
+        };
+        let text = error::one_line(&err);
+        match error::permission_hint(&text, role) {
+            // Permission failures are runtime failures (exit 1): the hint replaces nothing.
+            Some(hint) if error::exit_status_of(&err) == ExitStatus::Failure => {
+                anyhow::anyhow!("{text}; {hint}")
+            }
+            _ => err,
+        }
+    })
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
     let format = cli.global.format;
+    output::set_verbosity(if cli.global.quiet {
+        output::Verbosity::Quiet
+    } else if cli.global.verbose {
+        output::Verbosity::Verbose
+    } else {
+        output::Verbosity::Normal
+    });
+    // JUnit exists only for reports made of test cases: refuse before doing anything.
+    if format == output::Format::Junit
+        && !matches!(cli.command, Command::VerifyRls(_) | Command::Lint(_))
+    {
+        return Err(Refusal::usage(
+            "--format junit is only for verify-rls and lint (reports made of test cases); use table or json here",
+        )
+        .into());
+    }
     match cli.command {
+        Command::Man { dir } => emit(&manpages::write_man_pages(&dir)?, format),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "arcdb", &mut std::io::stdout());
             Ok(ExitStatus::Ok)
         }
+        Command::Local(cli::LocalArgs {
+            action: cli::LocalCommand::Psql { tenant, args },
+        }) => {
+            let server = local::LocalServer::from_env(cli.global.pg_bin.as_deref())?;
+            server.ensure_running()?;
+            let dsn = match tenant {
+                Some(org) => server.tenant_dsn(&org)?,
+                None => server.dsn(),
+            };
+            match server.exec_psql(&dsn, &args)? {}
+        }
+        Command::Local(cli::LocalArgs {
+            action: cli::LocalCommand::Dsn { tenant: Some(org) },
+        }) => {
+            let server = local::LocalServer::from_env(cli.global.pg_bin.as_deref())?;
+            server.ensure_running()?;
+            let dsn = server.tenant_dsn(&org)?;
+            let mut report = server.report(local::LocalAction::Dsn, format!("tenant {org}"));
+            report.dsn = dsn;
+            emit(&report, format)
+        }
         Command::Local(args) => {
-            let report = local::run_local(args.action.into(), cli.global.pg_bin.as_deref())?;
+            let yes = matches!(args.action, cli::LocalCommand::Destroy { yes: true });
+            let report =
+                local::run_local(args.action.into(), cli.global.pg_bin.as_deref(), |plan| {
+                    confirm_destroy(plan, yes)
+                })?;
             emit(&report, format)
         }
         Command::Status(args) => {
-            let db = connect(&cli.global).await?;
+            let (db, config) = connect_reporting(&cli.global).await?;
             let source = args.source.source.as_deref();
-            emit(&drift::status(&db, source, args.no_live).await?, format)
+            let report = drift::status(&db, source, args.no_live).await?;
+            emit(&config::WithConfig { report, config }, format)
         }
         Command::Up(args) => {
             let mut db = connect(&cli.global).await?;
@@ -200,7 +264,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 },
             };
             let db = connect(&cli.global).await?;
-            emit(&rls::verify(&db, &opts).await?, format)
+            let report = rls::verify(&db, &opts).await?;
+            // Remarks for people, not part of the report: stderr (JSON keeps them in `notes`).
+            for note in &report.notes {
+                notice(format!("note: {note}"));
+            }
+            emit(&report, format)
         }
         Command::Baseline(args) => {
             let mut db = connect(&cli.global).await?;
@@ -262,7 +331,13 @@ fn confirm_repair(drifted: &[repair::Rechecksum], yes: bool) -> anyhow::Result<b
 
 /// Resolve the target (starting the local server when no database is named) and connect.
 async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
-    match config::resolve(global)? {
+    Ok(connect_reporting(global).await?.0)
+}
+
+/// [`connect`], also saying which configuration file and profile were used.
+async fn connect_reporting(global: &GlobalArgs) -> anyhow::Result<(Db, config::ConfigUsed)> {
+    let (target, used) = config::resolve(global)?;
+    let db: Db = match target {
         Target::Remote {
             dsn,
             connect_timeout,
@@ -270,59 +345,98 @@ async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
         } => db::connect(&dsn, connect_timeout).await,
         Target::Local { connect_timeout } => {
             let server = local::LocalServer::from_env(global.pg_bin.as_deref())?;
-            let what = match server.ensure_running()? {
+            let ensured = server.ensure_running()?;
+            let what = match ensured {
                 local::Ensured::AlreadyRunning => "using",
                 local::Ensured::Started => "started",
                 local::Ensured::Initialized => "created and started",
             };
-            notice(format!(
+            let message = format!(
                 "no database named (--dsn, DATABASE_URL or a profile): {what} the local PostgreSQL in {}",
                 server.root().display()
-            ));
+            );
+            // Said once, when arcdb created the server; routine afterwards (--verbose).
+            if ensured == local::Ensured::Initialized {
+                notice(message);
+            } else {
+                output::detail(message);
+            }
             let dsn = Dsn::parse(&server.dsn())?;
             db::connect(&dsn, connect_timeout).await
         }
-    }
+    }?;
+    let _ = CONNECTED_ROLE.set(db.dsn().user().unwrap_or("postgres").to_string());
+    Ok((db, used))
 }
 
 /// Ask before dropping data: on a terminal, a typed "yes"; elsewhere `--yes` is required.
 fn confirm_rollback(plan: &migrate::RollbackPlan, yes: bool) -> anyhow::Result<bool> {
+    let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
+    confirm(
+        yes,
+        "rollback drops schema objects and their data: pass --yes to confirm when not on a terminal (or --dry-run to see the plan)",
+        || {
+            let total: i64 = plan.dropped_tables.iter().map(|(_, n)| n).sum();
+            let tables: Vec<String> = plan
+                .dropped_tables
+                .iter()
+                .map(|(t, n)| format!("{t} ({n} rows)"))
+                .collect();
+            format!(
+                "About to undo {} on {}:\n  {}\n{}",
+                if names.len() == 1 {
+                    "1 migration".to_string()
+                } else {
+                    format!("{} migrations", names.len())
+                },
+                plan.target,
+                names.join(", "),
+                if tables.is_empty() {
+                    "No table is dropped.".to_string()
+                } else {
+                    format!(
+                        "Dropped with their data, {total} rows in all (counted now): {}",
+                        tables.join(", ")
+                    )
+                }
+            )
+        },
+    )
+}
+
+/// Ask before `arcdb local destroy` deletes a cluster, listing what goes.
+fn confirm_destroy(plan: &local::DestroyPlan, yes: bool) -> anyhow::Result<bool> {
+    confirm(
+        yes,
+        &format!(
+            "local destroy deletes the local PostgreSQL cluster in {} and its data: pass --yes to confirm when not on a terminal",
+            plan.root.display()
+        ),
+        || {
+            let paths: Vec<String> = plan.paths.iter().map(|p| format!("  {}", p.display())).collect();
+            format!(
+                "About to {}delete the local PostgreSQL cluster{} ({} MB of data):\n{}",
+                if plan.running { "stop and " } else { "" },
+                if plan.legacy { " (created by an earlier arcdb)" } else { "" },
+                plan.data_bytes.div_ceil(1 << 20),
+                paths.join("\n")
+            )
+        },
+    )
+}
+
+/// The one confirmation of destructive commands: `yes` (the --yes flag) skips it; on a terminal
+/// the `describe`d plan is shown on stderr and a typed "yes" is required; elsewhere the command is
+/// refused (exit 2, nothing touched) with `refusal`.
+fn confirm(yes: bool, refusal: &str, describe: impl FnOnce() -> String) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Refusal::usage(
-            "rollback drops schema objects and their data: pass --yes to confirm when not on a terminal (or --dry-run to see the plan)",
-        )
-        .into());
+        return Err(Refusal::usage(refusal).into());
     }
-    let names: Vec<String> = plan.migrations.iter().map(|m| m.label()).collect();
     let mut err = std::io::stderr().lock();
-    let total: i64 = plan.dropped_tables.iter().map(|(_, n)| n).sum();
-    let tables: Vec<String> = plan
-        .dropped_tables
-        .iter()
-        .map(|(t, n)| format!("{t} ({n} rows)"))
-        .collect();
-    writeln!(
-        err,
-        "About to undo {} on {}:\n  {}\n{}",
-        if names.len() == 1 {
-            "1 migration".to_string()
-        } else {
-            format!("{} migrations", names.len())
-        },
-        plan.target,
-        names.join(", "),
-        if tables.is_empty() {
-            "No table is dropped.".to_string()
-        } else {
-            format!(
-                "Dropped with their data, {total} rows in all (counted now): {}",
-                tables.join(", ")
-            )
-        }
-    )?;
+    writeln!(err, "{}", describe())?;
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;
     let mut answer = String::new();

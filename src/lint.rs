@@ -751,7 +751,7 @@ pub static RULES: &[Rule] = &[
         reason: "column-level privileges are not supported: GRANT on the table (and guard the columns otherwise)",
         source: "docs v26.2 grant.md; cockroach issue 72766 (open)",
     },
-    // ----- PostgreSQL: features newer than the oldest supported version (13) -----------------
+    // ----- PostgreSQL: features newer than the oldest supported version (14) -----------------
     Rule {
         id: "pg-security-invoker",
         engine: PG,

@@ -12,6 +12,9 @@
 //! - `run/`: the unix socket directory (mode 0700: `local … trust` must not be reachable by
 //!   other OS users)
 //! - `postgres.log`: the server log (`pg_ctl -l`)
+//! - `.arcdb-cluster`: written when `LocalServer` creates the cluster; `arcdb local destroy`
+//!   removes nothing where it is missing (unless an earlier arcdb's pg_hba.conf shows the cluster
+//!   is arcdb's), so it never deletes a directory arcdb did not fill
 
 use crate::output::{table, Report};
 use anyhow::{anyhow, bail, Context, Result};
@@ -29,6 +32,10 @@ const POSTGRES_OS_USER: &str = "postgres";
 const SUPERUSER: &str = "postgres";
 /// Longest unix socket path the kernel accepts (sun_path is 108 bytes with the NUL).
 const MAX_SOCKET_PATH: usize = 107;
+/// The marker `LocalServer` writes in a cluster root it created.
+const MARKER: &str = ".arcdb-cluster";
+/// First line of every pg_hba.conf arcdb writes (also before the marker existed).
+const HBA_SIGNATURE: &str = "# Written by arcdb.";
 /// Environment variables that would change what the PostgreSQL tools do behind our back.
 const PG_ENV: &[&str] = &[
     "PGDATA",
@@ -67,7 +74,9 @@ impl PgBinaries {
     /// `pg_config --bindir`, else `initdb` on `PATH`.
     pub fn discover(explicit: Option<&Path>) -> Result<PgBinaries> {
         if let Some(dir) = explicit {
-            return PgBinaries::at(dir);
+            // A directory the user named that is wrong is bad input (exit 2), not a failure.
+            return PgBinaries::at(dir)
+                .map_err(|e| crate::error::Refusal::usage(format!("{e:#}")).into());
         }
         if let Some(dir) = highest_debian_bindir(Path::new("/usr/lib/postgresql")) {
             return Ok(PgBinaries { dir });
@@ -154,7 +163,7 @@ impl PgBinaries {
     }
 
     /// A command for a client tool (`psql`, `pg_dump`), run as the current user.
-    fn client_command(&self, name: &str) -> Command {
+    pub(crate) fn client_command(&self, name: &str) -> Command {
         let mut cmd = Command::new(self.tool(name));
         hermetic(&mut cmd);
         cmd
@@ -443,8 +452,8 @@ impl Cluster {
         run(&mut cmd, &format!("initdb in {}", data.display()))?;
         drop(pwfile); // deleted right after initdb read it
 
-        let mut hba = String::from(
-            "# Written by arcdb. TYPE DATABASE USER ADDRESS METHOD\n\
+        let mut hba = format!(
+            "{HBA_SIGNATURE} TYPE DATABASE USER ADDRESS METHOD\n\
              local all all trust\n",
         );
         if self.has_tcp() {
@@ -795,6 +804,32 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Bytes in the files under `dir` (0 when it cannot be read).
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "nothing".to_string();
+    }
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn dir_has_entries(dir: &Path) -> bool {
     fs::read_dir(dir)
         .map(|mut entries| entries.next().is_some())
@@ -967,6 +1002,33 @@ pub enum Ensured {
     Initialized,
 }
 
+/// Who created the cluster in a local server's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// No cluster there.
+    Absent,
+    /// arcdb created it and left its marker.
+    Marked,
+    /// An arcdb version before the marker created it (its pg_hba.conf says so).
+    Legacy,
+    /// Something else lives there: arcdb does not touch it.
+    Foreign,
+}
+
+/// What `arcdb local destroy` is about to remove, shown to the person who confirms it.
+#[derive(Debug, Clone)]
+pub struct DestroyPlan {
+    pub root: PathBuf,
+    /// Existing paths arcdb created and will remove (the data directory first).
+    pub paths: Vec<PathBuf>,
+    /// Whether the server runs now (it is stopped first).
+    pub running: bool,
+    /// Created by an arcdb before the marker file existed.
+    pub legacy: bool,
+    /// Size of the data directory.
+    pub data_bytes: u64,
+}
+
 /// arcdb's embedded default database: a socket-only cluster in a directory of its own with the
 /// database `arcdesk`.
 #[derive(Debug, Clone)]
@@ -1039,6 +1101,7 @@ impl LocalServer {
             self.cluster
                 .initdb()
                 .context("could not initialize the local PostgreSQL server")?;
+            self.write_marker()?;
             self.cluster.start()?;
             Ensured::Initialized
         } else if !self.cluster.is_running() {
@@ -1082,42 +1145,128 @@ impl LocalServer {
         self.cluster.socket_dsn(Self::DATABASE)
     }
 
-    /// Stop the server and remove what arcdb created in its directory (the data directory, the
-    /// socket directory, the log; the directory itself when nothing else is left in it). Returns
-    /// whether there was a cluster.
-    pub fn destroy(&self) -> Result<bool> {
-        let root = self.cluster.root().to_path_buf();
-        if !root.exists() {
-            return Ok(false);
+    /// Who created the cluster in this root, as far as the files tell.
+    pub fn ownership(&self) -> Ownership {
+        let root = self.cluster.root();
+        if root.join(MARKER).is_file() {
+            return Ownership::Marked;
         }
         let data = self.cluster.data_dir();
-        let existed = self.cluster.is_initialized();
+        if self.cluster.is_initialized() {
+            // Clusters of arcdb versions before the marker: arcdb wrote their pg_hba.conf.
+            let hba = fs::read_to_string(data.join("pg_hba.conf")).unwrap_or_default();
+            return if hba.starts_with(HBA_SIGNATURE) {
+                Ownership::Legacy
+            } else {
+                Ownership::Foreign
+            };
+        }
+        if dir_has_entries(&data) {
+            Ownership::Foreign
+        } else {
+            Ownership::Absent
+        }
+    }
+
+    /// What `destroy` would remove: only what arcdb created here. `None` when there is no
+    /// cluster; a refusal (exit 2, nothing touched) when the directory holds one arcdb did not
+    /// create.
+    pub fn destroy_plan(&self) -> Result<Option<DestroyPlan>> {
+        let root = self.cluster.root();
+        let data = self.cluster.data_dir();
+        let ownership = self.ownership();
+        match ownership {
+            Ownership::Absent => return Ok(None),
+            Ownership::Foreign => {
+                let what = if self.cluster.is_initialized() {
+                    "a PostgreSQL cluster that arcdb did not create"
+                } else {
+                    "files that are not a PostgreSQL data directory (no PG_VERSION)"
+                };
+                return Err(crate::error::Refusal::usage(format!(
+                    "refusing to destroy {}: it holds {what} (no {MARKER} in {}); arcdb leaves it alone, remove it yourself if it is not needed",
+                    data.display(),
+                    root.display()
+                ))
+                .into());
+            }
+            Ownership::Marked | Ownership::Legacy => {}
+        }
+        if data.exists() && !self.cluster.is_initialized() && dir_has_entries(&data) {
+            return Err(crate::error::Refusal::usage(format!(
+                "refusing to destroy {}: it is not a PostgreSQL data directory (no PG_VERSION); remove it yourself",
+                data.display()
+            ))
+            .into());
+        }
+        let socket_dir = self.cluster.socket_dir();
+        let socket = format!(".s.PGSQL.{}", self.cluster.port());
+        let mut paths: Vec<PathBuf> = vec![data.clone()];
+        // The server's own files in run/ only: anything else there is not arcdb's.
+        for name in [socket.clone(), format!("{socket}.lock")] {
+            paths.push(socket_dir.join(name));
+        }
+        paths.push(self.cluster.log_path());
+        paths.push(root.join(MARKER));
+        paths.retain(|p| p.symlink_metadata().is_ok());
+        Ok(Some(DestroyPlan {
+            root: root.to_path_buf(),
+            paths,
+            running: self.cluster.is_running(),
+            legacy: ownership == Ownership::Legacy,
+            data_bytes: dir_size(&data),
+        }))
+    }
+
+    /// Stop the server and remove what arcdb created in its directory (see
+    /// [`LocalServer::destroy_plan`]), after `confirm` agreed. The `run/` directory and the root
+    /// are removed only when nothing else is left in them. Returns the paths removed (empty when
+    /// there was no cluster).
+    pub fn destroy(
+        &self,
+        confirm: impl FnOnce(&DestroyPlan) -> Result<bool>,
+    ) -> Result<Vec<PathBuf>> {
+        let Some(plan) = self.destroy_plan()? else {
+            return Ok(Vec::new());
+        };
+        if !confirm(&plan)? {
+            return Err(
+                crate::error::Refusal::usage("destroy cancelled; nothing was removed").into(),
+            );
+        }
+        let root = plan.root.clone();
+        let mut removed = Vec::new();
         {
             let _lock = self.lock()?;
             if self.cluster.is_running() {
                 self.cluster.stop(StopMode::Fast)?;
             }
-            if data.exists() && !existed && dir_has_entries(&data) {
-                bail!(
-                    "refusing to remove {}: it is not a PostgreSQL data directory (no PG_VERSION)",
-                    data.display()
-                );
-            }
-            for dir in [data, self.cluster.socket_dir()] {
-                if dir.exists() {
-                    fs::remove_dir_all(&dir)
-                        .with_context(|| format!("could not remove {}", dir.display()))?;
+            for path in &plan.paths {
+                let result = if path.is_dir() {
+                    fs::remove_dir_all(path)
+                } else {
+                    fs::remove_file(path)
+                };
+                match result {
+                    Ok(()) => removed.push(path.clone()),
+                    // The server removes its socket files itself when it stops.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(anyhow!("could not remove {}: {e}", path.display()))
+                            .context(format!("removed so far: {}", display_paths(&removed)))
+                    }
                 }
             }
-            let log = self.cluster.log_path();
-            if log.exists() {
-                fs::remove_file(&log)
-                    .with_context(|| format!("could not remove {}", log.display()))?;
+            let socket_dir = self.cluster.socket_dir();
+            if fs::remove_dir(&socket_dir).is_ok() {
+                removed.push(socket_dir); // only when empty
             }
             let _ = fs::remove_file(self.lock_path());
         }
-        let _ = fs::remove_dir(&root); // only when empty
-        Ok(existed)
+        if fs::remove_dir(&root).is_ok() {
+            removed.push(root); // only when empty
+        }
+        Ok(removed)
     }
 
     /// The report `arcdb local …` emits, describing the server now.
@@ -1136,7 +1285,79 @@ impl LocalServer {
             port: self.cluster.port(),
             postgres_version: self.cluster.bins().version().ok(),
             dsn: self.dsn(),
+            removed: Vec::new(),
         }
+    }
+
+    /// The login role `local dsn|psql --tenant` connects as: a member of arcdesk_tenant.
+    pub const DEV_TENANT_ROLE: &'static str = "arcdesk_dev_tenant";
+
+    /// A DSN for a session as tenant `org` (its id or slug): the role [`Self::DEV_TENANT_ROLE`]
+    /// (created on first use) with `app.current_org_id` set, so queries see what that tenant
+    /// sees. The server must run and hold the schema (`arcdb up`).
+    pub fn tenant_dsn(&self, org: &str) -> Result<String> {
+        let out = self
+            .cluster
+            .psql(
+                Self::DATABASE,
+                &[("role", Self::DEV_TENANT_ROLE), ("org", org)],
+                include_str!("local_tenant.sql"),
+            )
+            .context("could not prepare the tenant session")?;
+        if out.lines().any(|l| l.trim() == "NO_TENANT_ROLE") {
+            return Err(crate::error::Refusal::usage(
+                "the local database has no arcdesk_tenant role yet: run `arcdb up` first",
+            )
+            .into());
+        }
+        let orgs: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("ORG "))
+            .collect();
+        let [found] = orgs[..] else {
+            return Err(crate::error::Refusal::usage(format!(
+                "--tenant {org}: no organization with that id or slug in the local database (`arcdb seed` loads the samples, e.g. acme-corporation)"
+            ))
+            .into());
+        };
+        let id = found.split_whitespace().next().unwrap_or_default();
+        Ok(format!(
+            "host={} port={} user={} dbname={} options={}",
+            conninfo_value(&self.cluster.socket_dir().to_string_lossy()),
+            self.cluster.port(),
+            Self::DEV_TENANT_ROLE,
+            Self::DATABASE,
+            conninfo_value(&format!("-c app.current_org_id={id}"))
+        ))
+    }
+
+    /// Replace this process with `psql` on `dsn` (interactive; `args` are passed on). Returns only
+    /// when psql cannot be started.
+    pub fn exec_psql(&self, dsn: &str, args: &[String]) -> Result<std::convert::Infallible> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.cluster.bins().client_command("psql");
+        cmd.stdin(Stdio::inherit())
+            .current_dir(std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")))
+            .arg("-d")
+            .arg(dsn)
+            .args(args);
+        let err = cmd.exec();
+        Err(anyhow!(
+            "could not run {}: {err}",
+            self.cluster.bins().tool("psql").display()
+        ))
+    }
+
+    fn write_marker(&self) -> Result<()> {
+        let path = self.cluster.root().join(MARKER);
+        fs::write(
+            &path,
+            format!(
+                "arcdb {} created this PostgreSQL cluster; `arcdb local destroy` removes it.\n",
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+        .with_context(|| format!("could not write {}", path.display()))
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -1192,6 +1413,9 @@ pub struct LocalReport {
     /// Version of the PostgreSQL binaries arcdb uses (None when they cannot be run).
     pub postgres_version: Option<String>,
     pub dsn: String,
+    /// Paths `destroy` removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 impl Report for LocalReport {
@@ -1220,8 +1444,13 @@ impl Report for LocalReport {
             ],
             vec!["DSN".to_string(), self.dsn.clone()],
         ];
+        let removed: String = self
+            .removed
+            .iter()
+            .map(|p| format!("removed {p}\n"))
+            .collect();
         format!(
-            "{}\nLocal PostgreSQL server: {}\n",
+            "{}\n{removed}Local PostgreSQL server: {}\n",
             table(&["local server", ""], rows),
             self.summary
         )
@@ -1229,13 +1458,23 @@ impl Report for LocalReport {
 }
 
 /// Run `arcdb local <action>` with binaries from `bin` (`--pg-bin` / `ARCDB_PG_BIN`) or discovered.
-pub fn run_local(action: LocalAction, bin: Option<&Path>) -> Result<LocalReport> {
+/// `confirm` is asked before `destroy` removes anything.
+pub fn run_local(
+    action: LocalAction,
+    bin: Option<&Path>,
+    confirm: impl FnOnce(&DestroyPlan) -> Result<bool>,
+) -> Result<LocalReport> {
     let server = LocalServer::from_env(bin)?;
-    run_local_on(&server, action)
+    run_local_on(&server, action, confirm)
 }
 
 /// [`run_local`] on a given server.
-pub fn run_local_on(server: &LocalServer, action: LocalAction) -> Result<LocalReport> {
+pub fn run_local_on(
+    server: &LocalServer,
+    action: LocalAction,
+    confirm: impl FnOnce(&DestroyPlan) -> Result<bool>,
+) -> Result<LocalReport> {
+    let mut removed = Vec::new();
     let summary = match action {
         LocalAction::Start => match server.ensure_running()? {
             Ensured::Initialized => format!(
@@ -1258,14 +1497,20 @@ pub fn run_local_on(server: &LocalServer, action: LocalAction) -> Result<LocalRe
             LocalState::Running { .. } => "running".to_string(),
         },
         LocalAction::Destroy => {
-            if server.destroy()? {
-                "destroyed (data deleted)".to_string()
+            removed = server.destroy(confirm)?;
+            if removed.is_empty() {
+                format!(
+                    "nothing to destroy: no cluster in {}; nothing was removed",
+                    server.root().display()
+                )
             } else {
-                "nothing to destroy".to_string()
+                "destroyed (data deleted)".to_string()
             }
         }
     };
-    Ok(server.report(action, summary))
+    let mut report = server.report(action, summary);
+    report.removed = removed.iter().map(|p| p.display().to_string()).collect();
+    Ok(report)
 }
 
 #[cfg(test)]

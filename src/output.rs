@@ -13,7 +13,7 @@ pub enum Format {
     Table,
     /// One JSON document on stdout.
     Json,
-    /// JUnit XML (for CI test reporters); reports without test cases render as JSON.
+    /// JUnit XML for CI test reporters: verify-rls and lint only (elsewhere refused, exit 2).
     Junit,
     /// SARIF 2.1.0 (GitHub code scanning) for reports made of findings; others render as JSON.
     Sarif,
@@ -71,6 +71,26 @@ pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<ExitStatus>
     Ok(report.exit_status())
 }
 
+/// An error as `--format json` callers read it: `{"error": {"message", "kind"}, "exit_code"}`
+/// on stdout (the one line on stderr is written as well, by `main`).
+pub fn error_json(message: &str, status: ExitStatus) -> String {
+    serde_json::json!({
+        "error": { "message": message, "kind": status },
+        "exit_code": status.code(),
+    })
+    .to_string()
+}
+
+/// Write an error that ended the command: one line on stderr, and with `--format json` also
+/// the JSON object on stdout, so a pipeline reading stdout never sees nothing.
+pub fn emit_error(message: &str, status: ExitStatus, format: Format) {
+    eprintln!("error: {message}");
+    if format == Format::Json {
+        // stdout may be the closed pipe that caused the error: nothing more to say there.
+        let _ = writeln!(std::io::stdout(), "{}", error_json(message, status));
+    }
+}
+
 /// A table with a header row, in arcdb's one style.
 pub fn table<R, I, S>(header: &[&str], rows: R) -> String
 where
@@ -88,7 +108,44 @@ where
     table.to_string()
 }
 
-/// A notice for people, on stderr (never mixed into stdout, which carries the report).
+/// How much arcdb says on stderr besides the report and errors (`--quiet` / `--verbose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only (and confirmations, which need an answer).
+    Quiet = 0,
+    /// Notices: waits, what a command is about to do, progress.
+    Normal = 1,
+    /// Also what is routine (which local server is used).
+    Verbose = 2,
+}
+
+static VERBOSITY: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(Verbosity::Normal as u8);
+
+/// Set once by `run` from the global flags; read by every notice.
+pub fn set_verbosity(verbosity: Verbosity) {
+    VERBOSITY.store(verbosity as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn verbosity() -> Verbosity {
+    match VERBOSITY.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        1 => Verbosity::Normal,
+        _ => Verbosity::Verbose,
+    }
+}
+
+/// A notice for people, on stderr (never mixed into stdout, which carries the report);
+/// silenced by `--quiet`.
 pub fn notice(message: impl AsRef<str>) {
-    eprintln!("arcdb: {}", message.as_ref());
+    if verbosity() >= Verbosity::Normal {
+        eprintln!("arcdb: {}", message.as_ref());
+    }
+}
+
+/// A notice about something routine: only with `--verbose`.
+pub fn detail(message: impl AsRef<str>) {
+    if verbosity() >= Verbosity::Verbose {
+        eprintln!("arcdb: {}", message.as_ref());
+    }
 }

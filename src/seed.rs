@@ -44,13 +44,14 @@ use crate::error::Refusal;
 use crate::migrate::catalog::MigrationSet;
 use crate::migrate::{history, plan};
 use crate::output::{notice, table, Report};
+use crate::progress::Progress;
 use anyhow::{anyhow, Context};
 use bytes::Bytes;
 use futures_util::SinkExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::io::{IsTerminal, Write as _};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -364,6 +365,25 @@ impl Report for ScaleReport {
 
 /// Generate and load scale data (see the module documentation).
 pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleReport> {
+    let committed = AtomicBool::new(false);
+    tokio::select! {
+        report = scale_load(db, opts, &committed) => report,
+        _ = tokio::signal::ctrl_c() => Err(crate::error::Refusal::interrupted(
+            if committed.load(Ordering::SeqCst) {
+                "seed --scale interrupted (Ctrl-C) during ANALYZE: the rows are loaded and committed; run ANALYZE on the loaded tables"
+            } else {
+                "seed --scale interrupted (Ctrl-C): its single transaction was rolled back, nothing was loaded"
+            },
+        )
+        .into()),
+    }
+}
+
+async fn scale_load(
+    db: &mut Db,
+    opts: ScaleOptions,
+    committed: &AtomicBool,
+) -> anyhow::Result<ScaleReport> {
     if opts.orgs == 0 {
         return Err(Refusal::usage("--orgs must be at least 1").into());
     }
@@ -425,7 +445,8 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
             .with_context(|| format!("cannot drop before the load: {statement}"))?;
     }
 
-    let progress = progress_bar(plan.estimated_rows());
+    let mut progress = Progress::new("seed --scale");
+    progress.phase("COPY", plan.estimated_rows(), "rows");
     let (sender, mut receiver) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let generator = {
         let plan = Arc::clone(&plan);
@@ -442,7 +463,7 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
     let mut loaded = Vec::with_capacity(TABLES.len());
     let streamed = async {
         for (i, spec) in TABLES.iter().enumerate() {
-            progress.set_message(spec.name);
+            progress.detail(spec.name);
             let copy_started = Instant::now();
             let statement = format!(
                 "COPY public.{} ({}) FROM STDIN (FORMAT {})",
@@ -481,7 +502,7 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
                 ));
             }
             let estimate = plan.estimate(i);
-            progress.set_length((progress.length().unwrap_or(0) + rows).saturating_sub(estimate));
+            progress.set_length((progress.length() + rows).saturating_sub(estimate));
             loaded.push(TableRows {
                 table: spec.name.to_string(),
                 rows,
@@ -499,32 +520,47 @@ pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleRepor
         return Err(anyhow!("the row generator failed; nothing was loaded"));
     }
 
-    progress.set_message("rebuilding");
+    progress.phase(
+        "rebuilding keys, indexes and foreign keys",
+        deferred.build.len() as u64,
+        "statements",
+    );
     let rebuild_started = Instant::now();
     for statement in &deferred.build {
-        tx.batch_execute(statement).await.map_err(|e| {
-            let what = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-            load_error(&format!("after the COPYs, {what}"), &e)
-        })?;
+        let what = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+        progress.detail(what.chars().take(60).collect::<String>());
+        tx.batch_execute(statement)
+            .await
+            .map_err(|e| load_error(&format!("after the COPYs, {what}"), &e))?;
+        progress.inc(1);
     }
     let mut rebuilt = deferred.report;
     rebuilt.seconds = rebuild_started.elapsed().as_secs_f64();
-    progress.finish_and_clear();
+    progress.phase("COMMIT", 0, "");
     tx.batch_execute(&toggle("ENABLE"))
         .await
         .context("cannot enable the user triggers again")?;
     tx.commit().await.context("cannot commit the scale load")?;
+    committed.store(true, Ordering::SeqCst);
     let load_seconds = started.elapsed().as_secs_f64();
 
     let analyzed = Instant::now();
-    let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
-    db.client
-        .batch_execute(&format!("ANALYZE {}", names.join(", ")))
-        .await
-        .context("the data is loaded, but ANALYZE failed")?;
+    progress.phase("ANALYZE", TABLES.len() as u64, "tables");
+    for table in TABLES {
+        progress.detail(table.name);
+        db.client
+            .batch_execute(&format!("ANALYZE public.{}", table.name))
+            .await
+            .context("the data is loaded, but ANALYZE failed")?;
+        progress.inc(1);
+    }
     let analyze_seconds = analyzed.elapsed().as_secs_f64();
 
     let total_rows: u64 = loaded.iter().map(|t| t.rows).sum();
+    progress.finish(&format!(
+        "loaded {total_rows} rows into {} tables",
+        loaded.len()
+    ));
     let mut sizes: Vec<u64> = plan.orgs.iter().map(|o| o.tasks).collect();
     sizes.sort_unstable();
     Ok(ScaleReport {
@@ -738,18 +774,6 @@ async fn check_load_role(db: &Db) -> anyhow::Result<()> {
 /// "<step> failed: <server message>: <detail> (SQLSTATE …); nothing was loaded".
 fn load_error(step: &str, err: &tokio_postgres::Error) -> anyhow::Error {
     anyhow!("{step} failed: {}; nothing was loaded", server_message(err))
-}
-
-fn progress_bar(length: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let style = ProgressStyle::with_template(
-        "{spinner} {msg:15} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, {elapsed}",
-    )
-    .expect("valid progress template")
-    .progress_chars("=> ");
-    ProgressBar::new(length).with_style(style)
 }
 
 // =============================================================================================

@@ -1137,7 +1137,7 @@ pub enum RowsSource {
     Unknown,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LastRefresh {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -1200,54 +1200,30 @@ impl Report for ViewsReport {
         let rows = self.views.iter().map(|v| {
             let rows = match (v.rows, v.rows_source) {
                 (Some(n), RowsSource::Count) => n.to_string(),
-                (Some(n), RowsSource::Estimate) => format!("~{n} (estimate)"),
+                (Some(n), RowsSource::Estimate) => format!("~{n}"),
                 _ if !v.populated => "not populated".into(),
                 _ => "?".into(),
             };
-            let tenant: Vec<String> = v
-                .tenant_views
-                .iter()
-                .filter(|t| t.granted_to_tenant == Some(true))
-                .map(|t| t.name.clone())
-                .collect();
-            let (when, took, outcome, age) = match &v.last_refresh {
-                None => ("never".to_string(), "-".into(), "-".into(), "-".into()),
-                Some(l) => (
-                    l.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                    format!("{} ms", l.duration_ms),
-                    format!("{} ({})", l.outcome, l.mode),
-                    human_age(l.age_seconds),
-                ),
-            };
+            let (data_age, attempt) = refresh_columns(v.last_refresh.as_ref());
             vec![
                 v.name.clone(),
                 rows,
                 v.size_bytes.map(human_bytes).unwrap_or_else(|| "?".into()),
-                if v.populated { "yes" } else { "no" }.into(),
                 v.refresh_mode.as_str().into(),
-                when,
-                took,
-                outcome,
-                age,
-                if tenant.is_empty() {
-                    "none".into()
-                } else {
-                    tenant.join(", ")
-                },
+                data_age,
+                attempt,
             ]
         });
+        // Six short columns so that it fits 100 columns (tenant views are listed below); timestamps and durations are in the
+        // JSON, a rows estimate is marked "~".
         let mut text = table(
             &[
                 "view",
                 "rows",
                 "size",
-                "populated",
                 "refresh",
-                "last refresh",
-                "took",
-                "outcome",
-                "age",
-                "tenants read via",
+                "data age",
+                "last attempt",
             ],
             rows,
         );
@@ -1257,6 +1233,21 @@ impl Report for ViewsReport {
                 v.name,
                 v.refresh_mode.as_str(),
                 v.mode_reason
+            ));
+            let tenant: Vec<&str> = v
+                .tenant_views
+                .iter()
+                .filter(|t| t.granted_to_tenant == Some(true))
+                .map(|t| t.name.as_str())
+                .collect();
+            text.push_str(&format!(
+                "\n{}: tenants read it via {}",
+                v.name,
+                if tenant.is_empty() {
+                    "no view".to_string()
+                } else {
+                    tenant.join(", ")
+                }
             ));
             if let Some(why) = &v.not_measured {
                 text.push_str(&format!("\n{}: size and rows not measured: {why}", v.name));
@@ -1426,6 +1417,28 @@ pub fn human_bytes(bytes: i64) -> String {
 }
 
 /// "42 s", "5 min", "3 h", "2 d".
+/// The "data age" (since the last *successful* refresh: how old what readers see is) and
+/// "last attempt" (outcome, duration or age when it failed) columns of `arcdb views`.
+fn refresh_columns(last: Option<&LastRefresh>) -> (String, String) {
+    let Some(l) = last else {
+        return ("never refreshed".into(), "-".into());
+    };
+    let ok_age = l.last_ok_at.map(|ok| {
+        let since_attempt = (l.finished_at - ok).num_milliseconds() as f64 / 1000.0;
+        l.age_seconds + since_attempt.max(0.0)
+    });
+    let data_age = match ok_age {
+        Some(age) => human_age(age),
+        None => "never refreshed".into(),
+    };
+    let attempt = if l.error.is_some() || l.outcome == "failed" {
+        format!("failed {} ago", human_age(l.age_seconds))
+    } else {
+        format!("{} ({})", l.outcome, l.mode)
+    };
+    (data_age, attempt)
+}
+
 pub fn human_age(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     if s < 90 {
@@ -1442,6 +1455,42 @@ pub fn human_age(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_age_is_the_last_successful_refresh_not_the_failed_attempt() {
+        let finished = Utc::now();
+        let failed = LastRefresh {
+            started_at: finished,
+            finished_at: finished,
+            duration_ms: 5000,
+            rows: None,
+            mode: "concurrent".into(),
+            outcome: "failed".into(),
+            error: Some("lock timeout: x".into()),
+            age_seconds: 60.0,
+            last_ok_at: Some(finished - chrono::Duration::hours(2)),
+        };
+        assert_eq!(
+            refresh_columns(Some(&failed)),
+            ("2 h".to_string(), "failed 60 s ago".to_string())
+        );
+        let never_ok = LastRefresh {
+            last_ok_at: None,
+            ..failed.clone()
+        };
+        assert_eq!(refresh_columns(Some(&never_ok)).0, "never refreshed");
+        let ok = LastRefresh {
+            outcome: "ok".into(),
+            error: None,
+            duration_ms: 12,
+            last_ok_at: Some(finished),
+            ..failed
+        };
+        assert_eq!(
+            refresh_columns(Some(&ok)),
+            ("60 s".to_string(), "ok (concurrent)".to_string())
+        );
+    }
 
     fn pg() -> Engine {
         Engine::detect("PostgreSQL 15.18 on x86_64").unwrap()

@@ -192,7 +192,7 @@ fn local_server_lifecycle() {
     assert_eq!(server.status(), LocalState::Running { pid });
 
     // The report `arcdb local status` emits.
-    let report = run_local_on(&server, LocalAction::Status).unwrap();
+    let report = run_local_on(&server, LocalAction::Status, no_destroy).unwrap();
     assert!(report.initialized && report.running);
     assert_eq!(report.pid, Some(pid));
     assert_eq!(report.dsn, server.dsn());
@@ -210,7 +210,7 @@ fn local_server_lifecycle() {
     assert_eq!(json["running"], true);
     assert_eq!(json["pid"], pid);
     assert_eq!(
-        run_local_on(&server, LocalAction::Dsn)
+        run_local_on(&server, LocalAction::Dsn, no_destroy)
             .unwrap()
             .render_table(),
         server.dsn()
@@ -226,10 +226,12 @@ fn local_server_lifecycle() {
     assert!(psql(&bins, &server.dsn(), "SELECT 1").is_err());
     assert_eq!(server.ensure_running().unwrap(), Ensured::Started);
     psql(&bins, &server.dsn(), "CREATE TABLE kept (id int)").unwrap();
-    let report = run_local_on(&server, LocalAction::Stop).unwrap();
+    let report = run_local_on(&server, LocalAction::Stop, no_destroy).unwrap();
     assert!(!report.running && report.pid.is_none());
     assert_eq!(
-        run_local_on(&server, LocalAction::Start).unwrap().summary,
+        run_local_on(&server, LocalAction::Start, no_destroy)
+            .unwrap()
+            .summary,
         "started"
     );
     assert_eq!(
@@ -237,11 +239,161 @@ fn local_server_lifecycle() {
         "0"
     );
 
-    // Destroy stops it and removes the directory.
-    assert!(server.destroy().unwrap());
+    // Destroy stops it and removes the directory, after asking.
+    assert!(
+        root.join(".arcdb-cluster").is_file(),
+        "marker written at init"
+    );
+    let refused = server.destroy(|_| Ok(false)).unwrap_err();
+    assert!(format!("{refused:#}").contains("cancelled"), "{refused:#}");
+    assert!(
+        server.cluster().is_running(),
+        "a refused destroy touches nothing"
+    );
+    let mut asked = None;
+    let removed = server
+        .destroy(|plan| {
+            asked = Some(plan.clone());
+            Ok(true)
+        })
+        .unwrap();
+    let plan = asked.expect("destroy asks first");
+    assert!(
+        plan.running && !plan.legacy && plan.data_bytes > 0,
+        "{plan:?}"
+    );
+    assert_eq!(plan.paths[0], server.cluster().data_dir());
+    assert!(
+        removed.contains(&server.cluster().data_dir()),
+        "{removed:?}"
+    );
+    assert!(removed.contains(&root), "{removed:?}");
     assert!(!root.exists(), "root removed");
     assert_eq!(server.status(), LocalState::Absent);
-    assert!(!server.destroy().unwrap(), "nothing left to destroy");
+    assert!(
+        server
+            .destroy(|_| panic!("nothing to confirm"))
+            .unwrap()
+            .is_empty(),
+        "nothing left to destroy"
+    );
+}
+
+/// Nothing to destroy: accept without asking (no test expects a question).
+fn no_destroy(_: &arcdb::local::DestroyPlan) -> anyhow::Result<bool> {
+    panic!("only destroy asks for confirmation")
+}
+
+/// `arcdb local <args>` on the local server in `dir` (stdin closed: not a terminal).
+fn arcdb_local(dir: &Path, port: u16, args: &[&str]) -> support::Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+    cmd.env("ARCDB_LOCAL_DIR", dir)
+        .env("ARCDB_PG_BIN", test_binaries().dir())
+        .env("ARCDB_LOCAL_PORT", port.to_string())
+        .env_remove("DATABASE_URL")
+        .arg("local")
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    support::run(cmd)
+}
+
+#[test]
+fn destroy_where_no_cluster_lives_removes_nothing() {
+    // The data-loss report of issue 17: a project directory with run/ and a postgres.log.
+    let dir = open_tempdir();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(proj.join("run")).unwrap();
+    std::fs::write(proj.join("run/deploy.sh"), "x").unwrap();
+    std::fs::write(proj.join("postgres.log"), "mine").unwrap();
+    let run = arcdb_local(&proj, free_port(), &["destroy", "--yes"]).ok("local destroy");
+    assert!(run.stdout.contains("nothing to destroy"), "{}", run.stdout);
+    assert!(!run.stdout.contains("removed /"), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read_to_string(proj.join("run/deploy.sh")).unwrap(),
+        "x"
+    );
+    assert_eq!(
+        std::fs::read_to_string(proj.join("postgres.log")).unwrap(),
+        "mine"
+    );
+    assert!(
+        !proj.join(".arcdb-local.lock").exists(),
+        "not even a lock file"
+    );
+}
+
+#[test]
+fn destroy_asks_or_needs_yes_and_keeps_what_is_not_arcdbs() {
+    let dir = open_tempdir();
+    let root = dir.path().join("local");
+    let port = free_port();
+    let start = arcdb_local(&root, port, &["start"]).ok("local start");
+    assert!(start.stdout.contains("initialized"), "{}", start.stdout);
+    let server = LocalServer::new(&root, port, test_binaries());
+    let _guard = StopOnDrop(server.cluster());
+    std::fs::write(root.join("run/deploy.sh"), "x").unwrap();
+
+    // Not a terminal, no --yes: one line, exit 2, nothing touched.
+    let refused = arcdb_local(&root, port, &["destroy"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.error_lines().len(), 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert!(server.cluster().is_running() && server.cluster().is_initialized());
+
+    let run =
+        arcdb_local(&root, port, &["destroy", "--yes", "--format", "json"]).ok("destroy --yes");
+    let removed: Vec<String> = run.json()["removed"]
+        .as_array()
+        .expect("removed listed")
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    let data = server.cluster().data_dir().display().to_string();
+    assert!(removed.contains(&data), "{removed:?}");
+    assert!(!server.cluster().data_dir().exists());
+    assert!(!server.cluster().log_path().exists());
+    assert!(!root.join(".arcdb-cluster").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join("run/deploy.sh")).unwrap(),
+        "x"
+    );
+    assert!(!removed.iter().any(|p| p.ends_with("/run")), "{removed:?}");
+}
+
+#[test]
+fn destroy_refuses_a_cluster_arcdb_did_not_create_and_recognises_older_ones() {
+    let dir = open_tempdir();
+    // An earlier arcdb: a cluster with arcdb's pg_hba.conf and no marker.
+    let legacy_root = dir.path().join("legacy");
+    Cluster::init(test_binaries(), ClusterSpec::new(&legacy_root, free_port())).expect("init");
+    let legacy = LocalServer::new(&legacy_root, free_port(), test_binaries());
+    assert_eq!(legacy.ownership(), arcdb::local::Ownership::Legacy);
+    let removed = legacy
+        .destroy(|plan| {
+            assert!(plan.legacy);
+            Ok(true)
+        })
+        .unwrap();
+    assert!(
+        removed.contains(&legacy.cluster().data_dir()),
+        "{removed:?}"
+    );
+    assert!(!legacy_root.exists());
+
+    // Someone else's cluster in the directory: refused, exit 2, kept.
+    let foreign_root = dir.path().join("foreign");
+    let foreign = Cluster::init(
+        test_binaries(),
+        ClusterSpec::new(&foreign_root, free_port()),
+    )
+    .expect("init");
+    let hba = foreign.data_dir().join("pg_hba.conf");
+    std::fs::write(&hba, "local all all peer\n").unwrap();
+    let run = arcdb_local(&foreign_root, free_port(), &["destroy", "--yes"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("did not create"), "{}", run.stderr);
+    assert_eq!(run.error_lines().len(), 1, "{}", run.stderr);
+    assert!(foreign.is_initialized() && hba.is_file());
 }
 
 #[test]
@@ -252,7 +404,7 @@ fn destroy_keeps_files_arcdb_did_not_create() {
     let _guard = StopOnDrop(server.cluster());
     server.ensure_running().expect("ensure_running");
     std::fs::write(root.join("notes.txt"), "mine").unwrap();
-    assert!(server.destroy().unwrap());
+    assert!(!server.destroy(|_| Ok(true)).unwrap().is_empty());
     assert!(!server.cluster().data_dir().exists());
     assert!(!server.cluster().is_running());
     assert_eq!(
@@ -322,4 +474,29 @@ fn unreachable_directory_is_refused_when_root() {
         text.contains("cannot reach") && text.contains(&private.path().display().to_string()),
         "{text}"
     );
+}
+
+#[test]
+fn empty_database_url_is_bad_input_not_the_local_server() {
+    let dir = open_tempdir();
+    let local = dir.path().join("local");
+    for args in [&["up"][..], &["verify-rls"][..]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcdb"));
+        cmd.env("ARCDB_LOCAL_DIR", &local)
+            .env("ARCDB_PG_BIN", test_binaries().dir())
+            .env("DATABASE_URL", "")
+            .env_remove("ARCDB_PROFILE")
+            .env_remove("ARCDB_CONFIG")
+            .current_dir(dir.path())
+            .args(args);
+        let run = support::run(cmd);
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert_eq!(run.error_lines().len(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("DATABASE_URL is set but empty"),
+            "{}",
+            run.stderr
+        );
+        assert!(!local.exists(), "no local server created for {args:?}");
+    }
 }

@@ -497,7 +497,7 @@ fn without_any_dsn_arcdb_uses_its_local_server() {
     assert_eq!(out.json()["to_version"], latest_version());
     let mut stop = pg.arcdb();
     stop.env("ARCDB_LOCAL_PORT", &port)
-        .args(["local", "destroy"]);
+        .args(["local", "destroy", "--yes"]);
     let stopped = run(stop);
     assert_eq!(stopped.code, 0, "{}", stopped.stderr);
 }

@@ -83,18 +83,45 @@ impl MigrationSet {
         let mut files = Vec::new();
         for entry in entries.flatten() {
             let sub = entry.path();
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            if dir_name.starts_with('.') {
+                continue; // .git, editor state
+            }
             if !sub.is_dir() {
+                if dir_name.ends_with(".sql") {
+                    // Refused by from_files (a flat file), not skipped.
+                    files.push((dir_name, String::new()));
+                }
                 continue;
             }
-            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            let before = files.len();
             for file in std::fs::read_dir(&sub)?.flatten() {
                 let name = file.file_name().to_string_lossy().into_owned();
                 if name.ends_with(".sql") {
                     let text = std::fs::read_to_string(file.path())
                         .with_context(|| format!("cannot read {}", file.path().display()))?;
+                    // psql accepts a UTF-8 byte-order mark at the start of a file; so do we.
+                    let text = text
+                        .strip_prefix('\u{feff}')
+                        .map(str::to_string)
+                        .unwrap_or(text);
                     files.push((format!("{dir_name}/{name}"), text));
                 }
             }
+            if files.len() == before {
+                return Err(Refusal::usage(format!(
+                    "{}: no up.sql/down.sql in this migration directory; add them or remove the directory",
+                    sub.display()
+                ))
+                .into());
+            }
+        }
+        if files.is_empty() {
+            return Err(Refusal::usage(format!(
+                "{} holds no migrations (expected NNNN_name/up.sql + down.sql directories)",
+                dir.display()
+            ))
+            .into());
         }
         Self::from_files(&dir.display().to_string(), files)
     }
@@ -108,7 +135,7 @@ impl MigrationSet {
         for (path, contents) in files {
             let Some((dir, file)) = path.split_once('/') else {
                 return Err(Refusal::usage(format!(
-                    "{root}/{path}: migrations live in NNNN_name/ directories (up.sql + down.sql)"
+                    "{root}/{path}: a flat .sql file is not a migration; migrations live in NNNN_name/ directories (up.sql + down.sql)"
                 ))
                 .into());
             };

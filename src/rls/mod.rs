@@ -320,6 +320,56 @@ impl Report for RlsReport {
 }
 
 /// Run every suite against `db` and collect one report.
+/// Bad input is refused (exit 2) before any check runs: an unknown tenant role (when probing) or
+/// schema, a setting name PostgreSQL would not accept as a custom parameter.
+async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
+    let word = |w: &str| {
+        !w.is_empty()
+            && !w.starts_with(|c: char| c.is_ascii_digit())
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let parts: Vec<&str> = opts.setting.split('.').collect();
+    if parts.len() < 2 || !parts.iter().all(|p| word(p)) {
+        return Err(Refusal::usage(format!(
+            "--setting {:?} is not a custom parameter name: use the form prefix.name (default app.current_org_id)",
+            opts.setting
+        ))
+        .into());
+    }
+    let roles = db
+        .client
+        .query(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&opts.tenant_role],
+        )
+        .await?;
+    // --static-only reports a missing role as the audit's finding; the probes cannot run
+    // without it, so there it is refused before anything runs.
+    if roles.is_empty() && !opts.static_only {
+        return Err(Refusal::usage(format!(
+            "the tenant role {} does not exist: apply the migrations (arcdb up) or name the role with --tenant-role",
+            opts.tenant_role
+        ))
+        .into());
+    }
+    for schema in &opts.schemas {
+        let found = db
+            .client
+            .query(
+                "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                &[schema],
+            )
+            .await?;
+        if found.is_empty() {
+            return Err(Refusal::usage(format!(
+                "--schema {schema}: no such schema in the database; name a schema that holds tenant tables"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> {
     let known: Vec<String> = db
         .client
@@ -352,6 +402,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         checks: Vec::new(),
         notes: Vec::new(),
     };
+    check_inputs(db, opts).await?;
     setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
     citus::run(db, &mut report).await?;

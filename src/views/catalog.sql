@@ -1,5 +1,5 @@
 -- The materialized views arcdb manages (every one in schema public, the application schema),
--- with what `arcdb refresh` and `arcdb views` decide on. PostgreSQL 13+.
+-- with what `arcdb refresh` and `arcdb views` decide on. PostgreSQL 14+.
 -- Catalog rows only: nothing here opens a relation (no pg_total_relation_size, no
 -- pg_get_viewdef), so it never waits behind a lock someone holds on a view, such as a plain
 -- refresh in progress. Sizes and row counts are measured separately, under a lock timeout.

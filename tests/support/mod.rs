@@ -217,8 +217,9 @@ impl TestCluster {
             cmd.env_remove(var);
         }
         cmd.env("ARCDB_LOCAL_DIR", self.local_dir());
-        // Never pick up a developer's arcdb.toml from the working directory.
+        // Never pick up a developer's arcdb.toml from the working directory or ~/.config.
         cmd.current_dir(self.root());
+        cmd.env("XDG_CONFIG_HOME", self.root().join("xdg-config"));
         cmd.env("ARCDB_PG_BIN", self.bins().dir());
         cmd
     }
