@@ -82,10 +82,12 @@ pub enum Command {
     /// unknown to this binary.
     Up(UpArgs),
 
-    /// List every migration with its state: applied, pending, drifted or unknown.
+    /// List every migration with its state (applied, pending, drifted or unknown) and compare
+    /// the live schema with what the recorded version must contain.
     ///
-    /// Exit code: 0 up to date, 3 migrations pending, 4 drift or unknown versions.
-    Status(SourceArgs),
+    /// Exit code: 0 up to date, 3 migrations pending, 4 drift (a changed or unknown migration,
+    /// or a live schema that differs: each difference is listed).
+    Status(StatusArgs),
 
     /// Undo migrations newest first down to a version (0 removes the whole schema).
     ///
@@ -124,8 +126,36 @@ pub enum Command {
     /// Report statements a target engine does not support, with file and line.
     Lint(LintArgs),
 
+    /// Take over the ArcDesk database deployed by Alembic revision 001_multi_tenant.
+    ///
+    /// Recognizes it by its catalog, lists every difference (columns and indexes added by hand
+    /// are kept), checks every row, then converts it to arcdb's latest schema in one
+    /// transaction keeping every row. Exit code: 0 adopted (or, with --dry-run, adoptable),
+    /// 2 refused: a difference adopt cannot carry over, or rows to fix first (nothing changed),
+    /// 5 (--dry-run) rows to fix first. Run it on a copy first (README).
+    ///
+    /// `--from refinery` instead takes over a database refinery migrated from the files of
+    /// `arcdb export --layout refinery`: checks refinery_schema_history's checksums and the live
+    /// schema, then records arcdb's history (exit 4 and nothing changed when they differ).
+    Adopt(AdoptArgs),
+
     /// Manage the local PostgreSQL that arcdb uses when no database is named.
     Local(LocalArgs),
+
+    /// Record the history of a database whose schema is version N's but that has no arcdb
+    /// history (restored from a dump, built by hand or by another runner).
+    ///
+    /// The live schema is compared with what migrations 1..N build (in a scratch database on
+    /// the same server); the history is recorded only when they match. Otherwise every
+    /// difference is listed (exit 4) and nothing is touched.
+    Baseline(BaselineArgs),
+
+    /// After an applied migration's file changed: re-record its checksum if the live schema
+    /// still matches what the current files build, else list what differs (exit 4).
+    Repair(RepairArgs),
+
+    /// Write the migration set in another tool's layout (refinery: V{n}__{name}.sql).
+    Export(ExportArgs),
 
     /// Print a shell completion script.
     Completions {
@@ -157,6 +187,11 @@ pub struct UpArgs {
     /// migration's statements take: see --ddl-lock-timeout).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_timeout: u64,
+
+    /// Apply even when the live schema differs from what the recorded version must contain
+    /// (`arcdb status` lists the differences).
+    #[arg(long)]
+    pub allow_drift: bool,
 
     /// Refuse to apply migrations with error-level safety findings (locks that block a busy
     /// table) on tables that exist now; without it they are printed on stderr.
@@ -383,6 +418,31 @@ pub struct RefreshArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool that manages the database now: Alembic (ArcDesk's 001_multi_tenant) or
+    /// refinery.
+    #[arg(long, value_enum, default_value_t = AdoptFrom::Alembic)]
+    pub from: AdoptFrom,
+
+    /// With --from refinery: refinery's history table, if the application renamed it.
+    #[arg(long, value_name = "TABLE", default_value = crate::refinery_adopt::DEFAULT_TABLE)]
+    pub refinery_table: String,
+
+    /// Show the differences, the rows to fix (with queries and fixes) and the plan (SQL, locks,
+    /// estimates); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for each lock: the migration lock, then the deployed tables (the
+    /// application's sessions hold them); on timeout nothing is changed and the holders named.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct LintArgs {
     /// Engine whose documentation the statements are checked against.
     #[arg(long, value_enum)]
@@ -452,4 +512,79 @@ impl From<LocalCommand> for crate::local::LocalAction {
             LocalCommand::Destroy => LocalAction::Destroy,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Check the history only; do not compare the live schema (which needs a scratch database
+    /// the first time for each version, then reads a cached copy).
+    #[arg(long)]
+    pub no_live: bool,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The version the database's schema is at.
+    #[arg(long, value_name = "VERSION")]
+    pub to: u32,
+
+    /// Compare and show what would be recorded; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for another arcdb run holding the migration lock.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Compare and show which checksums would be re-recorded; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Seconds to wait for another arcdb run holding the migration lock.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The layout to write.
+    #[arg(long, value_enum)]
+    pub layout: ExportLayout,
+
+    /// Directory to write into: created if missing; refused when it holds other files.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportLayout {
+    /// V{n}__{name}.sql files (up scripts) for refinery::embed_migrations! or refinery_cli.
+    Refinery,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AdoptFrom {
+    /// The database ArcDesk's Alembic revision 001_multi_tenant deployed.
+    Alembic,
+    /// A database migrated by refinery from `arcdb export --layout refinery` files.
+    Refinery,
 }

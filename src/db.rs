@@ -391,6 +391,14 @@ impl Db {
     pub async fn reconnect(&self) -> anyhow::Result<Db> {
         connect(&self.dsn, self.timeout).await
     }
+
+    /// A session to another database of the same server, as the same user and with the same
+    /// options (the scratch databases of `catalog::scratch`).
+    pub async fn connect_to(&self, dbname: &str) -> anyhow::Result<Db> {
+        let mut dsn = self.dsn.clone();
+        dsn.config.dbname(dbname);
+        connect(&dsn, self.timeout).await
+    }
 }
 
 /// Connect, within `timeout` for TCP, TLS and authentication together, and detect the engine.

@@ -1,6 +1,8 @@
 //! arcdb: the ArcDesk database tool. `run` is the whole path of every subcommand:
 //! CLI → config → connection → capability → report → renderer.
 
+pub mod adopt;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -15,6 +17,12 @@ pub mod output;
 pub mod rls;
 pub mod seed;
 pub mod views;
+// The live schema as the truth (issue 18): drift, baseline, repair, refinery.
+pub mod baseline;
+pub mod drift;
+pub mod refinery_adopt;
+pub mod refinery_files;
+pub mod repair;
 
 use cli::{Cli, Command, GlobalArgs};
 use config::Target;
@@ -37,12 +45,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             let report = local::run_local(args.action.into(), cli.global.pg_bin.as_deref())?;
             emit(&report, format)
         }
-        Command::Status(source) => {
+        Command::Status(args) => {
             let db = connect(&cli.global).await?;
-            emit(&migrate::status(&db, source.source).await?, format)
+            let source = args.source.source.as_deref();
+            emit(&drift::status(&db, source, args.no_live).await?, format)
         }
         Command::Up(args) => {
             let mut db = connect(&cli.global).await?;
+            if !args.allow_drift && !args.dry_run {
+                drift::refuse_drift(
+                    &db,
+                    args.source.source.as_deref(),
+                    Duration::from_secs(args.lock_timeout),
+                )
+                .await?;
+            }
             let opts = migrate::UpOptions {
                 to: args.to,
                 dry_run: args.dry_run,
@@ -118,6 +135,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             };
             emit(&lint::lint(opts)?, format)
         }
+        Command::Adopt(args) if matches!(args.from, cli::AdoptFrom::Refinery) => {
+            let mut db = connect(&cli.global).await?;
+            let opts = refinery_adopt::RefineryAdoptOptions {
+                table: args.refinery_table,
+                dry_run: args.dry_run,
+                lock_wait: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            emit(&refinery_adopt::adopt(&mut db, opts).await?, format)
+        }
+        Command::Adopt(args) => {
+            let mut db = connect(&cli.global).await?;
+            let opts = adopt::AdoptOptions {
+                dry_run: args.dry_run,
+                lock_timeout: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            emit(&adopt::adopt(&mut db, opts).await?, format)
+        }
         Command::VerifyRls(args) => {
             let defaults = rls::VerifyOptions::default();
             // Flags, then [verify_rls] of arcdb.toml, then ArcDesk's names.
@@ -166,7 +202,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             let db = connect(&cli.global).await?;
             emit(&rls::verify(&db, &opts).await?, format)
         }
+        Command::Baseline(args) => {
+            let mut db = connect(&cli.global).await?;
+            let opts = baseline::BaselineOptions {
+                to: args.to,
+                dry_run: args.dry_run,
+                lock_wait: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            emit(&baseline::baseline(&mut db, opts).await?, format)
+        }
+        Command::Repair(args) => {
+            let mut db = connect(&cli.global).await?;
+            let yes = args.yes;
+            let opts = repair::RepairOptions {
+                dry_run: args.dry_run,
+                lock_wait: Duration::from_secs(args.lock_timeout),
+                source: args.source.source,
+            };
+            let report = repair::repair(&mut db, opts, |d| confirm_repair(d, yes)).await?;
+            emit(&report, format)
+        }
+        Command::Export(args) => match args.layout {
+            cli::ExportLayout::Refinery => emit(
+                &refinery_files::export(args.source.source.as_deref(), &args.dir)?,
+                format,
+            ),
+        },
     }
+}
+
+/// Ask before re-recording checksums: on a terminal, a typed "yes"; elsewhere `--yes`.
+fn confirm_repair(drifted: &[repair::Rechecksum], yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Refusal::usage(
+            "repair re-records applied migrations' checksums: pass --yes to confirm when not on a terminal (or --dry-run to see which); nothing was changed",
+        )
+        .into());
+    }
+    let names: Vec<String> = drifted
+        .iter()
+        .map(|d| format!("{:04}_{}", d.version, d.name))
+        .collect();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "The live schema matches the current files. About to record the current checksums of: {}",
+        names.join(", ")
+    )?;
+    write!(err, "Type 'yes' to continue: ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
 }
 
 /// Resolve the target (starting the local server when no database is named) and connect.

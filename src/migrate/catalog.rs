@@ -212,6 +212,21 @@ fn parse_variant(file: &str) -> Option<Variant<'_>> {
 }
 
 impl Migration {
+    /// The contents of one file of the migration (`up.sql`, `up.cockroachdb.sql`, …).
+    pub fn file(&self, name: &str) -> Option<&str> {
+        self.files.get(name).map(String::as_str)
+    }
+
+    /// The names of the migration's files, sorted.
+    pub fn file_names(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// Display path of the migration's directory (`migrations/0002_core_schema`).
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
     fn resolve(&self, engine: &Engine) -> Resolved {
         let up = self.script_for("up", engine);
         let down = self.script_for("down", engine);

@@ -10,6 +10,8 @@ const CREATE: &str = include_str!("history.sql");
 /// concurrent `CREATE … IF NOT EXISTS` can still collide on the catalog's unique index.
 pub async fn ensure(client: &impl GenericClient) -> anyhow::Result<()> {
     client.batch_execute(CREATE).await?;
+    // The drift check's cache lives next to the history, created with it (under the lock).
+    client.batch_execute(crate::drift::CACHE_TABLE).await?;
     Ok(())
 }
 

@@ -376,6 +376,47 @@ async fn apply_pending(
     Ok(())
 }
 
+/// Apply every migration of `resolved`, oldest first, inside the caller's transaction, each
+/// recorded in `arcdb.schema_history` (created if needed): `adopt` builds the schema and moves
+/// the rows in one transaction, with the same statements and records as `up`.
+/// `sql[i]`, when given, is what runs for `resolved[i]` (an equivalent form of its script, see
+/// `adopt`); the history records the migration's own script and checksum either way.
+pub async fn apply_in_transaction(
+    tx: &tokio_postgres::Transaction<'_>,
+    resolved: &[Resolved],
+    sql: &[Option<String>],
+) -> anyhow::Result<Vec<Step>> {
+    history::ensure(tx).await?;
+    let mut steps = Vec::new();
+    for (i, m) in resolved.iter().enumerate() {
+        let started = Instant::now();
+        let script = match sql.get(i).cloned().flatten() {
+            Some(text) => Script {
+                file: m.up.file.clone(),
+                sql: text,
+            },
+            None => m.up.clone(),
+        };
+        tx.batch_execute(&script.sql).await.map_err(|e| {
+            anyhow!(
+                "{}: {}; nothing of it was applied",
+                script.file,
+                crate::db::server_message(&e)
+            )
+        })?;
+        history::record(tx, m, true, started.elapsed().as_millis() as i64).await?;
+        steps.push(Step {
+            version: m.version,
+            name: m.name.clone(),
+            file: m.up.file.clone(),
+            transaction: txmode::TxMode::Transaction,
+            sql: None,
+            duration_ms: Some(started.elapsed().as_millis() as u64),
+        });
+    }
+    Ok(steps)
+}
+
 /// Print the error-level safety findings of the migrations about to run (after the released
 /// ones) that concern tables existing now (a table created in this run holds no traffic yet); `--strict` refuses them.
 async fn safety_check(db: &Db, migrations: &[&Resolved], strict: bool) -> anyhow::Result<()> {

@@ -111,7 +111,7 @@ pub fn check_drift(entries: &[Entry]) -> Result<(), Refusal> {
     let mut problems = Vec::new();
     if !drifted.is_empty() {
         problems.push(format!(
-            "applied migrations differ from this binary's: {} (someone edited an applied migration: put the file back as it was applied, from version control or the arcdb release that applied it; `up` and `rollback` both refuse until it matches. To change an applied migration, write a new one: `arcdb new NAME`)",
+            "applied migrations differ from this binary's: {} (someone edited an applied migration: put the file back as it was applied, from version control or the arcdb release that applied it; if only its text changed and the schema is the same, `arcdb repair` re-records the checksum; `up` and `rollback` both refuse until then. To change an applied migration, write a new one: `arcdb new NAME`)",
             drifted.join(", ")
         ));
     }
