@@ -80,7 +80,7 @@ for rank in $RANKS; do
         die "organization of rank $rank has no desk with tasks, session with messages or task"
 done
 
-OPEN="status IN ('pending', 'in_progress', 'in_review', 'blocked')"
+OPEN="status IN ('pending', 'assigned', 'in_progress', 'in_review', 'blocked')"
 QUERIES="open_tasks session_messages cost_by_month desk_performance point_lookup count_tasks"
 # query_sql NAME SIDE RANK: the SQL of one query; SIDE tenant (no organization filter: the
 # policies or the view filter) or owner (explicit organization_id = …).
@@ -90,7 +90,7 @@ query_sql() {
     [ "$side" = owner ] && f="organization_id = '$org' AND "
     case $name in
     open_tasks)
-        echo "SELECT id, task_number, title, status, priority, created_at FROM tasks WHERE ${f}assigned_to_id = '${DESK[$rank]}' AND $OPEN ORDER BY priority DESC, created_at LIMIT 50;"
+        echo "SELECT id, task_number, title, status, priority, created_at FROM tasks WHERE ${f}assigned_to_id = '${DESK[$rank]}' AND $OPEN ORDER BY priority, created_at LIMIT 50;"
         ;;
     session_messages)
         echo "SELECT id, sequence_number, role, content, created_at FROM messages WHERE ${f}session_id = '${SESSION[$rank]}' ORDER BY sequence_number;"

@@ -46,19 +46,18 @@ STARTED=$(now_ns)
 cluster_start
 export BENCH_PGHOST=$PGH BENCH_PGPORT=$PGP
 
-# rls_without_0006: the RLS mix with migration 0006 (the RLS fast path) undone by its down
-# script in a rolled-back transaction: what the policies of 0004/0005 cost, in the same run.
-BENCHES=(apply status seed rls rls_without_0006 refresh verify_rls)
+# No "without 0006" step any more: it applied 0006's down at the latest version, which 0007/0008
+# (renamed columns, rebuilt types) no longer allow, and a database at `up --to 5` cannot take
+# `seed --scale` (written for the latest columns). The 0006 comparison stays in RESULTS.md's
+# git history (the 12:06 run); bench/ANALYSIS.md says so. `rls.sh --what-if FILE` still runs
+# the mix with a candidate change applied in a rolled-back transaction.
+BENCHES=(apply status seed rls refresh verify_rls)
 declare -A TOOK STATUS
 for b in "${BENCHES[@]}"; do
     log "=== $b"
     t0=$(now_ns)
     script=$b
     args=("${QUICK_ARG[@]}")
-    if [ "$b" = rls_without_0006 ]; then
-        script=rls
-        args+=(--what-if "$REPO/migrations/0006_rls_fast_path/down.sql")
-    fi
     if BENCH_LOG="$REPO/target/bench/$b.log" bash "$BENCH_DIR/$script.sh" "${args[@]}" >"$BENCH_WORK/$b.md"; then
         STATUS[$b]=ok
     else

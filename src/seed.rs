@@ -1823,14 +1823,10 @@ impl<'a, const B: bool> Gen<'a, B> {
                 mut rng,
             } = p.desk(org, d);
             let parent = desk_parent(d);
-            // hierarchy_path = parent's path || id || '/', depth = number of ancestors
-            // (hierarchy_level = depth + 1, the trigger of 0007).
+            // hierarchy_path = parent's path || '/' || desk_id (the desk_id alone at a root),
+            // depth = number of ancestors (hierarchy_level = depth + 1; the trigger of 0007).
             let (start, depth) = match parent {
-                None => {
-                    let start = self.paths.len();
-                    self.paths.push(b'/');
-                    (start, 0)
-                }
+                None => (self.paths.len(), 0),
                 Some(q) => {
                     let from = if q == 0 {
                         0
@@ -1840,11 +1836,12 @@ impl<'a, const B: bool> Gen<'a, B> {
                     let to = self.path_ends[q as usize];
                     let start = self.paths.len();
                     self.paths.extend_from_within(from..to);
-                    (start, (to - from - 38) / 37 + 1)
+                    self.paths.push(b'/');
+                    let ancestors = self.paths[start..].iter().filter(|&&b| b == b'/').count();
+                    (start, ancestors)
                 }
             };
-            write_uuid_text(&mut self.paths, &id);
-            self.paths.push(b'/');
+            let _ = write!(self.paths, "desk-{d}");
             self.path_ends.push(self.paths.len());
             let role = match depth {
                 0 => "executive",

@@ -433,9 +433,14 @@ fn adopt_keeps_every_row_and_the_schema_equals_a_fresh_up() {
         ]
     );
     // verify-rls: no finding (as a superuser, who may SET ROLE arcdesk_tenant; the built-in
-    // cases describe arcdb's own seed, not this sample, so none are run).
-    let no_cases = pg.root().join("no-cases");
+    // cases describe arcdb's own seed, not this sample: one case on the fixture's tenants).
+    let no_cases = pg.root().join("fixture-cases");
     std::fs::create_dir_all(&no_cases).unwrap();
+    std::fs::write(
+        no_cases.join("fixture.toml"),
+        "description = \"The fixture's tenants after adopt\"\n\n[[case]]\nname = \"Alice sees only Acme\"\nuser = \"alice@acme.com\"\nquery = \"SELECT name FROM organizations\"\nexpect.value = \"Acme Corporation\"\n",
+    )
+    .unwrap();
     let mut verify = pg.arcdb_at(&pg.dsn("arcdesk"), &["verify-rls", "--cases"]);
     verify.arg(&no_cases);
     run(verify).ok("verify-rls after adopt");

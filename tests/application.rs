@@ -554,3 +554,215 @@ fn a_child_row_of_another_organization_is_refused_with_a_clear_error() {
         ACME
     );
 }
+
+#[test]
+fn the_application_lists_critical_tasks_first_with_order_by_priority() {
+    let pg = TestCluster::start();
+    pg.create_db("deployed");
+    pg.psql("deployed", &fixture_schema());
+    let dsn = migrated(&pg, "prio");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("arcdb seed");
+    pg.psql(
+        "prio",
+        &format!("CREATE ROLE {APP_ROLE} LOGIN; GRANT arcdesk_tenant TO {APP_ROLE};"),
+    );
+
+    // The enum sorts as deployed.
+    let order = "SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum AS e
+                  JOIN pg_type AS t ON t.oid = e.enumtypid WHERE t.typname = 'taskpriority'";
+    assert_eq!(pg.scalar("prio", order), "critical,high,medium,low");
+    assert_eq!(pg.scalar("prio", order), pg.scalar("deployed", order));
+
+    // The application's `ORDER BY priority` puts critical first.
+    let listed = app(
+        &pg,
+        "prio",
+        ACME,
+        "INSERT INTO tasks (organization_id, title, priority)
+         SELECT current_setting('app.current_org_id')::uuid, 'prio-' || p, p::taskpriority
+           FROM unnest(ARRAY['low', 'critical', 'medium', 'high']) AS p;
+         SELECT string_agg(priority::text, ',' ORDER BY priority) FROM tasks WHERE title LIKE 'prio-%';",
+    );
+    assert_eq!(listed, "critical,high,medium,low");
+
+    // The priority indexes are ascending, so that critical-first is an index order.
+    let desc = pg.scalar(
+        "prio",
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'tasks' AND indexdef LIKE '%priority DESC%'",
+    );
+    assert_eq!(desc, "0", "tasks indexes still descending on priority");
+}
+
+#[test]
+fn the_application_reads_desk_id_chains_as_hierarchy_paths() {
+    let pg = TestCluster::start();
+    let dsn = migrated(&pg, "tree");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("arcdb seed");
+    pg.psql(
+        "tree",
+        &format!("CREATE ROLE {APP_ROLE} LOGIN; GRANT arcdesk_tenant TO {APP_ROLE};"),
+    );
+    let org = "current_setting('app.current_org_id')::uuid";
+    let tree = "SELECT string_agg(desk_id || '|' || hierarchy_level || '|' || hierarchy_path, ',' ORDER BY hierarchy_path)
+                  FROM desks WHERE desk_id LIKE 't-%';";
+
+    // The application inserts a tree as deployed: top level 1, paths of desk_id handles.
+    let read = app(
+        &pg,
+        "tree",
+        ACME,
+        &format!(
+            "INSERT INTO desks (organization_id, desk_id, title, role, llm_provider, llm_model)
+             VALUES ({org}, 't-ceo', 'CEO', 'executive', 'anthropic', 'claude');
+             INSERT INTO desks (organization_id, desk_id, title, role, llm_provider, llm_model, reports_to_id)
+             SELECT {org}, 't-cto', 'CTO', 'director', 'anthropic', 'claude', id FROM desks WHERE desk_id = 't-ceo';
+             INSERT INTO desks (organization_id, desk_id, title, role, llm_provider, llm_model, reports_to_id)
+             SELECT {org}, 't-eng', 'Engineer', 'engineer', 'anthropic', 'claude', id FROM desks WHERE desk_id = 't-cto';
+             {tree}"
+        ),
+    );
+    assert_eq!(
+        read,
+        "t-ceo|1|t-ceo,t-cto|2|t-ceo/t-cto,t-eng|3|t-ceo/t-cto/t-eng"
+    );
+
+    // A rename of a handle and a move re-path the subtree.
+    let read = app(
+        &pg,
+        "tree",
+        ACME,
+        &format!(
+            "UPDATE desks SET desk_id = 't-boss' WHERE desk_id = 't-ceo';
+             UPDATE desks SET reports_to_id = (SELECT id FROM desks WHERE desk_id = 't-boss')
+              WHERE desk_id = 't-eng';
+             {tree}"
+        ),
+    );
+    assert_eq!(
+        read,
+        "t-boss|1|t-boss,t-cto|2|t-boss/t-cto,t-eng|2|t-boss/t-eng"
+    );
+
+    // A cycle is still refused.
+    let err = as_app(
+        &pg,
+        "tree",
+        ACME,
+        "UPDATE desks SET reports_to_id = (SELECT id FROM desks WHERE desk_id = 't-cto')
+          WHERE desk_id = 't-boss';",
+    )
+    .expect_err("a desk under its own descendant");
+    assert!(
+        err.contains("that desk is itself or one of its descendants"),
+        "{err}"
+    );
+
+    // The seed's desks carry deployed paths too (computed by the trigger, or by 0007 on upgrade).
+    let bad = pg.scalar(
+        "tree",
+        "SELECT count(*) FROM desks AS d LEFT JOIN desks AS p ON p.id = d.reports_to_id
+          WHERE d.hierarchy_path IS DISTINCT FROM
+                CASE WHEN p.id IS NULL THEN d.desk_id::text ELSE p.hierarchy_path || '/' || d.desk_id END",
+    );
+    assert_eq!(bad, "0");
+}
+
+#[test]
+fn a_tenant_cannot_make_a_superuser_but_manages_its_own_users() {
+    let pg = TestCluster::start();
+    let dsn = migrated(&pg, "su");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("arcdb seed");
+    pg.psql(
+        "su",
+        &format!("CREATE ROLE {APP_ROLE} LOGIN; GRANT arcdesk_tenant TO {APP_ROLE};"),
+    );
+    let org = "current_setting('app.current_org_id')::uuid";
+    let insert = |superuser: bool| {
+        format!(
+            "INSERT INTO users (organization_id, email, username, is_admin, is_superuser)
+             VALUES ({org}, 'su-{superuser}@example.com', 'su-{superuser}', false, {superuser})
+             RETURNING username;"
+        )
+    };
+
+    // The application's own writes: a user (is_superuser false), then profile and admin flags.
+    assert_eq!(app(&pg, "su", ACME, &insert(false)), "su-false");
+    assert_eq!(
+        app(
+            &pg,
+            "su",
+            ACME,
+            "UPDATE users SET is_admin = true, full_name = 'Su', last_login_at = now()
+              WHERE username = 'su-false' RETURNING is_admin;"
+        ),
+        "t"
+    );
+
+    // Neither an UPDATE nor an INSERT makes a superuser.
+    let err = as_app(
+        &pg,
+        "su",
+        ACME,
+        "UPDATE users SET is_superuser = true WHERE username = 'su-false';",
+    )
+    .expect_err("a tenant setting is_superuser");
+    assert!(err.contains("permission denied for table users"), "{err}");
+    let err = as_app(&pg, "su", ACME, &insert(true)).expect_err("a tenant inserting a superuser");
+    assert!(
+        err.contains("a tenant may not create a superuser (users.is_superuser)"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.scalar("su", "SELECT count(*) FROM users WHERE is_superuser"),
+        "0"
+    );
+
+    // The platform (the owner) still can.
+    assert_eq!(
+        pg.scalar(
+            "su",
+            "UPDATE users SET is_superuser = true WHERE username = 'su-false' RETURNING is_superuser"
+        ),
+        "t"
+    );
+}
+
+#[test]
+fn an_assigned_task_counts_as_open() {
+    let pg = TestCluster::start();
+    let dsn = migrated(&pg, "open");
+    run(pg.arcdb_at(&dsn, &["seed"])).ok("arcdb seed");
+    pg.psql(
+        "open",
+        &format!("CREATE ROLE {APP_ROLE} LOGIN; GRANT arcdesk_tenant TO {APP_ROLE};"),
+    );
+    let open_tasks = "SELECT open_tasks FROM desk_performance WHERE desk_id = '31000000-0000-4000-8000-000000000001';";
+    run(pg.arcdb_at(&dsn, &["refresh"])).ok("arcdb refresh");
+    let before: u64 = app(&pg, "open", ACME, open_tasks).parse().unwrap();
+
+    // The application assigns two tasks to the desk ('assigned', a deployed status).
+    app(
+        &pg,
+        "open",
+        ACME,
+        &format!(
+            "INSERT INTO tasks (organization_id, title, status, assigned_to_id)
+             SELECT current_setting('app.current_org_id')::uuid, 'open-' || n, 'assigned', '{ACME_DESK}'
+               FROM generate_series(1, 2) AS n;"
+        ),
+    );
+    run(pg.arcdb_at(&dsn, &["refresh"])).ok("arcdb refresh");
+    let after: u64 = app(&pg, "open", ACME, open_tasks).parse().unwrap();
+    assert_eq!(
+        after,
+        before + 2,
+        "desk_performance.open_tasks counts assigned"
+    );
+
+    // The open-tasks index's predicate is arcdb's definition of open.
+    let def = pg.scalar(
+        "open",
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_org_assigned_open_idx'",
+    );
+    assert!(def.contains("'assigned'"), "{def}");
+}

@@ -351,6 +351,21 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+-- Paths of ids again (0002's form), while the desks triggers are dropped (the same result on a
+-- re-run).
+WITH RECURSIVE chain AS (
+    SELECT d.organization_id, d.id, '/' || d.id::text || '/' AS id_path
+      FROM desks AS d
+     WHERE d.parent_desk_id IS NULL
+    UNION ALL
+    SELECT d.organization_id, d.id, c.id_path || d.id::text || '/'
+      FROM desks AS d
+      JOIN chain AS c ON c.organization_id = d.organization_id AND c.id = d.parent_desk_id
+)
+UPDATE desks
+   SET path = chain.id_path
+  FROM chain
+ WHERE chain.organization_id = desks.organization_id AND chain.id = desks.id;
 DROP TRIGGER IF EXISTS desks_set_hierarchy ON desks;
 CREATE TRIGGER desks_set_hierarchy
     BEFORE INSERT OR UPDATE ON desks
@@ -385,6 +400,8 @@ COMMENT ON COLUMN desks.depth IS 'Number of ancestors (0 for a root desk). Maint
 -- ---------------------------------------------------------------------------------------------
 -- users, organizations
 -- ---------------------------------------------------------------------------------------------
+DROP TRIGGER IF EXISTS users_guard_superuser ON users;
+DROP FUNCTION IF EXISTS users_guard_superuser();
 ALTER TABLE users
     DROP COLUMN IF EXISTS password_hash,
     DROP COLUMN IF EXISTS avatar_url,

@@ -341,10 +341,36 @@ $$;
 COMMENT ON FUNCTION desks_cascade_path() IS
     'AFTER UPDATE trigger on desks: when a desk''s path changed, recompute its children (recursively through their own triggers).';
 
+DROP TRIGGER desks_set_hierarchy ON desks;
+CREATE TRIGGER desks_set_hierarchy
+    BEFORE INSERT OR UPDATE OF parent_desk_id, path, depth ON desks
+    FOR EACH ROW EXECUTE FUNCTION desks_set_hierarchy();
+DROP TRIGGER desks_cascade_path ON desks;
+CREATE TRIGGER desks_cascade_path
+    AFTER UPDATE OF parent_desk_id, path, depth ON desks
+    FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path)
+    EXECUTE FUNCTION desks_cascade_path();
+
+-- Paths of ids again (0002's form), depth from 0.
 ALTER TABLE desks DISABLE TRIGGER desks_set_hierarchy;
+ALTER TABLE desks DISABLE TRIGGER desks_cascade_path;
 ALTER TABLE desks DISABLE TRIGGER desks_set_updated_at;
-UPDATE desks SET depth = depth - 1;
+WITH RECURSIVE chain AS (
+    SELECT d.organization_id, d.id, '/' || d.id::text || '/' AS id_path
+      FROM desks AS d
+     WHERE d.parent_desk_id IS NULL
+    UNION ALL
+    SELECT d.organization_id, d.id, c.id_path || d.id::text || '/'
+      FROM desks AS d
+      JOIN chain AS c ON c.organization_id = d.organization_id AND c.id = d.parent_desk_id
+)
+UPDATE desks
+   SET depth = depth - 1,
+       path = chain.id_path
+  FROM chain
+ WHERE chain.organization_id = desks.organization_id AND chain.id = desks.id;
 ALTER TABLE desks ENABLE TRIGGER desks_set_hierarchy;
+ALTER TABLE desks ENABLE TRIGGER desks_cascade_path;
 ALTER TABLE desks ENABLE TRIGGER desks_set_updated_at;
 ALTER TABLE desks ADD CONSTRAINT desks_path_check CHECK (
         depth >= 0
@@ -360,6 +386,10 @@ COMMENT ON COLUMN desks.depth IS 'Number of ancestors (0 for a root desk). Maint
 -- ---------------------------------------------------------------------------------------------
 -- users, organizations
 -- ---------------------------------------------------------------------------------------------
+DROP TRIGGER users_guard_superuser ON users;
+DROP FUNCTION users_guard_superuser();
+REVOKE UPDATE ON users FROM arcdesk_tenant;
+GRANT UPDATE ON users TO arcdesk_tenant;
 ALTER TABLE users
     DROP COLUMN password_hash,
     DROP COLUMN avatar_url,

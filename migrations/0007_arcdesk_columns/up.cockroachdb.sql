@@ -69,8 +69,8 @@ ALTER TABLE users
 
 -- ---------------------------------------------------------------------------------------------
 -- desks: hierarchy under the deployed names; hierarchy_level counts from 1 at a root (deployed),
--- hierarchy_path stays arcdb's '/<root id>/.../<own id>/' (ids do not change when a desk_id
--- handle is renamed; `arcdb adopt` recomputes the deployed slug paths).
+-- hierarchy_path is the deployed chain of desk_id handles (read up.sql), with arcdb's org scoping,
+-- cycle refusal and subtree re-pathing.
 -- ---------------------------------------------------------------------------------------------
 ALTER TABLE desks RENAME COLUMN parent_desk_id TO reports_to_id;
 ALTER TABLE desks RENAME COLUMN path TO hierarchy_path;
@@ -84,13 +84,26 @@ ALTER TABLE desks DROP CONSTRAINT desks_path_check;
 -- at 0, so that a re-run does not shift twice.
 UPDATE desks SET hierarchy_level = hierarchy_level + 1
  WHERE EXISTS (SELECT 1 FROM desks AS r WHERE r.reports_to_id IS NULL AND r.hierarchy_level = 0);
+-- Paths of desk_id handles from the roots down (the same result on a re-run).
+WITH RECURSIVE chain AS (
+    SELECT d.organization_id, d.id, d.desk_id::text AS slug_path
+      FROM desks AS d
+     WHERE d.reports_to_id IS NULL
+    UNION ALL
+    SELECT d.organization_id, d.id, c.slug_path || '/' || d.desk_id::text
+      FROM desks AS d
+      JOIN chain AS c ON c.organization_id = d.organization_id AND c.id = d.reports_to_id
+)
+UPDATE desks
+   SET hierarchy_path = chain.slug_path
+  FROM chain
+ WHERE chain.organization_id = desks.organization_id AND chain.id = desks.id;
 ALTER TABLE desks DROP CONSTRAINT IF EXISTS desks_hierarchy_check;
 ALTER TABLE desks
     ADD CONSTRAINT desks_hierarchy_check CHECK (
         hierarchy_level >= 1
-        AND length(hierarchy_path) = 1 + 37 * hierarchy_level
-        AND left(hierarchy_path, 1) = '/'
-        AND right(hierarchy_path, 37) = id::text || '/'
+        AND hierarchy_level = 1 + length(hierarchy_path) - length(replace(hierarchy_path, '/', ''))
+        AND right('/' || hierarchy_path, length(desk_id::text) + 1) = '/' || desk_id::text
         AND (hierarchy_level = 1) = (reports_to_id IS NULL)
     ),
     ADD COLUMN IF NOT EXISTS capabilities text[] DEFAULT '{}'::text[],
@@ -99,7 +112,7 @@ ALTER TABLE desks
     ADD COLUMN IF NOT EXISTS instructions text,
     ADD COLUMN IF NOT EXISTS meta_data jsonb DEFAULT '{}'::jsonb;
 COMMENT ON COLUMN desks.hierarchy_path IS
-    'Materialized path of ids from the root: ''/<root id>/.../<own id>/''. Maintained by triggers; descendants of X: hierarchy_path LIKE X.hierarchy_path || ''_%''.';
+    'Chain of desk_id handles from the root, ''/''-joined (a root''s is its desk_id), as deployed. Maintained by triggers; descendants of X: hierarchy_path LIKE X.hierarchy_path || ''/%''.';
 COMMENT ON COLUMN desks.hierarchy_level IS 'Level in the hierarchy (1 for a root desk). Maintained by triggers.';
 
 CREATE OR REPLACE FUNCTION desks_set_hierarchy() RETURNS trigger
@@ -110,7 +123,7 @@ DECLARE
     parent_level integer;
 BEGIN
     IF (NEW).reports_to_id IS NULL THEN
-        (NEW).hierarchy_path := '/' || (NEW).id::text || '/';
+        (NEW).hierarchy_path := (NEW).desk_id::text;
         (NEW).hierarchy_level := 1;
         RETURN NEW;
     END IF;
@@ -127,14 +140,14 @@ BEGIN
             USING ERRCODE = '23503';
     END IF;
 
-    IF strpos(parent_path, '/' || (NEW).id::text || '/') > 0 THEN
+    IF strpos('/' || parent_path || '/', '/' || (NEW).desk_id::text || '/') > 0 THEN
         RAISE EXCEPTION 'desk % cannot be placed under desk %: that desk is itself or one of its descendants',
                 (NEW).id, (NEW).reports_to_id
             USING ERRCODE = '23514',
                   HINT = 'A desk hierarchy is a tree: move the descendant elsewhere first.';
     END IF;
 
-    (NEW).hierarchy_path := parent_path || (NEW).id::text || '/';
+    (NEW).hierarchy_path := parent_path || '/' || (NEW).desk_id::text;
     (NEW).hierarchy_level := parent_level + 1;
     RETURN NEW;
 END;
@@ -165,7 +178,7 @@ CREATE TRIGGER desks_set_updated_at BEFORE UPDATE ON desks
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 REVOKE EXECUTE ON FUNCTION desks_set_hierarchy(), desks_cascade_path() FROM PUBLIC;
 COMMENT ON FUNCTION desks_set_hierarchy() IS
-    'BEFORE INSERT/UPDATE trigger on desks: hierarchy_path and hierarchy_level from the parent (reports_to_id); rejects cycles.';
+    'BEFORE INSERT/UPDATE trigger on desks: hierarchy_path (desk_id chain) and hierarchy_level from the parent (reports_to_id); rejects cycles.';
 COMMENT ON FUNCTION desks_cascade_path() IS
     'AFTER UPDATE trigger on desks: when a desk''s hierarchy_path changed, recompute its children (recursively through their own triggers).';
 
@@ -650,6 +663,26 @@ $$;
 DROP TRIGGER IF EXISTS organizations_guard_tenant_update ON organizations;
 CREATE TRIGGER organizations_guard_tenant_update BEFORE UPDATE ON organizations
     FOR EACH ROW EXECUTE FUNCTION organizations_guard_tenant_update();
+
+-- users.is_superuser is the platform's (read up.sql): a tenant may neither insert it true nor
+-- change it (a guard, as CockroachDB has no column privileges).
+CREATE OR REPLACE FUNCTION users_guard_superuser() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF pg_has_role(current_user, 'arcdesk_tenant', 'MEMBER')
+       AND ((TG_OP = 'INSERT' AND (NEW).is_superuser)
+            OR (TG_OP = 'UPDATE' AND (NEW).is_superuser IS DISTINCT FROM (OLD).is_superuser)) THEN
+        RAISE EXCEPTION 'permission denied: a tenant may not create a superuser (users.is_superuser)'
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+DROP TRIGGER IF EXISTS users_guard_superuser ON users;
+CREATE TRIGGER users_guard_superuser BEFORE INSERT OR UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_guard_superuser();
+REVOKE EXECUTE ON FUNCTION users_guard_superuser() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION api_keys_guard_tenant_update() RETURNS trigger
     LANGUAGE plpgsql

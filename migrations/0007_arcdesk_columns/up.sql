@@ -42,13 +42,13 @@
 -- per-organization task numbers, arcdesk_tenant and its fail-closed policies (all of them test
 -- organization_id, which every table keeps), materialized views closed to tenants.
 -- Not carried over from the deployed schema on purpose: tasks_task_number_seq (numbers are per
--- organization), platform-wide unique email, the enum order of taskpriority (arcdb's is
--- ascending: ORDER BY priority DESC puts 'critical' first). Deployed enum values arcdb lacked
--- are added by 0008 (a value added in a transaction cannot be used in that transaction).
+-- organization), platform-wide unique email. Deployed enum values arcdb lacked are added by
+-- 0008 (a value added in a transaction cannot be used in that transaction), which also puts
+-- taskpriority in the deployed order.
 -- Lock: ACCESS EXCLUSIVE on every application table until the migration commits. Work that
 -- grows with the data: cost_tracking is rewritten (token counts to bigint, billing_month to
--- text), every row of desks (hierarchy_level from 1) and of audit_logs (actor_type) is updated,
--- 28 table indexes are built and the analytics views refilled; the rest (renames, new columns
+-- text), every row of desks (hierarchy_level from 1, hierarchy_path of desk_id handles) and of
+-- audit_logs (actor_type) is updated, 28 table indexes are built and the analytics views refilled; the rest (renames, new columns
 -- with constant defaults) is catalog-only.
 
 -- ---------------------------------------------------------------------------------------------
@@ -87,8 +87,11 @@ ALTER TABLE users
 
 -- ---------------------------------------------------------------------------------------------
 -- desks: hierarchy under the deployed names; hierarchy_level counts from 1 at a root (deployed),
--- hierarchy_path stays arcdb's '/<root id>/.../<own id>/' (ids do not change when a desk_id
--- handle is renamed; `arcdb adopt` recomputes the deployed slug paths).
+-- hierarchy_path is the deployed form, the '/'-joined chain of desk_id handles from the root
+-- ('ceo-001/cto-001/eng-001'; a root's is its desk_id), which the application reads. arcdb's
+-- hardening is kept on it: the parent is looked up in the desk's own organization, a cycle is
+-- refused (desk_id is unique per organization and holds no '/', so the chain names each
+-- ancestor once), and a move or a desk_id rename re-paths the subtree.
 -- ---------------------------------------------------------------------------------------------
 ALTER TABLE desks RENAME COLUMN parent_desk_id TO reports_to_id;
 ALTER TABLE desks RENAME COLUMN path TO hierarchy_path;
@@ -98,19 +101,34 @@ ALTER TABLE desks RENAME CONSTRAINT desks_config_check TO desks_llm_config_check
 ALTER TABLE desks RENAME CONSTRAINT desks_parent_fkey TO desks_reports_to_fkey;
 ALTER TABLE desks RENAME CONSTRAINT desks_org_desk_id_key TO uq_org_desk_id;
 ALTER TABLE desks DROP CONSTRAINT desks_path_check;
--- Levels from 1: a plain shift (the hierarchy trigger would recompute from parents not yet
--- shifted, and updated_at is not an application change).
+-- Levels from 1 and paths of desk_id handles, computed from the roots down with the triggers
+-- off (they would recompute from parents not yet done, and updated_at is not an application
+-- change).
 ALTER TABLE desks DISABLE TRIGGER desks_set_hierarchy;
+ALTER TABLE desks DISABLE TRIGGER desks_cascade_path;
 ALTER TABLE desks DISABLE TRIGGER desks_set_updated_at;
-UPDATE desks SET hierarchy_level = hierarchy_level + 1;
+WITH RECURSIVE chain AS (
+    SELECT d.organization_id, d.id, d.desk_id::text AS slug_path
+      FROM desks AS d
+     WHERE d.reports_to_id IS NULL
+    UNION ALL
+    SELECT d.organization_id, d.id, c.slug_path || '/' || d.desk_id::text
+      FROM desks AS d
+      JOIN chain AS c ON c.organization_id = d.organization_id AND c.id = d.reports_to_id
+)
+UPDATE desks
+   SET hierarchy_level = hierarchy_level + 1,
+       hierarchy_path = chain.slug_path
+  FROM chain
+ WHERE chain.organization_id = desks.organization_id AND chain.id = desks.id;
 ALTER TABLE desks ENABLE TRIGGER desks_set_hierarchy;
+ALTER TABLE desks ENABLE TRIGGER desks_cascade_path;
 ALTER TABLE desks ENABLE TRIGGER desks_set_updated_at;
 ALTER TABLE desks
     ADD CONSTRAINT desks_hierarchy_check CHECK (
         hierarchy_level >= 1
-        AND length(hierarchy_path) = 1 + 37 * hierarchy_level
-        AND left(hierarchy_path, 1) = '/'
-        AND right(hierarchy_path, 37) = id::text || '/'
+        AND hierarchy_level = 1 + length(hierarchy_path) - length(replace(hierarchy_path, '/', ''))
+        AND right('/' || hierarchy_path, length(desk_id::text) + 1) = '/' || desk_id::text
         AND (hierarchy_level = 1) = (reports_to_id IS NULL)
     ),
     ADD COLUMN capabilities text[] DEFAULT '{}'::text[],
@@ -119,7 +137,7 @@ ALTER TABLE desks
     ADD COLUMN instructions text,
     ADD COLUMN meta_data jsonb DEFAULT '{}'::jsonb;
 COMMENT ON COLUMN desks.hierarchy_path IS
-    'Materialized path of ids from the root: ''/<root id>/.../<own id>/''. Maintained by triggers; descendants of X: hierarchy_path LIKE X.hierarchy_path || ''_%''.';
+    'Chain of desk_id handles from the root, ''/''-joined (a root''s is its desk_id), as deployed. Maintained by triggers; descendants of X: hierarchy_path LIKE X.hierarchy_path || ''/%''.';
 COMMENT ON COLUMN desks.hierarchy_level IS 'Level in the hierarchy (1 for a root desk). Maintained by triggers.';
 
 CREATE OR REPLACE FUNCTION desks_set_hierarchy() RETURNS trigger
@@ -131,7 +149,7 @@ DECLARE
     parent_level integer;
 BEGIN
     IF NEW.reports_to_id IS NULL THEN
-        NEW.hierarchy_path := '/' || NEW.id::text || '/';
+        NEW.hierarchy_path := NEW.desk_id::text;
         NEW.hierarchy_level := 1;
         RETURN NEW;
     END IF;
@@ -148,14 +166,14 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation';
     END IF;
 
-    IF position('/' || NEW.id::text || '/' IN parent_path) > 0 THEN
+    IF position('/' || NEW.desk_id::text || '/' IN '/' || parent_path || '/') > 0 THEN
         RAISE EXCEPTION 'desk % cannot be placed under desk %: that desk is itself or one of its descendants',
                 NEW.id, NEW.reports_to_id
             USING ERRCODE = 'check_violation',
                   HINT = 'A desk hierarchy is a tree: move the descendant elsewhere first.';
     END IF;
 
-    NEW.hierarchy_path := parent_path || NEW.id::text || '/';
+    NEW.hierarchy_path := parent_path || '/' || NEW.desk_id::text;
     NEW.hierarchy_level := parent_level + 1;
     RETURN NEW;
 END;
@@ -174,7 +192,17 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION desks_set_hierarchy() IS
-    'BEFORE INSERT/UPDATE trigger on desks: hierarchy_path and hierarchy_level from the parent (reports_to_id); rejects cycles.';
+    'BEFORE INSERT/UPDATE trigger on desks: hierarchy_path (desk_id chain) and hierarchy_level from the parent (reports_to_id); rejects cycles.';
+-- A desk_id rename changes the desk's own path too (and so its subtree's).
+DROP TRIGGER desks_set_hierarchy ON desks;
+CREATE TRIGGER desks_set_hierarchy
+    BEFORE INSERT OR UPDATE OF reports_to_id, hierarchy_path, hierarchy_level, desk_id ON desks
+    FOR EACH ROW EXECUTE FUNCTION desks_set_hierarchy();
+DROP TRIGGER desks_cascade_path ON desks;
+CREATE TRIGGER desks_cascade_path
+    AFTER UPDATE OF reports_to_id, hierarchy_path, hierarchy_level, desk_id ON desks
+    FOR EACH ROW WHEN (OLD.hierarchy_path IS DISTINCT FROM NEW.hierarchy_path)
+    EXECUTE FUNCTION desks_cascade_path();
 COMMENT ON FUNCTION desks_cascade_path() IS
     'AFTER UPDATE trigger on desks: when a desk''s hierarchy_path changed, recompute its children (recursively through their own triggers).';
 
@@ -621,6 +649,36 @@ FROM PUBLIC;
 -- ---------------------------------------------------------------------------------------------
 GRANT UPDATE (meta_data) ON organizations TO arcdesk_tenant;
 GRANT UPDATE (is_active, last_used_at, usage_count) ON api_keys TO arcdesk_tenant;
+
+-- users.is_superuser is the platform's, not a tenant's: the application writes users rows of its
+-- organization (sign-up, profile, login time, its own admins: is_admin stays a tenant column,
+-- scoped to the organization by RLS), and inserts is_superuser false. So a tenant updates every
+-- users column but is_superuser (column grants, like organizations), and an INSERT with
+-- is_superuser true is refused unless the session may update that column (the owner may).
+-- A column added to users later needs its own GRANT UPDATE here.
+REVOKE UPDATE ON users FROM arcdesk_tenant;
+GRANT UPDATE (
+    id, organization_id, email, username, full_name, is_admin, is_active, preferences,
+    last_login_at, deleted_at, created_at, updated_at, password_hash, avatar_url, email_verified_at
+) ON users TO arcdesk_tenant;
+CREATE FUNCTION users_guard_superuser() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF NEW.is_superuser AND NOT has_column_privilege('public.users', 'is_superuser', 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied: a tenant may not create a superuser (users.is_superuser)'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Insert the user with is_superuser false; the platform (the owner) grants it.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION users_guard_superuser() IS
+    'BEFORE INSERT trigger on users: is_superuser true only from a session that may update users.is_superuser (not arcdesk_tenant).';
+CREATE TRIGGER users_guard_superuser BEFORE INSERT ON users
+    FOR EACH ROW EXECUTE FUNCTION users_guard_superuser();
+REVOKE EXECUTE ON FUNCTION users_guard_superuser() FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------------------------
 -- The deployed index names. Renamed: arcdb indexes that are the organization-led form of the

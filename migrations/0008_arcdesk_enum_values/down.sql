@@ -1,5 +1,6 @@
 -- 0008_arcdesk_enum_values (down): PostgreSQL cannot drop an enum value, so each of the four
--- types is rebuilt with the values of 0002 and its columns converted (a rewrite of desks, tasks,
+-- types is rebuilt with the values of 0002 and its columns converted, and taskpriority in 0002's
+-- ascending order with its indexes descending again (a rewrite of desks, tasks,
 -- knowledge_bases, cost_tracking and audit_logs). Refused, and rolled back, while a row still
 -- holds one of the removed values (the conversion fails on it).
 -- What depends on these columns is dropped first and recreated as 0007 has it: the analytics
@@ -16,6 +17,15 @@ DROP INDEX tasks_org_pending_queue_idx;
 DROP INDEX tasks_org_due_date_idx;
 DROP INDEX tasks_org_assigned_open_idx;
 DROP INDEX idx_tasks_active;
+DROP INDEX idx_tasks_org_status_priority;
+
+ALTER TYPE taskpriority RENAME TO taskpriority_0008;
+CREATE TYPE taskpriority AS ENUM ('low', 'medium', 'high', 'critical');
+ALTER TABLE tasks
+    ALTER COLUMN priority DROP DEFAULT,
+    ALTER COLUMN priority TYPE taskpriority USING priority::text::taskpriority,
+    ALTER COLUMN priority SET DEFAULT 'medium';
+DROP TYPE taskpriority_0008;
 
 ALTER TYPE roletype RENAME TO roletype_0008;
 CREATE TYPE roletype AS ENUM (
@@ -57,6 +67,7 @@ CREATE TYPE auditaction AS ENUM (
 ALTER TABLE audit_logs ALTER COLUMN action TYPE auditaction USING action::text::auditaction;
 DROP TYPE auditaction_0008;
 
+CREATE INDEX idx_tasks_org_status_priority ON tasks (organization_id, status, priority DESC, created_at);
 CREATE INDEX tasks_org_pending_queue_idx ON tasks (organization_id, priority DESC, created_at) WHERE status = 'pending';
 CREATE INDEX tasks_org_due_date_idx ON tasks (organization_id, due_date)
     WHERE due_date IS NOT NULL AND status NOT IN ('completed', 'failed', 'cancelled');

@@ -8,6 +8,25 @@ use super::plan::{bare, ident, needs_cast, org_expr, org_link, qualified, OrgLin
 use crate::catalog::{Column, Schema};
 use serde::Serialize;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn widening_casts_are_not_checked_narrowing_ones_are() {
+        use super::always_valid;
+        assert!(always_valid("integer", "bigint"));
+        assert!(always_valid("numeric(10,6)", "numeric(14,6)"));
+        assert!(!always_valid("numeric(10,6)", "numeric(8,6)"));
+        assert!(always_valid("character varying(45)", "text"));
+        assert!(always_valid("character varying[]", "text[]"));
+        assert!(!always_valid("character varying(45)", "inet"));
+        assert!(!always_valid(
+            "character varying(100)",
+            "character varying(50)"
+        ));
+        assert!(!always_valid("bigint", "integer"));
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
@@ -99,8 +118,8 @@ pub fn checks(
             let Some(dc) = deployed.column(table, name) else {
                 continue;
             };
-            if is_citext(ty) {
-                continue; // any text is a valid citext
+            if is_citext(ty) || always_valid(&dc.data_type, ty) {
+                continue; // any text is a valid citext; widening casts cannot fail
             }
             let col = ident(name);
             let v = format!("o.{col}::text");
@@ -215,6 +234,42 @@ fn is_citext(ty: &str) -> bool {
     ty == "citext" || ty == "citext[]"
 }
 
+/// Casts no value can fail: to text, widening integers, numerics with room for every digit,
+/// longer varchars. Their checks would cost a function call per row and find nothing.
+fn always_valid(from: &str, to: &str) -> bool {
+    let character = |t: &str| t == "text" || t.starts_with("character varying");
+    if to == "text" || to == "citext" {
+        return character(from);
+    }
+    if to == "text[]" || to == "citext[]" {
+        return from == "text[]" || from == "character varying[]";
+    }
+    if matches!(
+        (from, to),
+        ("smallint", "integer" | "bigint") | ("integer", "bigint")
+    ) {
+        return true;
+    }
+    let numeric = |t: &str| -> Option<(u32, u32)> {
+        let (p, s) = t
+            .strip_prefix("numeric(")?
+            .strip_suffix(')')?
+            .split_once(',')?;
+        Some((p.trim().parse().ok()?, s.trim().parse().ok()?))
+    };
+    if let (Some((p, s)), Some((p2, s2))) = (numeric(from), numeric(to)) {
+        return p2 - s2.min(p2) >= p - s.min(p) && s2 >= s;
+    }
+    if from.starts_with("numeric") && to == "numeric" {
+        return true;
+    }
+    match (varchar_length(from), varchar_length(to)) {
+        (Some(n), Some(m)) => m >= n,
+        (Some(_), None) => to == "character varying",
+        _ => false,
+    }
+}
+
 fn cast_for_check(expr: &str, ty: &str) -> String {
     match ty {
         "citext" => format!("lower({expr}::text)"),
@@ -252,7 +307,10 @@ fn castable_guard(
         .casts
         .iter()
         .filter(|(n, ty)| {
-            columns.contains(n) && deployed.column(&copy.table, n).is_some() && !is_citext(ty)
+            columns.contains(n)
+                && deployed
+                    .column(&copy.table, n)
+                    .is_some_and(|dc| !is_citext(ty) && !always_valid(&dc.data_type, ty))
         })
         .map(|(n, ty)| {
             let v = format!("o.{}::text", ident(n));

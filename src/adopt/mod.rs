@@ -42,9 +42,11 @@ const TENANT_ROLE: &str = "arcdesk_tenant";
 /// alembic_version stays (its row untouched); tagged as the one table that is not tenant data,
 /// which is what `verify-rls` takes as its allowlist.
 const ALEMBIC_COMMENT: &str = "COMMENT ON TABLE public.alembic_version IS 'arcdb:global: Alembic''s revision of the schema before arcdb adopted it (001_multi_tenant); not tenant data, not granted to tenants'";
-/// Rows per second the estimate assumes for a copy with its indexes, triggers and checks
-/// (measured by bench/adopt.sh, see bench/RESULTS.md).
-const ROWS_PER_SECOND: f64 = 60_000.0;
+/// Rows per second the estimate assumes for the copy, with arcdb's indexes, triggers and
+/// foreign-key checks per row: bench/adopt.sh measured 3.1k rows/s (2.5M rows, 1M tasks) on a
+/// shared 2-core machine (bench/RESULTS.md); a dedicated server is faster. The other steps
+/// are scaled from the same run (checks 29 s, verify 0.2 s, refresh 5 s).
+const ROWS_PER_SECOND: f64 = 3_000.0;
 
 /// Step names, in order; `ARCDB_ADOPT_FAIL_AFTER=<step>` (test hook) fails the run right after
 /// that step, `ARCDB_ADOPT_PAUSE_AFTER=<step>` waits there 60 s (to be killed).
@@ -323,14 +325,11 @@ pub async fn adopt(db: &mut Db, opts: AdoptOptions) -> anyhow::Result<AdoptRepor
     }
     refuse_if_blocked(&prepared.report)?;
     let mut prepared = prepared;
+    let interrupt = crate::migrate::interrupt::Interrupt::listen();
     let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(
-            db,
-            opts.lock_timeout,
-            &crate::migrate::interrupt::Interrupt::listen(),
-        )
+        .acquire(db, opts.lock_timeout, &interrupt)
         .await?;
-    let outcome = convert(db, &mut prepared, opts.lock_timeout).await;
+    let outcome = convert(db, &mut prepared, opts.lock_timeout, &interrupt).await;
     let released = guard.release(db).await;
     outcome?;
     released?;
@@ -674,7 +673,7 @@ fn plan_steps(
             what: format!("{} row checks again, under the locks", report.checks.len()),
             sql: report.checks.iter().map(|c| c.query.clone()).collect(),
             locks: vec![],
-            estimate_ms: estimate(total_rows / 4),
+            estimate_ms: estimate(total_rows / 30),
             duration_ms: None,
         },
         PlanStep {
@@ -745,7 +744,7 @@ fn plan_steps(
             what: "row counts of every table against the old one; the catalog of public against arcdb's schema (only kept objects may differ)".into(),
             sql: vec![],
             locks: vec![],
-            estimate_ms: estimate(total_rows / 10),
+            estimate_ms: estimate(total_rows / 1000),
             duration_ms: None,
         },
         PlanStep {
@@ -761,7 +760,7 @@ fn plan_steps(
             what: "refresh arcdb's materialized views".into(),
             sql: target_views,
             locks: vec!["ACCESS EXCLUSIVE on the materialized views".into()],
-            estimate_ms: estimate(total_rows / 10),
+            estimate_ms: estimate(total_rows / 1500),
             duration_ms: None,
         },
         PlanStep {
@@ -822,7 +821,12 @@ fn progress(what: &str) {
 }
 
 /// The test hooks after each step.
-async fn after_step(step: &str) -> anyhow::Result<()> {
+/// Also where Ctrl-C / SIGTERM stop the run (the statement of a step runs to its end first).
+async fn after_step(
+    step: &str,
+    interrupt: &crate::migrate::interrupt::Interrupt,
+) -> anyhow::Result<()> {
+    interrupt.check("the adoption is rolled back, nothing was changed")?;
     if std::env::var("ARCDB_ADOPT_PAUSE_AFTER").is_ok_and(|v| v == step) {
         notice(format!(
             "adopt: paused after step {step} (ARCDB_ADOPT_PAUSE_AFTER)"
@@ -871,7 +875,12 @@ async fn lock_holders(client: &impl tokio_postgres::GenericClient, relations: &[
     }
 }
 
-async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyhow::Result<()> {
+async fn convert(
+    db: &mut Db,
+    p: &mut Prepared,
+    lock_timeout: Duration,
+    interrupt: &crate::migrate::interrupt::Interrupt,
+) -> anyhow::Result<()> {
     let has_input_is_valid = db.engine.version.major >= 16;
     let relations: Vec<String> = p
         .replaced
@@ -920,7 +929,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
     }
     let locked_at = Instant::now();
     done("lock", &mut step_started);
-    after_step("lock").await?;
+    after_step("lock", interrupt).await?;
 
     // check, under the locks: the rows cannot change any more.
     count_bad_rows(&tx, &mut p.report.checks, has_input_is_valid).await?;
@@ -931,7 +940,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .unwrap_or_else(|| anyhow!("rows cannot be carried over; nothing was changed")));
     }
     done("check", &mut step_started);
-    after_step("check").await?;
+    after_step("check", interrupt).await?;
 
     for sql in move_aside_sql(&p.deployed_views, &p.replaced) {
         tx.batch_execute(&sql)
@@ -939,7 +948,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("move_aside", &sql, &e))?;
     }
     done("move_aside", &mut step_started);
-    after_step("move_aside").await?;
+    after_step("move_aside", interrupt).await?;
 
     let folded = plan::fold_enum_labels(&p.resolved, &p.target);
     let steps = crate::migrate::apply_in_transaction(&tx, &p.resolved, &folded)
@@ -947,7 +956,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
         .map_err(|e| anyhow!("{e:#}; the adoption is rolled back, nothing was changed"))?;
     p.report.to_version = steps.last().map(|s| s.version).unwrap_or(0);
     done("migrate", &mut step_started);
-    after_step("migrate").await?;
+    after_step("migrate", interrupt).await?;
 
     for c in &p.report.recognition.kept_columns {
         let sql = plan::add_column_sql(c);
@@ -987,7 +996,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
         }
     }
     done("copy", &mut step_started);
-    after_step("copy").await?;
+    after_step("copy", interrupt).await?;
 
     if p.report.alembic_version.is_some() {
         tx.batch_execute(ALEMBIC_COMMENT)
@@ -1001,7 +1010,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("kept_objects", &sql, &e))?;
     }
     done("kept_objects", &mut step_started);
-    after_step("kept_objects").await?;
+    after_step("kept_objects", interrupt).await?;
 
     for role in &p.report.application_roles {
         let sql = format!("GRANT {TENANT_ROLE} TO {}", plan::ident(role));
@@ -1010,7 +1019,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("grant_tenant", &sql, &e))?;
     }
     done("grant_tenant", &mut step_started);
-    after_step("grant_tenant").await?;
+    after_step("grant_tenant", interrupt).await?;
 
     let now = catalog::read(&tx, &["public"]).await?;
     let unexpected: Vec<String> = catalog::diff(&p.target, &now)
@@ -1026,14 +1035,14 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
         ));
     }
     done("verify", &mut step_started);
-    after_step("verify").await?;
+    after_step("verify", interrupt).await?;
 
     let drop = format!("DROP SCHEMA {OLD_SCHEMA} CASCADE");
     tx.batch_execute(&drop)
         .await
         .map_err(|e| step_error("drop_old", &drop, &e))?;
     done("drop_old", &mut step_started);
-    after_step("drop_old").await?;
+    after_step("drop_old", interrupt).await?;
 
     for v in p.target.views.iter().filter(|v| v.materialized) {
         let sql = format!("REFRESH MATERIALIZED VIEW {}", qualified(&v.name));
@@ -1042,7 +1051,7 @@ async fn convert(db: &mut Db, p: &mut Prepared, lock_timeout: Duration) -> anyho
             .map_err(|e| step_error("refresh", &sql, &e))?;
     }
     done("refresh", &mut step_started);
-    after_step("refresh").await?;
+    after_step("refresh", interrupt).await?;
 
     tx.commit().await?;
     let held = locked_at.elapsed().as_millis() as u64;

@@ -546,6 +546,54 @@ mod tests {
         }
     }
 
+    fn migration(version: u32, sql: &str) -> Resolved {
+        let script = crate::migrate::catalog::Script {
+            file: format!("migrations/{version:04}_x/up.sql"),
+            sql: sql.into(),
+        };
+        Resolved {
+            version,
+            name: "x".into(),
+            up: script.clone(),
+            down: script,
+            checksum: String::new(),
+        }
+    }
+
+    #[test]
+    fn enum_labels_added_later_are_folded_into_the_create_type() {
+        let set = [
+            migration(
+                1,
+                "CREATE TYPE roletype AS ENUM ('a', 'b');\nCREATE TABLE t (r roletype);",
+            ),
+            migration(2, "SELECT 1;"),
+            migration(
+                3,
+                "ALTER TYPE roletype ADD VALUE 'c' AFTER 'b';\nALTER TYPE other ADD VALUE 'z';",
+            ),
+        ];
+        let target = Schema {
+            enums: vec![crate::catalog::EnumType {
+                name: "public.roletype".into(),
+                values: vec!["a".into(), "b".into(), "c".into()],
+                owner: "o".into(),
+            }],
+            ..Default::default()
+        };
+        let folded = fold_enum_labels(&set, &target);
+        assert_eq!(
+            folded[0].as_deref(),
+            Some("CREATE TYPE roletype AS ENUM ('a', 'b', 'c');\nCREATE TABLE t (r roletype);\n")
+        );
+        assert_eq!(folded[1], None, "unchanged scripts run as they are");
+        // Only the labels of types created in this run are left out.
+        assert_eq!(
+            folded[2].as_deref(),
+            Some("ALTER TYPE other ADD VALUE 'z';\n")
+        );
+    }
+
     #[test]
     fn organization_comes_through_the_first_not_null_foreign_key() {
         let d = deployed();
