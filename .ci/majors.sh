@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The round trip (tests/round_trip.rs) on every PostgreSQL major in ${ARCDB_MAJORS:-14 16 17 18}
+# The round trip (tests/round_trip.rs), adopt of the deployed ArcDesk database and a clean live-drift check on every PostgreSQL major in ${ARCDB_MAJORS:-14 16 17 18}
 # (15, the machine's Debian PostgreSQL, gets the full suite from `cargo test` in .ci/run).
 #
 # For each major: install its server binaries with .ci/pg-binaries.sh (cached, see there), run
@@ -32,11 +32,11 @@ secs() { awk -v ms="$1" 'BEGIN { printf "%.1fs", ms / 1000 }'; }
 
 echo "majors: building the round-trip test"
 build_start=$(now_ms)
-cargo test --quiet --test round_trip --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
+cargo test --quiet --test round_trip --test adopt --test drift --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
 # (a build failure shows up again, with its errors, in every major's run below)
 build_time=$(secs $(($(now_ms) - build_start)))
 
-declare -A row_version row_install row_test row_result row_steps
+declare -A row_version row_install row_test row_result row_steps row_extra
 passed=0
 failed=0
 
@@ -56,6 +56,7 @@ for major in "${majors[@]}"; do
   row_version[$major]=-
   row_test[$major]=-
   row_steps[$major]=
+  row_extra[$major]=-
   if [ $rc -ne 0 ]; then
     if [ $rc -eq 3 ]; then
       row_result[$major]="FAIL: no contrib (citext) in PyPI's build"
@@ -73,6 +74,17 @@ for major in "${majors[@]}"; do
   rc=$?
   set -e
   row_test[$major]=$(secs $(($(now_ms) - t0)))
+
+  # adopt of the deployed ArcDesk database and a clean live-drift check, on this major too.
+  row_extra[$major]=ok
+  for extra in "adopt adopt_keeps_every_row_and_the_schema_equals_a_fresh_up" \
+               "drift a_clean_database_reports_no_drift_and_the_expected_schema_is_cached"; do
+    read -r test_bin test_name <<<"$extra"
+    if ! ARCDB_PG_BIN=$bin RUST_BACKTRACE=0 cargo test --quiet --test "$test_bin" -- --exact "$test_name" >>"$log" 2>&1; then
+      row_extra[$major]="FAIL: $test_bin"
+      rc=1
+    fi
+  done
 
   version=$(sed -n 's/^round-trip: server PostgreSQL \([^ ]*\) .*/\1/p' "$log" | head -n1)
   if [ -z "$version" ]; then
@@ -118,12 +130,12 @@ echo "majors: summary (round-trip test built in $build_time; ok = ran and passed
 {
   printf 'major\tserver\tinstall\ttest'
   printf '\t%s' "${steps[@]}"
-  printf '\tresult\n'
+  printf '\tadopt+drift\tresult\n'
   for major in "${majors[@]}"; do
     printf '%s\t%s\t%s\t%s' "$major" "${row_version[$major]}" "${row_install[$major]}" "${row_test[$major]}"
     read -r -a cells <<<"${row_steps[$major]:-}"
     for i in "${!steps[@]}"; do printf '\t%s' "${cells[$i]:--}"; done
-    printf '\t%s\n' "${row_result[$major]}"
+    printf '\t%s\t%s\n' "${row_extra[$major]}" "${row_result[$major]}"
   done
 } | align_columns | tee "$logs/summary.txt"
 echo "majors: $passed passed, $failed failed"

@@ -264,12 +264,8 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                 },
             };
             let db = connect(&cli.global).await?;
-            let report = rls::verify(&db, &opts).await?;
-            // Remarks for people, not part of the report: stderr (JSON keeps them in `notes`).
-            for note in &report.notes {
-                notice(format!("note: {note}"));
-            }
-            emit(&report, format)
+            // Its notes go to stderr through `Report::notes` (JSON keeps them in `notes`).
+            emit(&rls::verify(&db, &opts).await?, format)
         }
         Command::Baseline(args) => {
             let mut db = connect(&cli.global).await?;

@@ -55,7 +55,7 @@ fn bad_verify_rls_input_exits_2() {
             &["--tenant-role", "nosuch"][..],
             "tenant role nosuch does not exist",
         ),
-        (&["--schema", "nosuch"][..], "--schema nosuch"),
+        (&["--schema", "nosuch"][..], "schema nosuch does not exist"),
         (&["--setting", "nodot"][..], "--setting"),
     ] {
         let mut all = vec!["verify-rls"];

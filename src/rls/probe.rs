@@ -34,6 +34,9 @@
 
 mod fixtures;
 
+/// From this many probed organizations on, verify-rls shows its progress on stderr.
+const PROGRESS_FROM_ORGS: usize = 10;
+
 use super::audit::sql_ident;
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
 use crate::db::Db;
@@ -957,9 +960,25 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
             "no organization to probe as (the root table is empty): load data first, e.g. arcdb seed",
         ));
     }
+    // Over many organizations the probes take a while (about 60 ms each): say how far they are.
+    let mut progress = (ctx.orgs.len() >= PROGRESS_FROM_ORGS).then(|| {
+        let mut p = crate::progress::Progress::new("verify-rls");
+        p.phase(
+            "probing organizations",
+            ctx.orgs.len() as u64,
+            "organizations",
+        );
+        p
+    });
     for i in 0..ctx.orgs.len() {
         let checks = rolled_back(client, REPEATABLE_READ, |tx| org_probes(tx, &ctx, i)).await?;
         report.checks.extend(checks);
+        if let Some(p) = &progress {
+            p.inc(1);
+        }
+    }
+    if let Some(p) = progress.take() {
+        p.finish(&format!("probed {} organizations", ctx.orgs.len()));
     }
     Ok(())
 }
