@@ -94,7 +94,7 @@ pub async fn baseline(db: &mut Db, opts: BaselineOptions) -> anyhow::Result<Base
         ))
         .into());
     }
-    refuse_existing_history(db).await?;
+    history::refuse_existing(&db.client, HAS_HISTORY).await?;
     let migrations: Vec<Resolved> = set
         .resolve(&db.engine)
         .into_iter()
@@ -120,7 +120,7 @@ pub async fn baseline(db: &mut Db, opts: BaselineOptions) -> anyhow::Result<Base
             &crate::migrate::interrupt::Interrupt::listen(),
         )
         .await?;
-    let outcome = record(db, &migrations).await;
+    let outcome = history::record_existing_schema(&mut db.client, &migrations, HAS_HISTORY).await;
     let released = guard.release(db).await;
     outcome?;
     released?;
@@ -128,29 +128,5 @@ pub async fn baseline(db: &mut Db, opts: BaselineOptions) -> anyhow::Result<Base
     Ok(report)
 }
 
-/// A database with arcdb history is not baselined: its history says what it is.
-async fn refuse_existing_history(db: &Db) -> anyhow::Result<()> {
-    let applied = history::load(&db.client).await?;
-    if let Some(last) = applied.last() {
-        return Err(Refusal::usage(format!(
-            "the database already has arcdb history ({} migration(s), up to version {}): baseline is for databases without it; see `arcdb status` (and `arcdb repair` for changed checksums); nothing was changed",
-            applied.len(),
-            last.version
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-/// Under the lock: check again that no history appeared meanwhile, then record every migration
-/// in one transaction.
-async fn record(db: &mut Db, migrations: &[Resolved]) -> anyhow::Result<()> {
-    history::ensure(&db.client).await?;
-    refuse_existing_history(db).await?;
-    let tx = db.client.transaction().await?;
-    for m in migrations {
-        history::record(&tx, m, true, 0).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
+/// What to do instead when the database already has arcdb history.
+const HAS_HISTORY: &str = "baseline is for databases without it; see `arcdb status` (and `arcdb repair` for changed checksums)";

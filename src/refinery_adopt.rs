@@ -130,7 +130,7 @@ pub async fn adopt(db: &mut Db, opts: RefineryAdoptOptions) -> anyhow::Result<Re
     }
     let set = MigrationSet::load(opts.source.as_deref())?;
     let rows = read_history(db, &opts.table).await?;
-    refuse_arcdb_history(db).await?;
+    history::refuse_existing(&db.client, HAS_HISTORY).await?;
     let mut report = RefineryAdoptReport {
         target: db.target(),
         engine: db.engine.describe(),
@@ -185,7 +185,7 @@ pub async fn adopt(db: &mut Db, opts: RefineryAdoptOptions) -> anyhow::Result<Re
             &crate::migrate::interrupt::Interrupt::listen(),
         )
         .await?;
-    let outcome = record(db, &migrations).await;
+    let outcome = history::record_existing_schema(&mut db.client, &migrations, HAS_HISTORY).await;
     let released = guard.release(db).await;
     outcome?;
     released?;
@@ -285,25 +285,5 @@ fn check_rows(set: &MigrationSet, rows: Vec<HistoryRow>) -> anyhow::Result<Vec<R
     Ok(out)
 }
 
-async fn refuse_arcdb_history(db: &Db) -> anyhow::Result<()> {
-    let applied = history::load(&db.client).await?;
-    if let Some(last) = applied.last() {
-        return Err(Refusal::usage(format!(
-            "the database already has arcdb history (up to version {}): it is arcdb's already, see `arcdb status`; nothing was changed",
-            last.version
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-async fn record(db: &mut Db, migrations: &[Resolved]) -> anyhow::Result<()> {
-    history::ensure(&db.client).await?;
-    refuse_arcdb_history(db).await?;
-    let tx = db.client.transaction().await?;
-    for m in migrations {
-        history::record(&tx, m, true, 0).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
+/// What to do instead when the database already has arcdb history.
+const HAS_HISTORY: &str = "it is arcdb's already, see `arcdb status`";

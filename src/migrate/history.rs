@@ -81,3 +81,35 @@ pub async fn remove(client: &impl GenericClient, version: u32) -> anyhow::Result
         .await?;
     Ok(())
 }
+
+/// Refuse (exit 2, nothing changed) a database that already has arcdb history: `baseline` and
+/// `adopt --from refinery` are for databases without it. `instead` says what to do.
+pub async fn refuse_existing(client: &impl GenericClient, instead: &str) -> anyhow::Result<()> {
+    let applied = load(client).await?;
+    if let Some(last) = applied.last() {
+        return Err(crate::error::Refusal::usage(format!(
+            "the database already has arcdb history ({} migration(s), up to version {}): {instead}; nothing was changed",
+            applied.len(),
+            last.version
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Under the migration lock: check again that no history appeared meanwhile, then record every
+/// migration as applied, in one transaction (the schema is already there).
+pub async fn record_existing_schema(
+    client: &mut tokio_postgres::Client,
+    migrations: &[Resolved],
+    instead: &str,
+) -> anyhow::Result<()> {
+    ensure(client).await?;
+    refuse_existing(client, instead).await?;
+    let tx = client.transaction().await?;
+    for m in migrations {
+        record(&tx, m, true, 0).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
