@@ -137,12 +137,15 @@ fn adopt_cmd(pg: &TestCluster, dsn: &str, args: &[&str]) -> std::process::Comman
 /// The deployed database as a DBA prepares it for adopt: doadmin may create schemas in it
 /// (README), and the sample rows arcdb's CHECK constraints reject are corrected as the dry run
 /// lists them (sessions completed "before" they started: the sample leaves started_at at its
-/// default, now(); a data source of type 'file', which arcdb calls 'file_upload').
+/// default, now(); a data source of type 'file', which arcdb calls 'file_upload'). On
+/// PostgreSQL 14 PUBLIC may still CREATE in schema public (the default until 15), which only
+/// its owner can revoke: the DBA does (README step 1), or verify-rls reports it after adopt.
 fn prepared(pg: &TestCluster) -> String {
     let dsn = deployed(pg, true);
     pg.psql(
         "arcdesk",
         "GRANT CREATE ON DATABASE arcdesk TO doadmin;
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC;
          UPDATE agent_sessions SET started_at = completed_at - interval '1 hour' WHERE completed_at < started_at;
          UPDATE data_sources SET source_type = 'file_upload' WHERE source_type = 'file';",
     );
@@ -450,7 +453,7 @@ fn adopt_keeps_every_row_and_the_schema_equals_a_fresh_up() {
     pg.create_db("fresh");
     pg.psql(
         "fresh",
-        "GRANT CREATE ON DATABASE fresh TO doadmin; GRANT USAGE, CREATE ON SCHEMA public TO doadmin; GRANT USAGE ON SCHEMA public TO app_user;",
+        "GRANT CREATE ON DATABASE fresh TO doadmin; REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE, CREATE ON SCHEMA public TO doadmin; GRANT USAGE ON SCHEMA public TO app_user;",
     );
     let fresh_dsn = format!("{} user=doadmin", pg.dsn("fresh"));
     run(pg.arcdb_at(&fresh_dsn, &["up"])).ok("fresh up");
