@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The round trip (tests/round_trip.rs), adopt of the deployed ArcDesk database and a clean live-drift check on every PostgreSQL major in ${ARCDB_MAJORS:-14 16 17 18}
+# The round trip (tests/suite/round_trip.rs), adopt of the deployed ArcDesk database and a clean live-drift check on every PostgreSQL major in ${ARCDB_MAJORS:-14 16 17 18}
 # (15, the machine's Debian PostgreSQL, gets the full suite from `cargo test` in .ci/run).
 #
 # For each major: install its server binaries with .ci/pg-binaries.sh (cached, see there), run
-#   ARCDB_PG_BIN=<bin dir> cargo test --test round_trip -- --nocapture
+#   ARCDB_PG_BIN=<bin dir> cargo test --test suite -- round_trip:: --nocapture
 # and record the result of every step with the exact server version. Prints a summary table and
 # exits non-zero if any major failed. Full logs: target/majors/<major>.log.
 #
@@ -32,7 +32,7 @@ secs() { awk -v ms="$1" 'BEGIN { printf "%.1fs", ms / 1000 }'; }
 
 echo "majors: building the round-trip test"
 build_start=$(now_ms)
-cargo test --quiet --test round_trip --test adopt --test drift --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
+cargo test --quiet --test suite --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
 # (a build failure shows up again, with its errors, in every major's run below)
 build_time=$(secs $(($(now_ms) - build_start)))
 
@@ -70,7 +70,7 @@ for major in "${majors[@]}"; do
   # The round trip.
   t0=$(now_ms)
   set +e
-  ARCDB_PG_BIN=$bin RUST_BACKTRACE=0 cargo test --quiet --test round_trip -- --nocapture >>"$log" 2>&1
+  ARCDB_PG_BIN=$bin RUST_BACKTRACE=0 cargo test --quiet --test suite -- round_trip:: --nocapture >>"$log" 2>&1
   rc=$?
   set -e
   row_test[$major]=$(secs $(($(now_ms) - t0)))
@@ -80,7 +80,7 @@ for major in "${majors[@]}"; do
   for extra in "adopt adopt_keeps_every_row_and_the_schema_equals_a_fresh_up" \
                "drift a_clean_database_reports_no_drift_and_the_expected_schema_is_cached"; do
     read -r test_bin test_name <<<"$extra"
-    if ! ARCDB_PG_BIN=$bin RUST_BACKTRACE=0 cargo test --quiet --test "$test_bin" -- --exact "$test_name" >>"$log" 2>&1; then
+    if ! ARCDB_PG_BIN=$bin RUST_BACKTRACE=0 cargo test --quiet --test suite -- --exact "$test_bin::$test_name" >>"$log" 2>&1; then
       row_extra[$major]="FAIL: $test_bin"
       rc=1
     fi

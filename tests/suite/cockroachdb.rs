@@ -3,7 +3,7 @@
 //! through their test hooks (`ARCDB_FORCE_STEPWISE=1`, `ARCDB_LOCK=lease`), and `arcdb lint`
 //! runs over the embedded migrations (both engines, variants included) and over fixtures.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -897,7 +897,7 @@ fn every_lint_rule_is_documented() {
     let doc = std::fs::read_to_string(repo_path("docs/cockroachdb.md")).unwrap();
     let missing: Vec<&str> = arcdb::lint::RULES
         .iter()
-        // The Citus rules are documented in docs/citus.md (tests/citus_lint.rs).
+        // The Citus rules are documented in docs/citus.md (tests/suite/citus_lint.rs).
         .filter(|r| r.engine != arcdb::lint::Target::Citus)
         .map(|r| r.id)
         .filter(|id| !doc.contains(&format!("`{id}`")))

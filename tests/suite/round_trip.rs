@@ -10,7 +10,7 @@
 //!   `round-trip: step <name>: ok (<ms> ms)` or `round-trip: step <name>: not in this build (…)`
 //! `.ci/majors.sh` reads these lines to build its matrix; keep their shape.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::Path;

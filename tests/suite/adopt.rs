@@ -1,7 +1,7 @@
 //! `arcdb adopt` and the catalog it is built on, against real clusters holding the deployed
 //! ArcDesk database (../shared/fixtures/arcdesk-001, loaded as its README says).
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,7 +57,7 @@ fn session(rt: &tokio::runtime::Runtime, dsn: &str) -> arcdb::db::Db {
 
 #[test]
 fn embedded_001_is_the_shared_fixture() {
-    let embedded = include_str!("../adopt/001_multi_tenant.sql");
+    let embedded = include_str!("../../adopt/001_multi_tenant.sql");
     let (_, body) = embedded
         .split_once("-- arcdb: end of header\n")
         .expect("header marker");

@@ -1,7 +1,7 @@
 //! `arcdb up` / `status` / `rollback` against throwaway PostgreSQL clusters: the schema it
 //! builds, the history it keeps, drift, failures, concurrency, rollback and connection errors.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! certificate made here with the openssl tool), `connect_timeout` in the connection string,
 //! `--connect-timeout 0`, and a URL password with an unescaped `@`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

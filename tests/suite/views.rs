@@ -3,7 +3,7 @@
 //! timeouts, the fallback to a plain refresh, tenant access, and readers never waiting on a
 //! concurrent refresh at scale.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 //! configuration discovery, notices. Each against the real binary (and a real cluster when the
 //! command needs a database).
 
-mod support;
+use crate::support;
 
 use support::{run, TestCluster};
 

@@ -2,7 +2,7 @@
 //! signals that cancel the running statement on the server, transaction control refused,
 //! session state reset between migrations, migrations outside a transaction.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! would), runs `arcdb verify-rls --static-only --format json` and asserts the finding that names
 //! it (rule + object) and the exit code. A freshly migrated database has no finding.
 
-mod support;
+use crate::support;
 
 use serde::Deserialize;
 use support::TestCluster;

@@ -4,7 +4,7 @@
 //! schema, --static-only, an empty cases directory, a table no probe row can be made for) is
 //! reported as such, with exit 6 (inconclusive) or 2 (bad input), never as a pass.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{run, Run, TestCluster};

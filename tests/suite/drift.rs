@@ -3,7 +3,7 @@
 //! database reports none, the expected schema cached), `up` refuses on top of drift, `baseline`
 //! takes in a database without history, `repair` re-records changed checksums.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::time::Instant;

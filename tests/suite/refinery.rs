@@ -3,7 +3,7 @@
 //! and applies, and `arcdb adopt --from refinery` takes such a database over, checking each
 //! applied row's checksum with refinery's algorithm and the live schema.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use support::{latest_version, run, Run, TestCluster};

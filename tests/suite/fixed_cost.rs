@@ -1,7 +1,7 @@
 //! What a run of many small migrations costs: one round trip and (but for the last) no WAL
 //! flush of its own per migration, while each one stays atomic.
 
-mod support;
+use crate::support;
 
 use arcdb::local::{Cluster, ClusterSpec, StopMode};
 use std::os::unix::fs::PermissionsExt;

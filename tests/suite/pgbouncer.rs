@@ -2,7 +2,7 @@
 //! on a free port): concurrent `up --lock lease` runs apply each version once, where a session
 //! advisory lock would be taken and released on whichever server connection ran it.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `arcdb::local` against real PostgreSQL servers: throwaway clusters and the local default server.
 //! Needs PostgreSQL server binaries (`ARCDB_PG_BIN` or discovered).
 
-mod support;
+use crate::support;
 
 use arcdb::local::{
     run_local_on, Cluster, ClusterSpec, Ensured, LocalAction, LocalServer, LocalState, PgBinaries,

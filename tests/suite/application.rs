@@ -6,7 +6,7 @@
 //! the deployed columns, runs seed 000's Quick Start and Analytics SQL, and sees its own
 //! organization's rows only.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use support::{run, TestCluster};
 
-const QUICKSTART: &str = include_str!("fixtures/seed000_quickstart.sql");
-const ANALYTICS: &str = include_str!("fixtures/seed000_analytics.sql");
+const QUICKSTART: &str = include_str!("../fixtures/seed000_quickstart.sql");
+const ANALYTICS: &str = include_str!("../fixtures/seed000_analytics.sql");
 /// The seed's Acme Corporation, one of the other organizations the application must not see.
 const ACME: &str = "10000000-0000-4000-8000-000000000001";
 const ACME_DESK: &str = "31000000-0000-4000-8000-000000000001";

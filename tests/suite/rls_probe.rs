@@ -3,7 +3,7 @@
 //! probe meant for it; the cases of rls-tests/ pass on the sample data, a wrong expectation
 //! fails with a clear finding, missing data is skipped; nothing verify-rls does stays.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{run, Run, TestCluster};
@@ -461,7 +461,7 @@ expect.rows = 1
     );
 
     // Without the sample data the built-in cases are skipped, not failed, and the probes run
-    // as the probe tenants verify-rls makes itself (tests/rls_verdict.rs covers them).
+    // as the probe tenants verify-rls makes itself (tests/suite/rls_verdict.rs covers them).
     let run = arcdb(&pg, "empty", &["verify-rls", "--format", "json"]);
     let report = run.json();
     let built_in: Vec<&Value> = checks(&report)

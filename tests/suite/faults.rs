@@ -9,7 +9,7 @@
 //!   done, and the next run completes.
 //! * A migration set with a broken file: the database is unchanged and the error names the file.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
