@@ -71,11 +71,7 @@ fn valid(expr: &str, ty: &str, has_input_is_valid: bool, target: &Schema) -> Str
         .iter()
         .find(|e| bare(&e.name) == ty || e.name == ty)
     {
-        let labels: Vec<String> = e
-            .values
-            .iter()
-            .map(|v| format!("'{}'", v.replace('\'', "''")))
-            .collect();
+        let labels: Vec<String> = e.values.iter().map(|v| super::plan::literal(v)).collect();
         return format!("{expr} = ANY (ARRAY[{}]::text[])", labels.join(", "));
     }
     let lit = ty.replace('\'', "''");
