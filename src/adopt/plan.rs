@@ -286,25 +286,28 @@ pub fn copies(
                         continue;
                     }
                 },
-                None => {
-                    // A BEFORE INSERT trigger may fill it (desks.path); if not, the copy fails
-                    // with the server's error and everything is rolled back.
-                    let filled_by_trigger = target
-                        .triggers
-                        .iter()
-                        .any(|t| t.table == table && t.definition.contains("BEFORE INSERT"));
-                    if tc.not_null
-                        && tc.default.is_none()
-                        && tc.identity.is_empty()
-                        && !filled_by_trigger
-                    {
-                        gaps.push(Gap {
-                            object: format!("column {}", tc.qualified()),
-                            problem: "arcdb's column is NOT NULL without a default, and the deployed table has nothing to fill it".into(),
-                        });
+                None => match numbered(deployed, &table, &tc.name) {
+                    Some(expr) => expr,
+                    None => {
+                        // A BEFORE INSERT trigger may fill it (desks.path); if not, the copy fails
+                        // with the server's error and everything is rolled back.
+                        let filled_by_trigger = target
+                            .triggers
+                            .iter()
+                            .any(|t| t.table == table && t.definition.contains("BEFORE INSERT"));
+                        if tc.not_null
+                            && tc.default.is_none()
+                            && tc.identity.is_empty()
+                            && !filled_by_trigger
+                        {
+                            gaps.push(Gap {
+                                object: format!("column {}", tc.qualified()),
+                                problem: "arcdb's column is NOT NULL without a default, and the deployed table has nothing to fill it".into(),
+                            });
+                        }
+                        continue;
                     }
-                    continue;
-                }
+                },
             };
             overriding |= tc.identity == "a";
             names.push(ident(&tc.name));
@@ -348,6 +351,50 @@ pub fn copies(
         out.push(TableCopy { table, sql, casts });
     }
     (out, gaps)
+}
+
+/// Columns arcdb's BEFORE INSERT triggers number within a parent when the writer leaves them
+/// NULL (0007: messages.sequence_number per session, qa_reviews.iteration per task and stage) and
+/// the deployed schema does not have: (table, column, numbered within, in the order of).
+const NUMBERED: [(&str, &str, &[&str], &[&str]); 2] = [
+    (
+        "public.messages",
+        "sequence_number",
+        &["session_id"],
+        &["created_at", "id"],
+    ),
+    (
+        "public.qa_reviews",
+        "iteration",
+        &["task_id", "stage_name"],
+        &["created_at", "id"],
+    ),
+];
+
+/// The copy numbers such a column itself, in the deployed rows' creation order: the trigger
+/// would number them in whatever order the INSERT … SELECT happens to scan, with one max() lookup
+/// and one parent row lock per row. None when the deployed table lacks a column it needs.
+fn numbered(deployed: &Schema, table: &str, column: &str) -> Option<String> {
+    let (_, _, within, order) = NUMBERED
+        .iter()
+        .find(|(t, c, _, _)| *t == table && *c == column)?;
+    let all_there = within
+        .iter()
+        .chain(order.iter())
+        .all(|c| deployed.column(table, c).is_some());
+    let list = |cols: &[&str]| {
+        cols.iter()
+            .map(|c| format!("o.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    all_there.then(|| {
+        format!(
+            "row_number() OVER (PARTITION BY {} ORDER BY {})",
+            list(within),
+            list(order)
+        )
+    })
 }
 
 /// The scripts to run instead of the migrations' own, where they differ: a label added by
@@ -656,6 +703,70 @@ mod tests {
             folded[2].as_deref(),
             Some("ALTER TYPE other ADD VALUE 'z';\n")
         );
+    }
+
+    #[test]
+    fn numbers_the_deployed_schema_lacks_follow_creation_order_when_it_has_the_columns() {
+        let mut d = deployed();
+        // messages has session_id and id but no created_at yet: left to the trigger.
+        assert_eq!(numbered(&d, "public.messages", "sequence_number"), None);
+        d.columns.push(col(
+            "public.messages",
+            "created_at",
+            "timestamp with time zone",
+            false,
+            4,
+        ));
+        assert_eq!(
+            numbered(&d, "public.messages", "sequence_number").as_deref(),
+            Some("row_number() OVER (PARTITION BY o.session_id ORDER BY o.created_at, o.id)")
+        );
+        assert_eq!(numbered(&d, "public.messages", "content"), None);
+    }
+
+    #[test]
+    fn foreign_keys_and_plain_indexes_of_copied_tables_are_deferred_keys_stay() {
+        let mut target = deployed();
+        target.constraints[0].definition =
+            "FOREIGN KEY (organization_id) REFERENCES organizations(id)".into();
+        target.constraints[0].comment = Some("the desk's organization".into());
+        let index = |name: &str, constraint: Option<&str>| Index {
+            name: format!("public.{name}"),
+            table: "public.desks".into(),
+            definition: format!("CREATE INDEX {name} ON public.desks USING btree (role)"),
+            valid: true,
+            unique: constraint.is_some(),
+            constraint: constraint.map(Into::into),
+            comment: None,
+        };
+        target.indexes = vec![
+            index("desks_role_idx", None),
+            index("desks_pkey", Some("desks_pkey")),
+        ];
+        let copies = [TableCopy {
+            table: "public.desks".into(),
+            sql: String::new(),
+            casts: vec![],
+        }];
+        let deferred = deferred_build(&target, &copies);
+        assert_eq!((deferred.indexes, deferred.foreign_keys), (1, 1));
+        assert_eq!(
+            deferred.drop,
+            [
+                "ALTER TABLE public.desks DROP CONSTRAINT d_org",
+                "DROP INDEX public.desks_role_idx"
+            ]
+        );
+        assert_eq!(
+            deferred.build,
+            [
+                "CREATE INDEX desks_role_idx ON public.desks USING btree (role)",
+                "ALTER TABLE public.desks ADD CONSTRAINT d_org FOREIGN KEY (organization_id) REFERENCES organizations(id)",
+                "COMMENT ON CONSTRAINT d_org ON public.desks IS 'the desk''s organization'",
+            ]
+        );
+        // A table that is not copied keeps everything.
+        assert!(deferred_build(&target, &[]).drop.is_empty());
     }
 
     #[test]

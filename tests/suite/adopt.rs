@@ -364,6 +364,26 @@ fn adopt_keeps_every_row_and_the_schema_equals_a_fresh_up() {
             "{table}"
         );
     }
+    // Numbers the deployed schema did not have follow the rows' creation order, as the
+    // application inserted them: messages per session, QA iterations per task and stage.
+    for (table, within) in [
+        ("messages", "session_id"),
+        ("qa_reviews", "task_id, stage_name"),
+    ] {
+        let column = if table == "messages" {
+            "sequence_number"
+        } else {
+            "iteration"
+        };
+        assert_eq!(
+            pg.scalar("arcdesk", &format!(
+                "SELECT count(*) FROM (SELECT {column} AS n, row_number() OVER (PARTITION BY {within} ORDER BY created_at, id) AS expected FROM {table}) q WHERE n <> expected;"
+            )),
+            "0",
+            "{table}.{column}"
+        );
+    }
+    assert_ne!(pg.scalar("arcdesk", "SELECT count(*) FROM messages;"), "0");
     // Task numbers kept; each organization's counter continues from its highest.
     assert_eq!(
         max_numbers,
