@@ -12,7 +12,7 @@
 #   each; --quick: 100 and 200 on its 200-organization database). --max-orgs N runs only when
 #   N <= BENCH_VERIFY_ALL_MAX (default 1000; --quick: 200): lower it to skip the long runs.
 #   Each probed organization aims its cross-organization UPDATE/DELETE at the sampled rows of
-#   at most three others (src/rls/probe.rs, cross_org_targets), so the work per probed
+#   at most three others (src/rls/probe/session.rs, cross_org_targets), so the work per probed
 #   organization no longer grows with the number probed (it did: 898 ms per organization,
 #   ~15 min in all, when all 1000 were probed against each other's keys).
 # ms per probed organization = (run - static audit) / organizations probed: constant when the

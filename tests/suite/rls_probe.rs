@@ -560,7 +560,7 @@ fn organizations_beyond_max_orgs_are_sampled_and_a_non_member_is_told_how_to_gra
 #[test]
 fn a_cross_org_write_hole_is_found_for_every_organization_with_bounded_keys() {
     const ORGS: usize = 8;
-    /// 3 neighbours × SAMPLE_ROWS (src/rls/probe.rs).
+    /// 3 neighbours × SAMPLE_ROWS (src/rls/probe/mod.rs).
     const MAX_KEYS: u64 = 30;
     let pg = TestCluster::start();
     pg.create_db("many");
