@@ -45,15 +45,6 @@ fn the_example_workflow_runs_against_a_throwaway_cluster() {
         let mut cmd = pg.arcdb();
         cmd.env("DATABASE_URL", pg.tcp_dsn("arcdesk")).args(&args);
         let result = run(cmd);
-        let sarif_pending = args.contains(&"sarif")
-            && (result.code == 2 && result.stderr.contains("sarif")
-                || !result.stdout.contains("sarif-2.1.0"));
-        if sarif_pending {
-            // verify-rls has no SARIF rendering yet (lint has): the step is written, its check
-            // starts as soon as it renders SARIF.
-            eprintln!("skipped until verify-rls renders SARIF: {step}");
-            continue;
-        }
         assert_eq!(result.code, 0, "{step}: {}{}", result.stdout, result.stderr);
         if let Some(file) = redirect {
             std::fs::write(out.path().join(file), &result.stdout).unwrap();
@@ -64,8 +55,11 @@ fn the_example_workflow_runs_against_a_throwaway_cluster() {
                     result.stdout
                 );
             } else {
-                serde_json::from_str::<serde_json::Value>(&result.stdout)
+                let doc = serde_json::from_str::<serde_json::Value>(&result.stdout)
                     .unwrap_or_else(|e| panic!("{step}: not JSON/SARIF: {e}"));
+                if file.ends_with(".sarif") {
+                    assert_eq!(doc["version"], "2.1.0", "{step}: {}", result.stdout);
+                }
             }
         }
     }
