@@ -43,11 +43,12 @@ const TENANT_ROLE: &str = "arcdesk_tenant";
 /// alembic_version stays (its row untouched); tagged as the one table that is not tenant data,
 /// which is what `verify-rls` takes as its allowlist.
 const ALEMBIC_COMMENT: &str = "COMMENT ON TABLE public.alembic_version IS 'arcdb:global: Alembic''s revision of the schema before arcdb adopted it (001_multi_tenant); not tenant data, not granted to tenants'";
-/// Rows per second the estimate assumes for the copy, with arcdb's indexes, triggers and
-/// foreign-key checks per row: bench/adopt.sh measured 3.1k rows/s (2.5M rows, 1M tasks) on a
-/// shared 2-core machine (bench/RESULTS.md); a dedicated server is faster. The other steps
-/// are scaled from the same run (checks 29 s, verify 0.2 s, refresh 5 s).
-const ROWS_PER_SECOND: f64 = 3_000.0;
+/// Rows per second the estimate assumes for the copy, with arcdb's triggers per row and its
+/// foreign keys and plain indexes rebuilt after it: bench/adopt.sh measured 64k rows/s for the
+/// copy and 97k rows/s for the rebuild (2.5M rows, 1M tasks, 2 cores, bench/RESULTS.md); the
+/// estimate assumes half of that, for a busier server. The other steps are scaled from the same
+/// run.
+const ROWS_PER_SECOND: f64 = 30_000.0;
 
 /// Step names, in order; `ARCDB_ADOPT_FAIL_AFTER=<step>` (test hook) fails the run right after
 /// that step, `ARCDB_ADOPT_PAUSE_AFTER=<step>` waits there 60 s (to be killed).
