@@ -74,11 +74,11 @@ fn valid(expr: &str, ty: &str, has_input_is_valid: bool, target: &Schema) -> Str
         let labels: Vec<String> = e.values.iter().map(|v| super::plan::literal(v)).collect();
         return format!("{expr} = ANY (ARRAY[{}]::text[])", labels.join(", "));
     }
-    let lit = ty.replace('\'', "''");
+    let lit = super::plan::literal(ty);
     let base = if has_input_is_valid {
-        format!("pg_input_is_valid({expr}, '{lit}')")
+        format!("pg_input_is_valid({expr}, {lit})")
     } else {
-        format!("pg_temp.arcdb_castable({expr}, '{lit}')")
+        format!("pg_temp.arcdb_castable({expr}, {lit})")
     };
     // An explicit cast to varchar(n) would truncate silently; the copy must not.
     match varchar_length(ty) {

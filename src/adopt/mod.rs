@@ -285,6 +285,8 @@ struct Prepared {
     replaced: Vec<String>,
     deployed_views: Vec<String>,
     resolved: Vec<crate::migrate::catalog::Resolved>,
+    /// Dropped before the copy and rebuilt after it; the plan shows the same statements.
+    deferred: plan::DeferredBuild,
 }
 
 pub async fn adopt(db: &mut Db, opts: AdoptOptions) -> anyhow::Result<AdoptReport> {
@@ -476,9 +478,11 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         total_ms: None,
         application_changes: application_changes(&deployed, &target, &replaced),
     };
+    let deferred = plan::deferred_build(&target, &copies);
     report.plan = plan_steps(
         &report,
         &copies,
+        &deferred,
         &replaced,
         &deployed_views,
         &target,
@@ -491,6 +495,7 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         replaced,
         deployed_views,
         resolved,
+        deferred,
     })
 }
 
@@ -612,6 +617,7 @@ fn move_aside_sql(expected_views: &[String], replaced: &[String]) -> Vec<String>
 fn plan_steps(
     report: &AdoptReport,
     copies: &[TableCopy],
+    deferred: &plan::DeferredBuild,
     replaced: &[String],
     views: &[String],
     target: &Schema,
@@ -632,7 +638,6 @@ fn plan_steps(
         replaced.len(),
         views.len()
     );
-    let deferred = plan::deferred_build(target, copies);
     let mut copy_sql: Vec<String> = deferred.drop.clone();
     for c in copies {
         if bare(&c.table) == "tasks" {
@@ -979,8 +984,7 @@ async fn convert(
             .await
             .map_err(|e| step_error("kept_objects", &sql, &e))?;
     }
-    let deferred = plan::deferred_build(&p.target, &p.copies);
-    for sql in &deferred.drop {
+    for sql in &p.deferred.drop {
         tx.batch_execute(sql)
             .await
             .map_err(|e| step_error("copy", sql, &e))?;
@@ -1019,7 +1023,7 @@ async fn convert(
     done("copy", &mut step_started);
     after_step("copy", interrupt).await?;
 
-    for sql in &deferred.build {
+    for sql in &p.deferred.build {
         tx.batch_execute(sql)
             .await
             .map_err(|e| step_error("rebuild", sql, &e))?;

@@ -486,7 +486,7 @@ pub fn kept_index_sql(i: &Index) -> String {
 /// foreign key beat maintaining every index and checking every key per row by far (bench/adopt.sh:
 /// tasks' copy 6x faster). Primary keys and unique constraints stay: arcdb's BEFORE INSERT
 /// triggers look rows up through them (parents of desks, the next message number).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct DeferredBuild {
     /// Foreign keys first (they may need the indexes), then the indexes.
     pub drop: Vec<String>,
