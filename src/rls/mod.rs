@@ -319,10 +319,11 @@ impl Report for RlsReport {
     }
 }
 
-/// Run every suite against `db` and collect one report.
-/// Bad input is refused (exit 2) before any check runs: an unknown tenant role (when probing) or
-/// schema, a setting name PostgreSQL would not accept as a custom parameter.
-async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
+/// Bad input is refused (exit 2) before any check runs: a setting name PostgreSQL would not
+/// accept as a custom parameter (an unknown schema is refused by `verify` itself, naming it). A
+/// tenant role that does not exist is not refused: it is the audit's root cause
+/// (`tenant-role-missing`), reported once, with the probes and cases skipped for it.
+fn check_setting(opts: &VerifyOptions) -> anyhow::Result<()> {
     let word = |w: &str| {
         !w.is_empty()
             && !w.starts_with(|c: char| c.is_ascii_digit())
@@ -336,26 +337,10 @@ async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let roles = db
-        .client
-        .query(
-            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-            &[&opts.tenant_role],
-        )
-        .await?;
-    // --static-only reports a missing role as the audit's finding; the probes cannot run
-    // without it, so there it is refused before anything runs.
-    if roles.is_empty() && !opts.static_only {
-        return Err(Refusal::usage(format!(
-            "the tenant role {} does not exist: apply the migrations (arcdb up) or name the role with --tenant-role",
-            opts.tenant_role
-        ))
-        .into());
-    }
-    // An unknown --schema is refused by `verify` itself, naming the schemas that exist.
     Ok(())
 }
 
+/// Run every suite against `db` and collect one report.
 pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> {
     let known: Vec<String> = db
         .client
@@ -388,14 +373,28 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         checks: Vec::new(),
         notes: Vec::new(),
     };
-    check_inputs(db, opts).await?;
+    check_setting(opts)?;
     setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
     citus::run(db, &mut report).await?;
     reach::run(db, opts, &mut report).await?;
     if !opts.static_only {
-        probe::run(db, opts, &mut report).await?;
-        cases::run(db, opts, &mut report).await?;
+        if tenant_role_exists(db, opts).await? {
+            probe::run(db, opts, &mut report).await?;
+            cases::run(db, opts, &mut report).await?;
+        } else {
+            // The root cause is the audit's one finding; what it prevented is said once per suite.
+            let why = format!(
+                "the tenant role {} does not exist (tenant-role-missing): nothing can run as it",
+                opts.tenant_role
+            );
+            report
+                .checks
+                .push(Check::skipped(Suite::Probe, "probe (all tables)", &why));
+            report
+                .checks
+                .push(Check::skipped(Suite::Cases, "cases (all)", why));
+        }
     }
     // Findings on objects of arcdb's own migrations point at their definition (SARIF).
     let migrated = db
@@ -416,6 +415,17 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
     }
     decide(opts, &mut report);
     Ok(report)
+}
+
+async fn tenant_role_exists(db: &Db, opts: &VerifyOptions) -> anyhow::Result<bool> {
+    let row = db
+        .client
+        .query_opt(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&opts.tenant_role],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 /// A root cause: policies exist but none (and no function) reads `--setting`, so the probes
@@ -465,7 +475,15 @@ async fn setting_read(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> 
 /// The verdict: findings, else isolated only when nothing was left unverified.
 fn decide(opts: &VerifyOptions, report: &mut RlsReport) {
     let mut why = std::mem::take(&mut report.inconclusive);
-    if report.tables == 0 {
+    let role_missing = report
+        .findings()
+        .any(|f| f.rule == audit::rule::TENANT_ROLE_MISSING);
+    if role_missing {
+        why.push(format!(
+            "the tenant role {} does not exist: no table was audited or probed",
+            opts.tenant_role
+        ));
+    } else if report.tables == 0 {
         why.push(format!(
             "no tenant table in schema {}: nothing was verified",
             opts.schemas.join(", ")

@@ -277,6 +277,74 @@ fn the_report_fits_the_width_and_a_wrong_setting_is_one_root_cause() {
     );
 }
 
+#[test]
+fn a_missing_tenant_role_is_one_root_cause_and_nothing_runs_as_it() {
+    let pg = TestCluster::start();
+    empty_db(&pg, "arcdesk");
+    let seed = arcdb(&pg, "arcdesk", &["seed"]);
+    assert_eq!(seed.code, 0, "{}", seed.stderr);
+
+    let json = arcdb(
+        &pg,
+        "arcdesk",
+        &["verify-rls", "--tenant-role", "nosuch", "--format", "json"],
+    );
+    assert_eq!(json.code, 5, "{}{}", json.stdout, json.stderr);
+    let report = json.json();
+    assert_eq!(report["verdict"], "findings");
+    let errors: Vec<&Value> = checks(&report)
+        .iter()
+        .filter(|c| c["finding"]["severity"] == "error")
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "one root cause expected: {:#?}",
+        outcome_list(&report, "fail")
+    );
+    let root = &errors[0]["finding"];
+    assert_eq!(root["rule"], "tenant-role-missing");
+    assert_eq!(root["object"], "role nosuch");
+    assert!(root["message"].as_str().unwrap().contains("nosuch"));
+    // The probes and cases did not run as a role that does not exist, and say why.
+    for suite in ["probe", "cases"] {
+        let skipped: Vec<&Value> = checks(&report)
+            .iter()
+            .filter(|c| c["suite"] == suite)
+            .collect();
+        assert_eq!(skipped.len(), 1, "{suite}: {skipped:#?}");
+        assert_eq!(skipped[0]["outcome"], "skipped");
+        assert!(
+            skipped[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("tenant role nosuch does not exist"),
+            "{}",
+            skipped[0]["reason"]
+        );
+    }
+
+    let mut cmd = pg.arcdb_at(
+        &pg.dsn("arcdesk"),
+        &["verify-rls", "--tenant-role", "nosuch"],
+    );
+    cmd.env("COLUMNS", "100");
+    let table = run(cmd);
+    assert_eq!(table.code, 5, "{}", table.stderr);
+    assert!(
+        table
+            .stdout
+            .starts_with("error[tenant-role-missing] role nosuch"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.lines().count() < 30,
+        "a missing role should be one short report:\n{}",
+        table.stdout
+    );
+}
+
 /// Another tenancy model's names: tenant column `tenant_id`, root `acct.accounts` keyed by
 /// `account_id`, role `app_tenant`, setting `app.tenant`.
 const ACCOUNTS_SCHEMA: &str = "
