@@ -34,6 +34,10 @@ pub const SEVERITIES: &[(&str, Severity)] = &[
     ("citus-restrictive-policy", Severity::Error),
     ("setting-unread", Severity::Error),
     ("reachable-outside-tenant-schemas", Severity::Error),
+    ("reachable-definer-function", Severity::Error),
+    ("reachable-function", Severity::Info),
+    ("reachable-large-object", Severity::Error),
+    ("lo-compat-privileges", Severity::Error),
     // probes
     ("probe-setting-preset", Severity::Error),
     ("probe-fail-open", Severity::Error),

@@ -876,3 +876,136 @@ fn a_relation_the_tenant_can_read_outside_the_tenant_schemas() {
         listing(&report)
     );
 }
+
+/// The findings of `rules` in `report`, for asserting a clean schema has none of them.
+fn of_rules<'r>(report: &'r RlsReport, rules: &[&str]) -> Vec<&'r Finding> {
+    report
+        .findings()
+        .filter(|f| rules.contains(&f.rule.as_str()))
+        .collect()
+}
+
+#[test]
+fn functions_the_tenant_can_run_outside_the_tenant_schemas() {
+    let pg = migrated();
+    let rules = ["reachable-definer-function", "reachable-function"];
+    let clean = audit(&pg, DB);
+    assert!(of_rules(&clean, &rules).is_empty(), "{}", listing(&clean));
+    pg.psql(
+        DB,
+        "CREATE SCHEMA util;
+         GRANT USAGE ON SCHEMA util TO arcdesk_tenant;
+         CREATE FUNCTION util.task_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+             SET search_path = pg_catalog AS 'SELECT count(*) FROM public.tasks';
+         CREATE FUNCTION util.slug(text) RETURNS text LANGUAGE sql AS 'SELECT lower($1)';
+         CREATE FUNCTION util.hidden() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         REVOKE EXECUTE ON FUNCTION util.hidden() FROM PUBLIC;
+         CREATE SCHEMA ext; GRANT USAGE ON SCHEMA ext TO arcdesk_tenant;
+         CREATE EXTENSION fuzzystrmatch SCHEMA ext;",
+    );
+    let report = audit(&pg, DB);
+    let definer = expect(
+        &report,
+        "reachable-definer-function",
+        "function util.task_count()",
+    );
+    assert_eq!(definer.severity, "error");
+    assert!(
+        definer.message.contains("a superuser"),
+        "{}",
+        definer.message
+    );
+    assert_eq!(
+        definer.fix,
+        "REVOKE EXECUTE ON FUNCTION util.task_count() FROM PUBLIC, arcdesk_tenant; or, if it needs no more than the caller's rights: ALTER FUNCTION util.task_count() SECURITY INVOKER; or audit its schema: --schema util"
+    );
+    let plain = expect(&report, "reachable-function", "function util.slug(text)");
+    assert_eq!(plain.severity, "info");
+    assert!(plain
+        .fix
+        .contains("REVOKE EXECUTE ON FUNCTION util.slug(text)"));
+    // Not executable, or an extension's: not findings.
+    let named: Vec<&Finding> = of_rules(&report, &rules);
+    assert!(
+        named
+            .iter()
+            .all(|f| !f.object.contains("hidden") && !f.object.starts_with("function ext.")),
+        "{}",
+        listing(&report)
+    );
+}
+
+#[test]
+fn create_on_any_schema_the_tenant_can_use() {
+    let pg = migrated();
+    let rules = ["schema-create", "schema-create-unresolved"];
+    let clean = audit(&pg, DB);
+    assert!(of_rules(&clean, &rules).is_empty(), "{}", listing(&clean));
+    pg.psql(
+        DB,
+        "CREATE SCHEMA scratch; GRANT CREATE ON SCHEMA scratch TO arcdesk_tenant;
+         CREATE SCHEMA lookup; GRANT CREATE ON SCHEMA lookup TO PUBLIC;
+         CREATE FUNCTION public.label(text) RETURNS text LANGUAGE sql
+             SET search_path = lookup, pg_catalog AS 'SELECT lower($1)';
+         CREATE SCHEMA sessions; GRANT CREATE ON SCHEMA sessions TO arcdesk_tenant;
+         ALTER ROLE arcdesk_tenant SET search_path = \"$user\", sessions, public;",
+    );
+    let report = audit(&pg, DB);
+    // Nothing resolves names in scratch: a warning.
+    let f = expect(&report, "schema-create-unresolved", "schema scratch");
+    assert_eq!(f.severity, "warning");
+    assert_eq!(
+        f.fix,
+        "REVOKE CREATE ON SCHEMA scratch FROM arcdesk_tenant;"
+    );
+    // On a function's pinned search_path, or on the tenant's: an error.
+    let f = expect(&report, "schema-create", "schema lookup");
+    assert_eq!(f.severity, "error");
+    assert_eq!(f.fix, "REVOKE CREATE ON SCHEMA lookup FROM PUBLIC;");
+    let f = expect(&report, "schema-create", "schema sessions");
+    assert_eq!(f.severity, "error");
+    assert!(f.message.contains("search_path"), "{}", f.message);
+}
+
+#[test]
+fn large_objects_the_tenant_can_read_and_lo_compat_privileges() {
+    let pg = migrated();
+    let rules = ["reachable-large-object", "lo-compat-privileges"];
+    let clean = audit(&pg, DB);
+    assert!(of_rules(&clean, &rules).is_empty(), "{}", listing(&clean));
+    // A large object nobody granted is not the tenant's.
+    let private = pg.scalar(DB, "SELECT lo_from_bytea(0, 'private'::bytea)");
+    let report = audit(&pg, DB);
+    assert!(of_rules(&report, &rules).is_empty(), "{}", listing(&report));
+    let shared = pg.scalar(DB, "SELECT lo_from_bytea(0, 'attachment'::bytea)");
+    pg.psql(
+        DB,
+        &format!("GRANT SELECT, UPDATE ON LARGE OBJECT {shared} TO arcdesk_tenant;"),
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "reachable-large-object",
+        &format!("large objects {shared}"),
+    );
+    assert_eq!(f.severity, "error");
+    assert_eq!(f.command.as_deref(), Some("SELECT, UPDATE"));
+    assert_eq!(
+        f.fix,
+        format!("REVOKE SELECT, UPDATE ON LARGE OBJECT {shared} FROM PUBLIC, arcdesk_tenant;")
+    );
+    assert!(!f.object.contains(&private), "{}", f.object);
+    // lo_compat_privileges = on: no privilege is checked on any large object.
+    pg.psql(
+        DB,
+        &format!("ALTER DATABASE {DB} SET lo_compat_privileges = on;"),
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "lo-compat-privileges",
+        "setting lo_compat_privileges",
+    );
+    assert_eq!(f.severity, "error");
+    assert!(f.fix.contains("lo_compat_privileges = off"), "{}", f.fix);
+}

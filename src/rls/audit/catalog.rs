@@ -179,6 +179,9 @@ pub struct SchemaRow {
     pub oid: u32,
     pub qname: String,
     pub create_by: Vec<u32>,
+    /// Names are resolved in it at run time (`public`, or on a session's or a function's
+    /// search_path).
+    pub resolved: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -308,16 +311,6 @@ impl Catalog {
             .unwrap_or_default();
         table_owners.sort_unstable();
         table_owners.dedup();
-        let namespaces: Vec<u32> = {
-            let mut n: Vec<u32> = cat
-                .tables
-                .as_ref()
-                .map(|rows| rows.iter().map(|t| t.namespace).collect())
-                .unwrap_or_default();
-            n.sort_unstable();
-            n.dedup();
-            n
-        };
 
         cat.policies = match &cat.rls_unsupported {
             Some(reason) => Err(reason.clone()),
@@ -468,12 +461,13 @@ impl Catalog {
             .fetch(
                 "schema privileges",
                 SQL_SCHEMAS,
-                &[&namespaces, &grantees],
+                &[&grantees, &tenant.name],
                 |r| {
                     Ok(SchemaRow {
                         oid: r.try_get("oid")?,
                         qname: r.try_get("qname")?,
                         create_by: r.try_get("create_by")?,
+                        resolved: r.try_get("resolved")?,
                     })
                 },
             )

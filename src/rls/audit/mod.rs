@@ -79,7 +79,7 @@ pub mod rule {
         POLICY_UNSCOPED,
     };
     pub use super::rules::roles::{ROLE_BYPASSRLS, ROLE_SUPERUSER, TENANT_ROLE_MISSING};
-    pub use super::rules::schemas::SCHEMA_CREATE;
+    pub use super::rules::schemas::{SCHEMA_CREATE, SCHEMA_CREATE_UNRESOLVED};
     pub use super::rules::sequences::SEQUENCE_SHARED;
     pub use super::rules::tables::{
         OWNER_NOT_FORCED, RLS_DISABLED, TABLE_OWNED_BY_TENANT, TENANT_COLUMN_MISSING,

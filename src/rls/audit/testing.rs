@@ -129,6 +129,7 @@ pub fn baseline() -> Catalog {
         oid: 2200,
         qname: "public".into(),
         create_by: vec![],
+        resolved: true,
     }]);
     cat.default_acls = Ok(vec![]);
     cat
