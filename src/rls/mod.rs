@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod cases;
 pub mod citus;
+pub mod fix;
 mod locate;
 pub mod probe;
 mod reach;

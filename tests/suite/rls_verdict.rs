@@ -99,6 +99,20 @@ fn an_empty_database_is_probed_as_probe_tenants_and_its_holes_are_found() {
         "the probe tenants did not reveal the leak: {:#?}",
         outcome_list(&report, "fail")
     );
+    // One fix form: the probe that saw the leak suggests the audit's statement for the policy.
+    let fix_of = |rule: &str, object: &str| {
+        checks(&report)
+            .iter()
+            .find(|c| c["finding"]["rule"] == rule && c["finding"]["object"] == object)
+            .map(|c| c["finding"]["fix"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {rule} on {object}"))
+    };
+    let audit_fix = fix_of("policy-unscoped", "policy debug_all on public.tasks");
+    assert_eq!(fix_of("probe-cross-org-read", "public.tasks"), audit_fix);
+    assert!(
+        audit_fix.contains("NULLIF(current_setting('app.current_org_id', true), '')::uuid"),
+        "{audit_fix}"
+    );
     assert_eq!(count_rows(&pg, "empty"), "0/0/0");
 }
 

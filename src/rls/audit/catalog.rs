@@ -61,6 +61,8 @@ pub struct TableRow {
     pub comment: Option<String>,
     /// The parent (partitioned table or inheritance parent), qualified.
     pub parent: Option<String>,
+    /// Every column and its type (`format_type`), in order.
+    pub columns: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -530,6 +532,11 @@ fn table_row(r: &Row) -> Result<TableRow, tokio_postgres::Error> {
         has_tenant_column: r.try_get("has_tenant_column")?,
         comment: r.try_get("comment")?,
         parent: r.try_get("parent")?,
+        columns: {
+            let names: Vec<String> = r.try_get("column_names")?;
+            let types: Vec<String> = r.try_get("column_types")?;
+            names.into_iter().zip(types).collect()
+        },
     })
 }
 

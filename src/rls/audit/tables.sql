@@ -3,6 +3,7 @@
 -- lives (a child queried directly is governed by its own RLS flag and policies, not its
 -- parent's). $2 = the tenant column; has_tenant_column says whether the table carries it.
 -- comment: the table's COMMENT (the `arcdb:global:` tag marks intentionally shared tables).
+-- column_names / column_types: every column and its type (format_type), for the fixes.
 WITH RECURSIVE audited(oid) AS (
     SELECT c.oid
     FROM pg_catalog.pg_class AS c
@@ -35,7 +36,15 @@ SELECT c.oid,
         JOIN pg_catalog.pg_namespace AS pn ON pn.oid = pc.relnamespace
         WHERE i.inhrelid = c.oid
         ORDER BY i.inhseqno
-        LIMIT 1)                                             AS parent
+        LIMIT 1)                                             AS parent,
+       ARRAY(SELECT a.attname::text
+             FROM pg_catalog.pg_attribute AS a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum)                              AS column_names,
+       ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
+             FROM pg_catalog.pg_attribute AS a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum)                              AS column_types
 FROM audited
 JOIN pg_catalog.pg_class AS c ON c.oid = audited.oid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace

@@ -30,6 +30,10 @@ pub fn table(oid: u32, name: &str) -> TableRow {
         has_tenant_column: name != "organizations",
         comment: None,
         parent: None,
+        columns: vec![
+            ("id".into(), "uuid".into()),
+            ("organization_id".into(), "uuid".into()),
+        ],
     }
 }
 

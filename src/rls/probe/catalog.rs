@@ -22,6 +22,9 @@ pub(super) struct Table {
     pub(super) name: String,
     /// `"schema"."name"`, for SQL.
     pub(super) sql: String,
+    /// `schema.name` quoted where needed (`quote_ident`), as the audit's findings and the fixes
+    /// name it.
+    pub(super) qname: String,
     /// `r`, `p` (tables), `v` (view), `m` (materialized view).
     pub(super) kind: char,
     pub(super) rls_enabled: bool,
@@ -73,11 +76,7 @@ impl Table {
     }
     /// The scoped predicate every tenant policy of this table should have.
     pub(super) fn scoped(&self, setting: &str) -> String {
-        format!(
-            "{} = NULLIF(current_setting('{setting}', true), '')::{}",
-            self.tc_sql(),
-            self.tc_ty
-        )
+        crate::rls::fix::tenant_predicate(&self.tc, &self.tc_ty, setting)
     }
     /// `(a, b) IN (SELECT a, b FROM jsonb_populate_recordset(NULL::t, '<keys>'::jsonb))`
     pub(super) fn pk_in(&self, keys: &Value) -> String {
@@ -137,7 +136,8 @@ pub(super) async fn read_catalog(
                     has_table_privilege($1, c.oid, 'SELECT'),
                     has_any_column_privilege($1, c.oid, 'INSERT'),
                     has_any_column_privilege($1, c.oid, 'UPDATE'),
-                    has_table_privilege($1, c.oid, 'DELETE')
+                    has_table_privilege($1, c.oid, 'DELETE'),
+                    quote_ident(n.nspname) || '.' || quote_ident(c.relname)
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = ANY($2)
@@ -170,6 +170,7 @@ pub(super) async fn read_catalog(
         tables.push(Table {
             name: format!("{schema}.{name}"),
             sql: format!("{}.{}", ident(&schema), ident(&name)),
+            qname: row.get(12),
             kind: kind.chars().next().unwrap_or('r'),
             rls_enabled: row.get(4),
             global: row.get(5),

@@ -93,6 +93,8 @@ struct Ctx<'o> {
     fixtures: fixtures::Fixtures,
     /// Sessions are read-only: only the read probes run.
     read_only: bool,
+    /// The policies the audit found unscoped: a leak through one is fixed the way the audit says.
+    unscoped: crate::rls::fix::UnscopedPolicies,
 }
 
 pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyhow::Result<()> {
@@ -252,6 +254,7 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         may_disable_triggers,
         fixtures: made,
         read_only,
+        unscoped: crate::rls::fix::UnscopedPolicies::from_checks(&report.checks),
     };
 
     for t in ctx.tables.iter().filter(|t| t.global) {

@@ -2,6 +2,7 @@
 //! `empty-setting`), and as an organization's tenant it sees exactly that organization's rows (`read`).
 
 use super::*;
+use crate::rls::fix::Clause;
 
 /// With the setting never set in this session, then set to '': no row, no error.
 pub(super) async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Check>> {
@@ -202,12 +203,19 @@ impl Probe<'_, '_> {
                     t.sql,
                     t.scoped(&self.ctx.opts.setting)
                 ),
-                _ => format!(
-                    "every permissive policy on {} that applies to {} must scope by {} (USING ({})); drop or fix the others (see the audit's policy findings)",
-                    t.name,
+                _ => self.ctx.unscoped.fix(
+                    &t.qname,
                     self.role(),
-                    t.tc,
-                    t.scoped(&self.ctx.opts.setting)
+                    &t.scoped(&self.ctx.opts.setting),
+                    "SELECT",
+                    Clause::Using,
+                    &format!(
+                        "every permissive policy on {} that applies to {} must scope by {}: USING ({})",
+                        t.qname,
+                        self.role(),
+                        t.tc,
+                        t.scoped(&self.ctx.opts.setting)
+                    ),
                 ),
             };
             return Ok(Check::fail(

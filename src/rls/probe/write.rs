@@ -2,6 +2,7 @@
 //! `move-to-other-org`, `delete-other-org`.
 
 use super::*;
+use crate::rls::fix::Clause;
 
 impl Probe<'_, '_> {
     /// `INSERT INTO t (writable columns the tenant may insert) SELECT … FROM
@@ -125,11 +126,18 @@ impl Probe<'_, '_> {
                     "the tenant of {} can insert rows for {target} into {} ({how})",
                     self.org.label, t.name
                 ),
-                fix: format!(
-                    "give the INSERT (or ALL) policies on {} for {} a WITH CHECK ({})",
-                    t.name,
+                fix: self.ctx.unscoped.fix(
+                    &t.qname,
                     self.role(),
-                    t.scoped(&self.ctx.opts.setting)
+                    &t.scoped(&self.ctx.opts.setting),
+                    "INSERT",
+                    Clause::WithCheck,
+                    &format!(
+                        "give the INSERT (or ALL) policies on {} for {} a WITH CHECK ({})",
+                        t.qname,
+                        self.role(),
+                        t.scoped(&self.ctx.opts.setting)
+                    ),
                 ),
                 severity: Severity::Error,
                 detail: None,
@@ -197,11 +205,18 @@ impl Probe<'_, '_> {
                     object: t.name.clone(),
                     command: Some("UPDATE".into()),
                     message: format!("the tenant of {} can {what}: {how}", self.org.label),
-                    fix: format!(
-                        "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
-                        t.name,
+                    fix: self.ctx.unscoped.fix(
+                        &t.qname,
                         self.role(),
-                        t.scoped(&self.ctx.opts.setting)
+                        &t.scoped(&self.ctx.opts.setting),
+                        "UPDATE",
+                        Clause::Using,
+                        &format!(
+                            "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
+                            t.qname,
+                            self.role(),
+                            t.scoped(&self.ctx.opts.setting)
+                        ),
                     ),
                     severity: Severity::Error,
                     detail: None,
@@ -361,11 +376,18 @@ impl Probe<'_, '_> {
                         "the tenant of {} can move its rows of {} to {target_label} (planting data in another tenant): {how}",
                         self.org.label, t.name
                     ),
-                    fix: format!(
-                        "give every UPDATE (or ALL) policy on {} for {} a WITH CHECK ({})",
-                        t.name,
+                    fix: self.ctx.unscoped.fix(
+                        &t.qname,
                         self.role(),
-                        t.scoped(&self.ctx.opts.setting)
+                        &t.scoped(&self.ctx.opts.setting),
+                        "UPDATE",
+                        Clause::WithCheck,
+                        &format!(
+                            "give every UPDATE (or ALL) policy on {} for {} a WITH CHECK ({})",
+                            t.qname,
+                            self.role(),
+                            t.scoped(&self.ctx.opts.setting)
+                        ),
                     ),
                     severity: Severity::Error,
                     detail: None,
@@ -444,11 +466,18 @@ impl Probe<'_, '_> {
                         "the tenant of {} can delete other organizations' rows of {}: {how}",
                         self.org.label, t.name
                     ),
-                    fix: format!(
-                        "scope the USING clause of every DELETE (or ALL) policy on {} for {}: USING ({})",
-                        t.name,
+                    fix: self.ctx.unscoped.fix(
+                        &t.qname,
                         self.role(),
-                        t.scoped(&self.ctx.opts.setting)
+                        &t.scoped(&self.ctx.opts.setting),
+                        "DELETE",
+                        Clause::Using,
+                        &format!(
+                            "scope the USING clause of every DELETE (or ALL) policy on {} for {}: USING ({})",
+                            t.qname,
+                            self.role(),
+                            t.scoped(&self.ctx.opts.setting)
+                        ),
                     ),
                     severity: Severity::Error,
                     detail: None,

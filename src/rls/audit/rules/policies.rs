@@ -3,6 +3,7 @@
 //! policies act as a floor).
 
 use super::super::*;
+use crate::rls::fix::{self, Clause};
 use crate::rls::Severity;
 
 pub const COMMAND_WITHOUT_POLICY: &str = "command-without-policy";
@@ -181,7 +182,13 @@ impl Audit<'_> {
                                     predicate::diagnose(e, &scope),
                                     read_verbs(&open)
                                 ),
-                                fix: policy_fix(p, t, &scope, &self.tenant.name, false),
+                                fix: fix::unscoped_policy(
+                                    &sql_ident(&p.name),
+                                    &t.qname,
+                                    &self.tenant.name,
+                                    &self.key_predicate(t),
+                                    Clause::Using,
+                                ),
                             }
                         }
                         _ => Verdict::Pass,
@@ -203,11 +210,10 @@ impl Audit<'_> {
                                     cmd_list(&writes)
                                 ),
                                 fix: format!(
-                                    "ALTER POLICY {} ON {} WITH CHECK ({} = (SELECT {}));",
+                                    "ALTER POLICY {} ON {} WITH CHECK ({});",
                                     sql_ident(&p.name),
                                     t.qname,
-                                    sql_ident(scope.column),
-                                    self.helper_call()
+                                    self.key_predicate(t)
                                 ),
                             };
                             results.push((
@@ -230,7 +236,13 @@ impl Audit<'_> {
                                         predicate::diagnose(e, &scope),
                                         write_verbs(&open)
                                     ),
-                                    fix: policy_fix(p, t, &scope, &self.tenant.name, true),
+                                    fix: fix::unscoped_policy(
+                                        &sql_ident(&p.name),
+                                        &t.qname,
+                                        &self.tenant.name,
+                                        &self.key_predicate(t),
+                                        Clause::WithCheck,
+                                    ),
                                 }
                             } else {
                                 Verdict::Pass
@@ -292,9 +304,9 @@ impl Audit<'_> {
                             cmd.sql(),
                             sql_ident(&self.tenant.name),
                             match cmd {
-                                Cmd::Insert => format!("WITH CHECK ({} = (SELECT {}))", sql_ident(scope.column), self.helper_call()),
-                                Cmd::Update => format!("USING ({c} = (SELECT {h})) WITH CHECK ({c} = (SELECT {h}))", c = sql_ident(scope.column), h = self.helper_call()),
-                                _ => format!("USING ({} = (SELECT {}))", sql_ident(scope.column), self.helper_call()),
+                                Cmd::Insert => format!("WITH CHECK ({})", self.key_predicate(t)),
+                                Cmd::Update => format!("USING ({p}) WITH CHECK ({p})", p = self.key_predicate(t)),
+                                _ => format!("USING ({})", self.key_predicate(t)),
                             },
                             cmd.sql(),
                             t.qname,
@@ -365,47 +377,67 @@ fn write_verbs(cmds: &[Cmd]) -> String {
         .join(" and ")
 }
 
-/// The fix of an unscoped policy: drop it if it is a blanket `true`, else rewrite it.
-fn policy_fix(
-    p: &PolicyRow,
-    t: &TableRow,
-    scope: &predicate::Scope,
-    tenant: &str,
-    check_side: bool,
-) -> String {
-    let col = sql_ident(scope.column);
-    let helper = scope
-        .helpers
-        .accepted_names()
-        .into_iter()
-        .next()
-        .map(|(s, n)| format!("{}.{}()", sql_ident(&s), sql_ident(&n)))
-        .unwrap_or_else(|| {
-            format!(
-                "NULLIF(current_setting('{}', true), '')::uuid",
-                scope.setting
-            )
-        });
-    let predicate = format!("{col} = (SELECT {helper})");
-    let clause = if check_side {
-        format!("WITH CHECK ({predicate})")
-    } else if p.cmd == "*" || p.cmd == "w" {
-        format!("USING ({predicate}) WITH CHECK ({predicate})")
-    } else {
-        format!("USING ({predicate})")
-    };
-    format!(
-        "DROP POLICY {name} ON {table}; -- if it is not needed; otherwise: ALTER POLICY {name} ON {table} {clause}; (or add AS RESTRICTIVE FOR ALL TO {role} USING ({predicate}) WITH CHECK ({predicate}) as a floor)",
-        name = sql_ident(&p.name),
-        table = t.qname,
-        role = sql_ident(tenant),
-    )
+impl Audit<'_> {
+    /// What scopes `t`'s rows to the current tenant, in the one form the probes suggest too
+    /// ([`fix::tenant_predicate`]), with the key column's own type.
+    pub(in crate::rls::audit) fn key_predicate(&self, t: &TableRow) -> String {
+        let column = self.key_column(t);
+        let ty = t
+            .columns
+            .iter()
+            .find(|(name, _)| name == column)
+            .map(|(_, ty)| ty.as_str())
+            .unwrap_or("uuid");
+        fix::tenant_predicate(column, ty, &self.opts.setting)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::super::testing::*;
     use super::super::super::*;
+
+    /// The audit's fix of an unscoped policy and the probe's fix of the leak through it are one
+    /// statement: the probe asks [`UnscopedPolicies::fix`] with its own table name, role, key
+    /// column and type (`Table::scoped`), exactly as `probe/read.rs` and `probe/write.rs` do.
+    #[test]
+    fn the_audit_and_the_probe_suggest_the_same_fix_for_one_policy() {
+        use crate::rls::fix::{tenant_predicate, Clause, UnscopedPolicies};
+        let mut cat = baseline();
+        if let Ok(p) = &mut cat.policies {
+            p.push(policy(2, "debug_all", "*", Some("true"), Some("true")));
+        }
+        let opts = VerifyOptions::default();
+        let e = evaluate(&cat, &opts);
+        let audit_fix = |rule: &str| {
+            e.findings()
+                .find(|f| f.rule == rule && f.object == "policy debug_all on public.tasks")
+                .map(|f| f.fix.clone())
+                .unwrap_or_else(|| panic!("no {rule}: {:?}", findings(&cat)))
+        };
+        let unscoped = UnscopedPolicies::from_checks(&e.checks);
+        // As the probe builds it for public.tasks (organization_id uuid).
+        let predicate = tenant_predicate("organization_id", "uuid", &opts.setting);
+        let probe_fix = |command: &str, clause: Clause| {
+            unscoped.fix(
+                "public.tasks",
+                "arcdesk_tenant",
+                &predicate,
+                command,
+                clause,
+                "unused: the audit found the policy",
+            )
+        };
+        let read = audit_fix(rule::POLICY_UNSCOPED);
+        assert_eq!(probe_fix("SELECT", Clause::Using), read);
+        assert_eq!(probe_fix("DELETE", Clause::Using), read);
+        let check = audit_fix(rule::POLICY_CHECK_UNSCOPED);
+        assert_eq!(probe_fix("INSERT", Clause::WithCheck), check);
+        assert_eq!(
+            read,
+            "DROP POLICY debug_all ON public.tasks; -- if it is not needed; otherwise: ALTER POLICY debug_all ON public.tasks USING (organization_id = NULLIF(current_setting('app.current_org_id', true), '')::uuid); or add a floor: CREATE POLICY tenant_floor ON public.tasks AS RESTRICTIVE FOR ALL TO arcdesk_tenant USING (organization_id = NULLIF(current_setting('app.current_org_id', true), '')::uuid) WITH CHECK (organization_id = NULLIF(current_setting('app.current_org_id', true), '')::uuid);"
+        );
+    }
 
     #[test]
     fn postgres_rules_for_checks() {
