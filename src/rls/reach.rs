@@ -241,7 +241,7 @@ async fn large_objects(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
     {
         Ok(row) => {
             let compat: Option<String> = row.get(1);
-            lo_compat(compat.as_deref(), report);
+            report.checks.push(lo_compat(compat.as_deref()));
             row.get(0)
         }
         Err(_) => 0,
@@ -338,15 +338,16 @@ async fn large_objects(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
 }
 
 /// `lo_compat_privileges = on` turns off every privilege check on large objects.
-fn lo_compat(setting: Option<&str>, report: &mut RlsReport) {
+fn lo_compat(setting: Option<&str>) -> Check {
     let name = format!("{LO_COMPAT} (server setting)");
     match setting {
-        None => report.checks.push(Check::skipped(
+        // Not PostgreSQL: whether it has large objects at all is the large-object check's.
+        None => Check::not_applicable(
             Suite::Audit,
             name,
             "this engine has no lo_compat_privileges setting",
-        )),
-        Some("on") => report.checks.push(Check::fail(
+        ),
+        Some("on") => Check::fail(
             Suite::Audit,
             name,
             Finding {
@@ -359,7 +360,66 @@ fn lo_compat(setting: Option<&str>, report: &mut RlsReport) {
                 fix: "ALTER SYSTEM SET lo_compat_privileges = off; SELECT pg_reload_conf(); -- and ALTER DATABASE/ROLE … RESET lo_compat_privileges where it was set".into(),
                 location: None,
             },
-        )),
-        Some(_) => report.checks.push(Check::pass(Suite::Audit, name)),
+        ),
+        Some(_) => Check::pass(Suite::Audit, name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(definer: bool, owner_bypasses: bool) -> ReachedFunction {
+        ReachedFunction {
+            signature: "function util.f(uuid)".into(),
+            kind: "FUNCTION".into(),
+            qname: "util.f(uuid)".into(),
+            owner: "postgres".into(),
+            definer,
+            owner_bypasses,
+            owner_of_tenant: false,
+        }
+    }
+
+    #[test]
+    fn a_definer_function_is_an_error_an_invoker_one_is_info() {
+        let opts = VerifyOptions::default();
+        let (rule, f) = function(true, true).finding(&opts, "arcdesk_tenant");
+        assert_eq!(rule, DEFINER_FUNCTION);
+        assert_eq!(crate::rls::severity::of(rule), Severity::Error);
+        assert!(
+            f.message.contains("superuser or BYPASSRLS"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.fix.starts_with(
+                "REVOKE EXECUTE ON FUNCTION util.f(uuid) FROM PUBLIC, arcdesk_tenant;"
+            ),
+            "{}",
+            f.fix
+        );
+        assert!(f
+            .fix
+            .contains("ALTER FUNCTION util.f(uuid) SECURITY INVOKER"));
+        // Owned by a superuser but SECURITY INVOKER: it runs with the tenant's rights.
+        let (rule, f) = function(false, true).finding(&opts, "arcdesk_tenant");
+        assert_eq!(rule, FUNCTION);
+        assert_eq!(crate::rls::severity::of(rule), Severity::Info);
+        assert!(f.message.contains("tenant's own rights"), "{}", f.message);
+    }
+
+    #[test]
+    fn lo_compat_privileges_on_is_an_error() {
+        let on = lo_compat(Some("on"));
+        let finding = on.finding().expect("a finding");
+        assert_eq!(finding.rule, LO_COMPAT);
+        assert_eq!(finding.severity, Severity::Error);
+        assert!(matches!(
+            lo_compat(Some("off")).outcome,
+            super::super::Outcome::Pass
+        ));
+        let none = lo_compat(None);
+        assert!(none.finding().is_none() && none.unverified().is_none());
     }
 }
