@@ -230,7 +230,8 @@ impl ReachedFunction {
 }
 
 async fn large_objects(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
-    // has_largeobject_privilege exists from PostgreSQL 17 on; before, the ACL is read.
+    // has_largeobject_privilege exists from PostgreSQL 18 on (committed September 2024, after
+    // 17 branched); before, the ACL is read.
     let version: i32 = match db
         .client
         .query_one(
@@ -246,7 +247,7 @@ async fn large_objects(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
         }
         Err(_) => 0,
     };
-    let sql = if version >= 170000 {
+    let sql = if version >= 180000 {
         include_str!("reach_large_objects.sql")
     } else {
         include_str!("reach_large_objects_acl.sql")

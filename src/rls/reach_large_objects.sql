@@ -1,5 +1,5 @@
 -- verify-rls: large objects the tenant role ($1) — or a role it inherits from — can read or
--- write, on PostgreSQL 17 and later (has_largeobject_privilege). Large objects have no
+-- write, on PostgreSQL 18 and later (has_largeobject_privilege). Large objects have no
 -- row-level security: whoever may read one reads it whatever organization it belongs to.
 SELECT m.oid::bigint                                                         AS loid,
        pg_catalog.pg_get_userbyid(m.lomowner)::text                          AS owner_name,

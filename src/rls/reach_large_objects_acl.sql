@@ -1,5 +1,5 @@
 -- verify-rls: large objects the tenant role ($1) — or a role it inherits from — can read or
--- write, before PostgreSQL 17 (no has_largeobject_privilege): the owner has every privilege,
+-- write, before PostgreSQL 18 (no has_largeobject_privilege): the owner has every privilege,
 -- else the ACL decides (lomacl; NULL is acldefault, the owner's only; an empty array would not
 -- explode), PUBLIC (grantee 0) included. Large objects have no row-level security.
 WITH access AS (
