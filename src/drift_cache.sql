@@ -11,3 +11,11 @@ CREATE TABLE IF NOT EXISTS arcdb.expected_schema (
     build_ms     bigint      NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
+
+-- The catalog fingerprint (`catalog::fingerprint`) of the last live schema found equal to the
+-- expected schema `key`: while the live catalog hashes the same, `status` need not read it.
+CREATE TABLE IF NOT EXISTS arcdb.live_fingerprint (
+    key         text        PRIMARY KEY,
+    fingerprint text        NOT NULL,
+    checked_at  timestamptz NOT NULL DEFAULT now()
+);

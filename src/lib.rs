@@ -116,19 +116,15 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::Up(args) => {
             let mut db = connect(&cli.global).await?;
+            let set = migrate::catalog::MigrationSet::load(args.source.source.as_deref())?;
             if !args.allow_drift && !args.dry_run {
-                drift::refuse_drift(
-                    &db,
-                    args.source.source.as_deref(),
-                    Duration::from_secs(args.lock_timeout),
-                )
-                .await?;
+                drift::refuse_drift(&db, &set, Duration::from_secs(args.lock_timeout)).await?;
             }
             let opts = migrate::UpOptions {
                 to: args.to,
                 dry_run: args.dry_run,
                 lock_wait: Duration::from_secs(args.lock_timeout),
-                source: args.source.source,
+                set,
                 live: (&args.live).into(),
                 lock: args.live.lock,
                 strict: args.strict,

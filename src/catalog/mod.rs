@@ -23,7 +23,7 @@
 mod read;
 pub mod scratch;
 
-pub use read::read;
+pub use read::{fingerprint, read};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -171,7 +171,8 @@ pub struct UpOptions {
     pub to: Option<u32>,
     pub dry_run: bool,
     pub lock_wait: Duration,
-    pub source: Option<PathBuf>,
+    /// The migrations (`MigrationSet::load` of `--source`), read once per run by the caller.
+    pub set: MigrationSet,
     pub live: LiveOptions,
     /// `--lock`; None: the engine's default.
     pub lock: Option<MigrationLock>,
@@ -202,8 +203,7 @@ async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
     Ok(plan::compare(resolved, &applied))
 }
 
-pub async fn status(db: &Db, source: Option<PathBuf>) -> anyhow::Result<StatusReport> {
-    let set = MigrationSet::load(source.as_deref())?;
+pub async fn status(db: &Db, set: &MigrationSet) -> anyhow::Result<StatusReport> {
     let resolved = set.resolve(&db.engine);
     let migrations = entries(db, &resolved).await?;
     Ok(StatusReport {
@@ -218,7 +218,7 @@ pub async fn status(db: &Db, source: Option<PathBuf>) -> anyhow::Result<StatusRe
 pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
     // A server without what the schema needs is refused before anything is touched or locked.
     db.engine.require_schema_support()?;
-    let set = MigrationSet::load(opts.source.as_deref())?;
+    let set = &opts.set;
     let resolved = set.resolve(&db.engine);
     require_extensions(db, &resolved).await?;
     let mut report = ChangeReport {

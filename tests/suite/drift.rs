@@ -53,6 +53,7 @@ fn a_clean_database_reports_no_drift_and_the_expected_schema_is_cached() {
     let report = cold.json();
     assert_eq!(report["live"]["version"], latest_version());
     assert_eq!(report["live"]["differences"], Value::Array(vec![]));
+    assert_eq!(report["live"]["compared"], "object_by_object");
     assert_eq!(report["live"]["expected"]["from"], "scratch database");
     assert!(
         report["live"]["expected"].get("not_cached").is_none(),
@@ -62,16 +63,39 @@ fn a_clean_database_reports_no_drift_and_the_expected_schema_is_cached() {
     // Median of five runs each: cached live check, and history only.
     let mut warm_ms = Vec::new();
     let mut warm_check_ms = Vec::new();
-    let mut warm_cache_ms = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
         let warm = arcdb(&pg, &dsn, &["status", "--format", "json"]).ok("cached status");
         warm_ms.push(started.elapsed().as_millis());
-        assert_eq!(warm.json()["live"]["expected"]["from"], "cache");
+        // Unchanged since the clean comparison: the catalog fingerprint decides, no expected
+        // schema is read.
+        assert_eq!(warm.json()["live"]["compared"], "fingerprint");
+        assert!(
+            warm.json()["live"].get("expected").is_none(),
+            "{}",
+            warm.stdout
+        );
         assert_eq!(warm.json()["live"]["differences"], Value::Array(vec![]));
         warm_check_ms.push(warm.json()["live"]["took_ms"].as_u64().unwrap() as u128);
-        warm_cache_ms.push(warm.json()["live"]["expected"]["took_ms"].as_u64().unwrap() as u128);
     }
+    // Any object changed by hand defeats the fingerprint: compared object by object, from the
+    // cached expected schema.
+    let restore = pg.scalar(
+        "clean",
+        "SELECT format('COMMENT ON TABLE tasks IS %L', obj_description('tasks'::regclass, 'pg_class'))",
+    );
+    pg.psql("clean", "COMMENT ON TABLE tasks IS 'changed by hand'");
+    let changed = arcdb(&pg, &dsn, &["status", "--format", "json"]);
+    assert_eq!(changed.code, 4, "{}", changed.stdout);
+    assert_eq!(changed.json()["live"]["compared"], "object_by_object");
+    assert_eq!(changed.json()["live"]["expected"]["from"], "cache");
+    let started = Instant::now();
+    let _ = arcdb(&pg, &dsn, &["status", "--format", "json"]);
+    let object_by_object_ms = started.elapsed().as_millis();
+    // Restored: the catalog hashes as it did at the clean comparison.
+    pg.psql("clean", &restore);
+    let restored = arcdb(&pg, &dsn, &["status", "--format", "json"]).ok("restored");
+    assert_eq!(restored.json()["live"]["compared"], "fingerprint");
     let mut no_live_ms = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
@@ -86,12 +110,11 @@ fn a_clean_database_reports_no_drift_and_the_expected_schema_is_cached() {
         v[v.len() / 2]
     };
     eprintln!(
-        "status wall time (whole process, incl. connect): first {cold_ms} ms (live check {} ms, expected schema built in a scratch database in {} ms); cached: median {} ms (live check {} ms, of which cache read {} ms); --no-live: median {} ms",
+        "status wall time (whole process, incl. connect): first {cold_ms} ms (live check {} ms, expected schema built in a scratch database in {} ms); unchanged (fingerprint): median {} ms (live check {} ms); changed (object by object, cached expected schema): {object_by_object_ms} ms; --no-live: median {} ms",
         report["live"]["took_ms"],
         report["live"]["expected"]["took_ms"],
         median(&mut warm_ms),
         median(&mut warm_check_ms),
-        median(&mut warm_cache_ms),
         median(&mut no_live_ms)
     );
 
@@ -411,4 +434,84 @@ fn without_createdb_status_says_the_live_schema_was_not_compared_and_up_refuses(
         up.stderr
     );
     assert_eq!(history_count(&pg, "plain"), "2", "nothing applied");
+}
+
+/// One object of each kind the catalog reader reads, for the fingerprint test below.
+const EVERY_KIND: &str = "
+CREATE TYPE mood AS ENUM ('ok', 'bad');
+CREATE SEQUENCE counter;
+CREATE TABLE notes (
+    id    int PRIMARY KEY,
+    note  text NOT NULL DEFAULT 'x' CONSTRAINT notes_note_check CHECK (note <> ''),
+    mood  mood
+);
+COMMENT ON TABLE notes IS 'notes';
+CREATE INDEX notes_note_idx ON notes (note);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY notes_mine ON notes USING (id > 0);
+CREATE VIEW notes_view AS SELECT id, note FROM notes;
+";
+
+#[test]
+fn every_kind_of_change_alone_defeats_the_catalog_fingerprint() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("fp");
+    let source = pg.root().join("kinds");
+    support::write_migration(&source, "0001_kinds", EVERY_KIND, "SELECT 1;");
+    let source = source.to_str().unwrap().to_string();
+    let status = |expect: i32| {
+        let run = arcdb(
+            &pg,
+            &dsn,
+            &["status", "--source", &source, "--format", "json"],
+        );
+        assert_eq!(run.code, expect, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+    arcdb(&pg, &dsn, &["up", "--source", &source]).ok("up");
+    assert_eq!(status(0).json()["live"]["compared"], "object_by_object");
+    assert_eq!(status(0).json()["live"]["compared"], "fingerprint");
+
+    // (change, what undoes it): each change alone must be found, object by object.
+    let changes = [
+        ("ALTER TABLE notes ALTER COLUMN note SET DEFAULT 'y'", "ALTER TABLE notes ALTER COLUMN note SET DEFAULT 'x'"),
+        ("COMMENT ON TABLE notes IS 'changed'", "COMMENT ON TABLE notes IS 'notes'"),
+        ("COMMENT ON COLUMN notes.note IS 'changed'", "COMMENT ON COLUMN notes.note IS NULL"),
+        ("DROP INDEX notes_note_idx", "CREATE INDEX notes_note_idx ON notes (note)"),
+        ("ALTER TABLE notes DROP CONSTRAINT notes_note_check", "ALTER TABLE notes ADD CONSTRAINT notes_note_check CHECK (note <> '')"),
+        ("ALTER TABLE notes DISABLE TRIGGER notes_touch", "ALTER TABLE notes ENABLE TRIGGER notes_touch"),
+        ("CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$",
+         "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"),
+        ("ALTER POLICY notes_mine ON notes USING (true)", "ALTER POLICY notes_mine ON notes USING (id > 0)"),
+        ("ALTER TABLE notes NO FORCE ROW LEVEL SECURITY", "ALTER TABLE notes FORCE ROW LEVEL SECURITY"),
+        ("CREATE OR REPLACE VIEW notes_view AS SELECT id, note FROM notes WHERE id > 1",
+         "CREATE OR REPLACE VIEW notes_view AS SELECT id, note FROM notes"),
+        ("ALTER SEQUENCE counter INCREMENT BY 2", "ALTER SEQUENCE counter INCREMENT BY 1"),
+        ("ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'", "ALTER TYPE mood RENAME VALUE 'fine' TO 'ok'"),
+        ("ALTER TABLE notes ADD COLUMN extra int", "ALTER TABLE notes DROP COLUMN extra"),
+        ("ALTER TABLE notes ALTER COLUMN mood SET NOT NULL", "ALTER TABLE notes ALTER COLUMN mood DROP NOT NULL"),
+        ("GRANT SELECT ON notes TO PUBLIC", "REVOKE SELECT ON notes FROM PUBLIC"),
+        ("CREATE EXTENSION IF NOT EXISTS pg_trgm", "DROP EXTENSION pg_trgm"),
+    ];
+    for (change, undo) in changes {
+        pg.psql("fp", change);
+        let drifted = status(4);
+        assert_eq!(
+            drifted.json()["live"]["compared"],
+            "object_by_object",
+            "{change}"
+        );
+        assert!(!differences(&drifted).is_empty(), "{change}: no difference");
+        pg.psql("fp", undo);
+        let clean = status(0);
+        assert_eq!(
+            clean.json()["live"]["differences"],
+            Value::Array(vec![]),
+            "{undo}"
+        );
+    }
+    // Back where it started: the fingerprint decides again.
+    assert_eq!(status(0).json()["live"]["compared"], "fingerprint");
 }

@@ -147,3 +147,66 @@ fn many_migrations_commit_without_a_wal_flush_each_and_stay_atomic() {
     let status = pg.arcdb(&["status", "--source", source_arg]);
     assert_eq!(status.code, 3, "{}", status.stderr);
 }
+
+/// Statements the server ran for sessions named `app` (log_statement = all, the application
+/// name prefixed to each log line): a statement per round trip arcdb makes, but for the ones it
+/// pipelines.
+fn statements_of(pg: &support::TestCluster, app: &str) -> usize {
+    let log = std::fs::read_to_string(pg.cluster().log_path()).unwrap();
+    log.lines()
+        .filter(|l| l.starts_with(&format!("{app}|")))
+        .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
+        .count()
+}
+
+#[test]
+fn a_noop_up_and_status_make_the_same_round_trips_at_1000_migrations_as_at_10() {
+    let pg = support::TestCluster::start();
+    let mut counts = Vec::new();
+    for n in [10, 1000] {
+        let db = format!("many{n}");
+        let dsn = pg.create_db(&db);
+        let source = pg.root().join(&db);
+        tiny_migrations(&source, n);
+        let source = source.to_str().unwrap();
+        run(pg.arcdb_at(&dsn, &["up", "--source", source])).ok("up");
+        // The first status compares object by object (and stores the fingerprint).
+        let first = run(pg.arcdb_at(&dsn, &["status", "--source", source, "--format", "json"]));
+        assert_eq!(first.code, 0, "{}", first.stderr);
+        assert_eq!(first.json()["live"]["compared"], "object_by_object");
+
+        pg.psql(
+            "postgres",
+            "ALTER SYSTEM SET log_statement = 'all'; ALTER SYSTEM SET log_line_prefix = '%a|'; SELECT pg_reload_conf();",
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let named = |what: &str| format!("{dsn} application_name=rt_{what}_{n}");
+        let status = run(pg.arcdb_at(
+            &named("status"),
+            &["status", "--source", source, "--format", "json"],
+        ));
+        assert_eq!(status.code, 0, "{}", status.stderr);
+        assert_eq!(status.json()["live"]["compared"], "fingerprint");
+        let up = run(pg.arcdb_at(
+            &named("up"),
+            &["up", "--source", source, "--format", "json"],
+        ));
+        assert_eq!(up.code, 0, "{}", up.stderr);
+        assert_eq!(up.json()["steps"], serde_json::json!([]));
+        pg.psql(
+            "postgres",
+            "ALTER SYSTEM RESET log_statement; ALTER SYSTEM RESET log_line_prefix; SELECT pg_reload_conf();",
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        counts.push((
+            statements_of(&pg, &format!("rt_status_{n}")),
+            statements_of(&pg, &format!("rt_up_{n}")),
+        ));
+    }
+    eprintln!("statements (status, no-op up) at 10 and 1000 migrations: {counts:?}");
+    assert!(
+        counts[0].0 > 0 && counts[0].1 > 0,
+        "nothing logged: {counts:?}"
+    );
+    assert_eq!(counts[0], counts[1], "round trips grow with the migrations");
+}
