@@ -1,12 +1,15 @@
 -- verify-rls: functions and procedures outside the tenant schemas ($2) that the tenant role ($1)
--- — or a role it inherits from, which has_function_privilege follows — can run: EXECUTE and
--- USAGE on the schema. Left out: the system schemas, arcdb's own schema, functions that belong
+-- — or any role it can become (a member of, inherited or only by SET ROLE) — can run: EXECUTE
+-- and USAGE on the schema. Left out: the system schemas, arcdb's own schema, functions that belong
 -- to an extension (pg_depend deptype 'e': the extension's, not the schema's author's), and
 -- trigger functions (which cannot be called; the audit follows the triggers themselves).
 --   definer:          SECURITY DEFINER: it runs with its owner's rights, not the tenant's;
 --   owner_bypasses:   its owner is a superuser or has BYPASSRLS (no policy applies to it);
 --   owner_of_tenant:  its owner has the privileges of the owner of a tenant table (RLS does not
 --                     apply to a table's owner unless FORCEd).
+WITH become AS (
+    SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE pg_catalog.pg_has_role($1::text, r.oid, 'MEMBER')
+)
 SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname)
            || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS signature,
        CASE WHEN p.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END          AS kind,
@@ -34,6 +37,7 @@ WHERE p.prokind IN ('f', 'p')
                   WHERE d.classid = 'pg_catalog.pg_proc'::regclass
                     AND d.objid = p.oid
                     AND d.deptype = 'e')
-  AND has_schema_privilege($1::text, n.oid, 'USAGE')
-  AND has_function_privilege($1::text, p.oid, 'EXECUTE')
+  AND EXISTS (SELECT 1 FROM become AS b
+              WHERE has_schema_privilege(b.oid, n.oid, 'USAGE')
+                AND has_function_privilege(b.oid, p.oid, 'EXECUTE'))
 ORDER BY 1

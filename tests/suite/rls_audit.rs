@@ -875,6 +875,23 @@ fn a_relation_the_tenant_can_read_outside_the_tenant_schemas() {
         "{}",
         listing(&report)
     );
+    // Reached only through a role the tenant can SET ROLE to without inheriting its rights.
+    pg.psql(
+        DB,
+        "CREATE ROLE reporting_reader NOLOGIN;
+         GRANT USAGE ON SCHEMA reporting TO reporting_reader;
+         CREATE TABLE reporting.all_sessions AS SELECT * FROM public.agent_sessions;
+         GRANT SELECT ON reporting.all_sessions TO reporting_reader;
+         ALTER ROLE arcdesk_tenant NOINHERIT;
+         GRANT reporting_reader TO arcdesk_tenant;",
+    );
+    let report = audit(&pg, DB);
+    let f = expect(
+        &report,
+        "reachable-outside-tenant-schemas",
+        "reporting.all_sessions",
+    );
+    assert_eq!(f.severity, "error");
 }
 
 /// The findings of `rules` in `report`, for asserting a clean schema has none of them.
