@@ -37,6 +37,10 @@ pub struct VerifyRlsConfig {
     pub tenant_column: Option<String>,
     pub root_table: Option<String>,
     pub root_key: Option<String>,
+    /// `column`, `membership` or `supabase` (see `rls::tenancy`).
+    pub model: Option<String>,
+    /// `TABLE(user_col, tenant_col)`.
+    pub membership: Option<String>,
 }
 
 /// The `[verify_rls]` section of the configuration file found like `resolve` finds it (empty

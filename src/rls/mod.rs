@@ -18,8 +18,10 @@ pub mod probe;
 mod reach;
 mod render;
 pub mod severity;
+pub mod tenancy;
 
 pub use severity::Severity;
+pub use tenancy::Tenancy;
 
 use crate::db::Db;
 use crate::error::{ExitStatus, Refusal};
@@ -51,6 +53,8 @@ pub struct VerifyOptions {
     pub static_only: bool,
     /// Findings of this severity or above fail the run (exit 5).
     pub fail_on: Severity,
+    /// How the setting's identity maps to a tenant ([`tenancy`]).
+    pub tenancy: Tenancy,
 }
 
 impl Default for VerifyOptions {
@@ -66,6 +70,7 @@ impl Default for VerifyOptions {
             cases_dir: None,
             static_only: false,
             fail_on: Severity::Error,
+            tenancy: Tenancy::Column,
         }
     }
 }

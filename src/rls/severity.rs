@@ -46,6 +46,7 @@ pub const SEVERITIES: &[(&str, Severity)] = &[
     ("probe-cross-org-move", Severity::Error),
     ("probe-cross-org-delete", Severity::Error),
     ("probe-cross-org-reference", Severity::Error),
+    ("probe-anon-read", Severity::Error),
     // cases
     ("case-failed", Severity::Error),
 ];

@@ -302,6 +302,8 @@ struct Audit<'a> {
     /// Grants by relation, plus the implicit ones of the predefined roles the tenant reaches.
     grants: HashMap<u32, Vec<GrantRow>>,
     helpers: predicate::Helpers,
+    /// The membership table policies may scope through (membership and supabase models).
+    members: Option<predicate::Members>,
     checks: Vec<Check>,
 }
 
@@ -383,14 +385,45 @@ impl<'a> Audit<'a> {
             }
         }
         let reach_oids: BTreeSet<u32> = reach.keys().copied().collect();
+        let supabase = opts.tenancy.is_supabase();
         let helpers =
             predicate::Helpers::new(cat.helpers.iter().flatten().map(|h| predicate::Helper {
                 schema: h.schema.clone(),
                 name: h.name.clone(),
                 accepted: !reach_oids.contains(&h.owner)
-                    && predicate::helper_body_ok(&h.language, &h.source, &opts.setting),
+                    && (predicate::helper_body_ok(&h.language, &h.source, &opts.setting)
+                        || (supabase && is_supabase_uid(h))),
                 reads_setting: h.source.contains(opts.setting.as_str()),
             }));
+        let members = opts.tenancy.membership().map(|m| {
+            let bare = predicate::Members {
+                table: m.table.clone(),
+                user_col: m.user_col.clone(),
+                tenant_col: m.tenant_col.clone(),
+                arg_helpers: Vec::new(),
+            };
+            let arg_helpers = cat
+                .member_helpers
+                .iter()
+                .flatten()
+                .filter(|h| {
+                    !reach_oids.contains(&h.owner)
+                        && predicate::membership::helper_body_ok(
+                            &h.language,
+                            &h.source,
+                            h.arg.as_deref(),
+                            &opts.setting,
+                            &helpers,
+                            &bare,
+                        )
+                })
+                .map(|h| (h.schema.clone(), h.name.clone()))
+                .collect();
+            predicate::Members {
+                arg_helpers,
+                ..bare
+            }
+        });
         Audit {
             cat,
             opts,
@@ -400,6 +433,7 @@ impl<'a> Audit<'a> {
             tenant_tables,
             grants,
             helpers,
+            members,
             checks: Vec::new(),
         }
     }
@@ -571,6 +605,13 @@ impl<'a> Audit<'a> {
         }
         names
     }
+}
+
+/// Supabase's `auth.uid()`: the user of the request, from `request.jwt.claims` (its body
+/// falls back from one claim setting to the other with COALESCE, which the column model's
+/// helper forms do not accept; in the supabase model it is the identity itself).
+fn is_supabase_uid(h: &HelperRow) -> bool {
+    h.schema == "auth" && h.name == "uid" && h.source.contains("request.jwt.claim")
 }
 
 fn is_predefined(role: &str) -> bool {

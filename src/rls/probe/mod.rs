@@ -34,6 +34,7 @@
 
 mod catalog;
 mod fixtures;
+mod members;
 mod orgs;
 mod read;
 mod reference;
@@ -93,6 +94,8 @@ struct Ctx<'o> {
     fixtures: fixtures::Fixtures,
     /// Sessions are read-only: only the read probes run.
     read_only: bool,
+    /// Per organization (as `orgs`): what its probes set the setting to ([`members`]).
+    identities: members::Identities,
 }
 
 pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyhow::Result<()> {
@@ -173,8 +176,19 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
                 let (names, tables_ref, orgs_ref) = (&names, &tables, &orgs);
                 let (fx, all, s, b) = rolled_back(client, REPEATABLE_READ, |tx| async move {
                     let tables = tables_ref;
-                    let fx = fixtures::make(tx, names, &root.sql, &root.tc, &opts.tenant_column)
-                        .await?;
+                    let member_users = opts
+                        .tenancy
+                        .membership()
+                        .map(|m| (m.sql_name(), m.user_col.clone()));
+                    let fx = fixtures::make(
+                        tx,
+                        names,
+                        &root.sql,
+                        &root.tc,
+                        &opts.tenant_column,
+                        member_users.as_ref().map(|(t, c)| (t.as_str(), c.as_str())),
+                    )
+                    .await?;
                     let mut all = orgs_ref.clone();
                     all.extend(fx.orgs.iter().map(|(id, label)| Org {
                         id: id.clone(),
@@ -242,7 +256,17 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         ));
     }
 
+    let identities = {
+        let (made, orgs) = (&made, &orgs);
+        rolled_back(client, REPEATABLE_READ, |tx| async move {
+            made.replay(tx).await?;
+            members::identities(tx, &opts.tenancy, orgs).await
+        })
+        .await?
+    };
+
     let ctx = Ctx {
+        identities,
         opts,
         tables,
         fks,
@@ -278,6 +302,11 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
 
     let checks = rolled_back(client, READ_COMMITTED, |tx| unset_probes(tx, &ctx)).await?;
     report.checks.extend(checks);
+    if opts.tenancy.is_supabase() {
+        let checks =
+            rolled_back(client, READ_COMMITTED, |tx| members::anon_probes(tx, &ctx)).await?;
+        report.checks.extend(checks);
+    }
 
     if ctx.orgs.is_empty() {
         report.checks.push(Check::skipped(

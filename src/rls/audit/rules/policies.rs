@@ -117,7 +117,21 @@ impl Audit<'_> {
             qualifier: Some(&t.name),
             setting: &self.opts.setting,
             helpers: &self.helpers,
+            members: self.members.as_ref(),
         }
+    }
+
+    /// For the membership table: its rows keyed by the user column (a member sees its own
+    /// memberships, which are exactly the rows of its tenants). Reads may scope by that; new
+    /// rows must still scope by tenant (else a user joins any tenant).
+    fn own_rows_scope<'s>(&'s self, t: &'s TableRow) -> Option<predicate::Scope<'s>> {
+        let m = self.opts.tenancy.membership()?;
+        let is_members =
+            t.name == m.table && m.schema.as_ref().is_none_or(|s| *s == t.schema);
+        is_members.then(|| predicate::Scope {
+            column: &m.user_col,
+            ..self.scope_for(t)
+        })
     }
 
     pub(in crate::rls::audit) fn policies(&mut self) {
@@ -139,6 +153,11 @@ impl Audit<'_> {
         let tables: Vec<&TableRow> = self.tenant_tables.values().copied().collect();
         for t in tables {
             let scope = self.scope_for(t);
+            let own_rows = self.own_rows_scope(t);
+            let reads_scoped = |e: &str| {
+                predicate::scoped(e, &scope)
+                    || own_rows.as_ref().is_some_and(|o| predicate::scoped(e, o))
+            };
             let mine: Vec<(&PolicyRow, Applies)> = policies
                 .iter()
                 .filter(|p| p.table == t.oid)
@@ -148,10 +167,7 @@ impl Audit<'_> {
             let mut floor_read = BTreeSet::new();
             let mut floor_write = BTreeSet::new();
             for (p, _) in mine.iter().filter(|(p, _)| !p.permissive) {
-                if p.using
-                    .as_deref()
-                    .is_some_and(|e| predicate::scoped(e, &scope))
-                {
+                if p.using.as_deref().is_some_and(reads_scoped) {
                     floor_read.extend(read_cmds(&p.cmd));
                 }
                 if effective_check(p).is_some_and(|e| predicate::scoped(e, &scope)) {
@@ -174,7 +190,7 @@ impl Audit<'_> {
                         _ => rule::POLICY_UNSCOPED,
                     };
                     let v = match p.using.as_deref() {
-                        Some(e) if !predicate::scoped(e, &scope) && !open.is_empty() => {
+                        Some(e) if !reads_scoped(e) && !open.is_empty() => {
                             Verdict::Fail {
                                 risk: format!(
                                     "this permissive policy {how}, and its USING ({e}) does not limit rows to the current organization: {}; permissive policies are OR-ed, so a tenant can {} rows of every organization",
@@ -386,7 +402,16 @@ fn policy_fix(
                 scope.setting
             )
         });
-    let predicate = format!("{col} = (SELECT {helper})");
+    let predicate = match scope.members {
+        // The membership models: the tenant column among the current user's tenants.
+        Some(m) => format!(
+            "{col} IN (SELECT m.{tc} FROM {table} m WHERE m.{uc} = (SELECT {helper}))",
+            tc = sql_ident(&m.tenant_col),
+            table = sql_ident(&m.table),
+            uc = sql_ident(&m.user_col),
+        ),
+        None => format!("{col} = (SELECT {helper})"),
+    };
     let clause = if check_side {
         format!("WITH CHECK ({predicate})")
     } else if p.cmd == "*" || p.cmd == "w" {

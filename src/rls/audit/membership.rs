@@ -1,0 +1,365 @@
+//! Predicates that scope through a membership table (the membership and supabase models of
+//! [`crate::rls::tenancy`]). With `members(user_col, tenant_col)` and U a user expression (the
+//! setting read as [`super::is_org`] accepts it, an accepted helper such as
+//! `current_user_id()`, Supabase's `auth.uid()`, each optionally as `(SELECT …)`), a predicate
+//! on a table with tenant column C scopes when it is
+//! - `C IN (SELECT m.tenant_col FROM members m WHERE … m.user_col = U …)`;
+//! - `EXISTS (SELECT … FROM members m WHERE … m.tenant_col = T.C AND m.user_col = U …)`, C
+//!   referring to the outer table (an unqualified C inside the subquery is the membership
+//!   table's own column when it has one of that name: `m.tenant_col = m.tenant_col` holds for
+//!   every row);
+//! - `f(C)` where f is an accepted membership helper: a function of one argument returning
+//!   boolean, not owned by the tenant, whose body (`SELECT E` in SQL, `BEGIN RETURN E; END` in
+//!   PL/pgSQL) is one of the forms above with its argument standing for C.
+//!
+//! The subquery reads the membership table alone (no join, no GROUP/LIMIT/UNION), and its
+//! WHERE is a conjunction (an OR there could admit memberships of other users). Binding the
+//! user column to U is required: a membership subquery without it, or binding the tenant
+//! column to U, or selecting the user column instead of the tenant column, does not scope.
+
+use super::*;
+
+/// Whether `s` (one comparison-level term) scopes through the membership table.
+pub(super) fn scopes(s: &[Tt], scope: &Scope, m: &Members) -> bool {
+    // C IN (SELECT m.tenant_col FROM members m WHERE … m.user_col = U …)
+    if let [lhs @ .., kw, Tt::Paren(inner)] = s {
+        if is_word(kw, "in") && !lhs.is_empty() && is_column(lhs, scope) {
+            return query(inner, m).is_some_and(|q| {
+                q.selects(m, &m.tenant_col) && q.bound_to_user(scope, m)
+            });
+        }
+    }
+    // EXISTS (SELECT … FROM members m WHERE m.tenant_col = T.C AND m.user_col = U)
+    if let [kw, Tt::Paren(inner)] = s {
+        if is_word(kw, "exists") {
+            return query(inner, m)
+                .is_some_and(|q| q.bound_to_user(scope, m) && q.bound_to_outer(scope, m));
+        }
+    }
+    // helper(C)
+    let (schema, name, args) = match core(s) {
+        [n, Tt::Paren(a)] => (None, ident(n), a),
+        [sch, dot, n, Tt::Paren(a)] if is_op(dot, ".") => (ident(sch), ident(n), a),
+        _ => return false,
+    };
+    let Some(name) = name else {
+        return false;
+    };
+    let args = split_top(args, |t| is_op(t, ","));
+    args.len() == 1
+        && is_column(args[0], scope)
+        && m
+            .arg_helpers
+            .iter()
+            .any(|(hs, hn)| hn == name && schema.is_none_or(|s| s == hs))
+}
+
+/// `SELECT target FROM [schema.]members [[AS] alias] WHERE cond`.
+struct Query<'t> {
+    target: &'t [Tt],
+    alias: Option<&'t str>,
+    cond: &'t [Tt],
+}
+
+fn query<'t>(inner: &'t [Tt], m: &Members) -> Option<Query<'t>> {
+    let [first, rest @ ..] = unwrap(inner) else {
+        return None;
+    };
+    if !is_word(first, "select") {
+        return None;
+    }
+    let from = rest.iter().position(|t| is_word(t, "from"))?;
+    let (target, after) = (&rest[..from], &rest[from + 1..]);
+    let at = after.iter().position(|t| is_word(t, "where"))?;
+    let (source, cond) = (&after[..at], &after[at + 1..]);
+    if cond.iter().any(|t| CLAUSES.iter().any(|k| is_word(t, k))) {
+        return None;
+    }
+    let (name, rest) = match source {
+        [_, dot, n, rest @ ..] if is_op(dot, ".") => (ident(n)?, rest),
+        [n, rest @ ..] => (ident(n)?, rest),
+        [] => return None,
+    };
+    if name != m.table {
+        return None;
+    }
+    let alias = match rest {
+        [] => None,
+        [a] => Some(ident(a)?),
+        [as_kw, a] if is_word(as_kw, "as") => Some(ident(a)?),
+        _ => return None,
+    };
+    Some(Query {
+        target,
+        alias,
+        cond,
+    })
+}
+
+impl Query<'_> {
+    /// What the membership table is called inside the subquery.
+    fn name<'a>(&'a self, m: &'a Members) -> &'a str {
+        self.alias.unwrap_or(&m.table)
+    }
+
+    /// `s` is the membership table's column `col` (qualified by its name or alias, or not).
+    fn is_member_col(&self, s: &[Tt], m: &Members, col: &str) -> bool {
+        match core(s) {
+            [c] => ident(c) == Some(col),
+            [q, dot, c] if is_op(dot, ".") => {
+                ident(c) == Some(col) && ident(q) == Some(self.name(m))
+            }
+            _ => false,
+        }
+    }
+
+    fn selects(&self, m: &Members, col: &str) -> bool {
+        let target = match self.target {
+            [rest @ .., as_kw, alias] if is_word(as_kw, "as") && ident(alias).is_some() => rest,
+            t => t,
+        };
+        self.is_member_col(target, m, col)
+    }
+
+    /// The top-level conjuncts of the WHERE, or none when it has an OR.
+    fn conjuncts(&self) -> Vec<&[Tt]> {
+        let cond = unwrap(self.cond);
+        if split_top(cond, |t| is_word(t, "or")).len() > 1 {
+            return Vec::new();
+        }
+        split_top(cond, |t| is_word(t, "and"))
+            .into_iter()
+            .map(unwrap)
+            .collect()
+    }
+
+    /// Some conjunct is `member.col = other` (either way round) with `other` accepted.
+    fn binds(&self, m: &Members, col: &str, other: impl Fn(&[Tt]) -> bool) -> bool {
+        self.conjuncts().into_iter().any(|c| {
+            let sides = split_top(c, |t| is_op(t, "="));
+            sides.len() == 2
+                && ((self.is_member_col(sides[0], m, col) && other(sides[1]))
+                    || (self.is_member_col(sides[1], m, col) && other(sides[0])))
+        })
+    }
+
+    fn bound_to_user(&self, scope: &Scope, m: &Members) -> bool {
+        self.binds(m, &m.user_col, |u| is_org(u, scope))
+    }
+
+    /// `member.tenant_col = C` with C the outer table's tenant column.
+    fn bound_to_outer(&self, scope: &Scope, m: &Members) -> bool {
+        let inner = self.name(m).to_string();
+        self.binds(m, &m.tenant_col, |s| match core(s) {
+            [q, dot, c] if is_op(dot, ".") => {
+                ident(c) == Some(scope.column)
+                    && ident(q).is_some_and(|q| {
+                        q != inner && scope.qualifier.is_none_or(|want| q == want)
+                    })
+            }
+            // Unqualified, it is the membership table's column when it has one of that name.
+            [c] => {
+                ident(c) == Some(scope.column)
+                    && scope.column != m.tenant_col
+                    && scope.column != m.user_col
+            }
+            _ => false,
+        })
+    }
+}
+
+/// Whether a one-argument helper's body is a membership check of its argument (see the module
+/// documentation). `arg` is the argument's name (`$1` stands for it too).
+pub fn helper_body_ok(
+    language: &str,
+    source: &str,
+    arg: Option<&str>,
+    setting: &str,
+    helpers: &Helpers,
+    m: &Members,
+) -> bool {
+    let param = arg.filter(|a| !a.is_empty()).unwrap_or("arcdb_arg1");
+    let Some(t) = tree(&source.replace("$1", param)) else {
+        return false;
+    };
+    let mut s: &[Tt] = &t;
+    while let [rest @ .., last] = s {
+        if is_op(last, ";") {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    let expr: &[Tt] = match (language, s) {
+        ("sql", [select, body @ ..]) if is_word(select, "select") => body,
+        ("plpgsql", [begin, ret, body @ .., semi, end])
+            if is_word(begin, "begin")
+                && is_word(ret, "return")
+                && is_op(semi, ";")
+                && is_word(end, "end") =>
+        {
+            body
+        }
+        _ => return false,
+    };
+    if expr
+        .iter()
+        .any(|t| is_op(t, ";") || CLAUSES.iter().any(|k| is_word(t, k)))
+    {
+        return false;
+    }
+    // The body is judged without the helpers of one argument (no recursion).
+    let bare = Members {
+        arg_helpers: Vec::new(),
+        ..m.clone()
+    };
+    let scope = Scope {
+        column: param,
+        qualifier: None,
+        setting,
+        helpers,
+        members: Some(&bare),
+    };
+    scoped_tt(expr, &scope)
+}
+
+/// Why a predicate does not scope through the membership table, when it reads it at all.
+pub fn diagnose(expr: &str, scope: &Scope, m: &Members) -> Option<String> {
+    let words: Vec<String> = tokenize(expr)?
+        .into_iter()
+        .filter_map(|t| match t {
+            Tok::Word(w) | Tok::Quoted(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    if !words.iter().any(|w| *w == m.table) {
+        return None;
+    }
+    Some(format!(
+        "its subquery over {table} does not bind {table}.{user} to the current user ({user} = current_setting('{setting}', true)::…, or an accepted helper) with {table}.{tenant} matched to {column}, so it admits the rows of tenants the user does not belong to",
+        table = m.table,
+        user = m.user_col,
+        tenant = m.tenant_col,
+        setting = scope.setting,
+        column = scope.column
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members() -> Members {
+        Members {
+            table: "organization_members".into(),
+            user_col: "user_id".into(),
+            tenant_col: "organization_id".into(),
+            arg_helpers: vec![("public".into(), "is_member".into())],
+        }
+    }
+
+    fn helpers() -> Helpers {
+        Helpers::new([
+            Helper {
+                schema: "public".into(),
+                name: "current_user_id".into(),
+                accepted: true,
+                reads_setting: true,
+            },
+            Helper {
+                schema: "auth".into(),
+                name: "uid".into(),
+                accepted: true,
+                reads_setting: true,
+            },
+        ])
+    }
+
+    fn scoped_as(expr: &str, column: &str) -> bool {
+        let (h, m) = (helpers(), members());
+        let scope = Scope {
+            column,
+            qualifier: Some("tasks"),
+            setting: "app.current_user_id",
+            helpers: &h,
+            members: Some(&m),
+        };
+        scoped(expr, &scope)
+    }
+
+    #[test]
+    fn membership_forms_scope() {
+        for e in [
+            "(organization_id IN ( SELECT organization_members.organization_id FROM organization_members WHERE (organization_members.user_id = (current_setting('app.current_user_id'::text, true))::uuid)))",
+            "(organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE ((m.user_id = ( SELECT auth.uid() AS uid)) AND (m.role = 'admin'::text))))",
+            "(organization_id IN ( SELECT m.organization_id FROM public.organization_members AS m WHERE (m.user_id = current_user_id())))",
+            "(EXISTS ( SELECT 1 FROM organization_members m WHERE ((m.organization_id = tasks.organization_id) AND (m.user_id = (NULLIF(current_setting('app.current_user_id'::text, true), ''::text))::uuid))))",
+            "is_member(organization_id)",
+            "public.is_member(tasks.organization_id)",
+            "(is_member(organization_id) AND (status <> 'x'::text))",
+        ] {
+            assert!(scoped_as(e, "organization_id"), "{e}");
+        }
+        // The membership table's own rows: those of the current user.
+        assert!(scoped_as(
+            "(user_id = (current_setting('app.current_user_id'::text, true))::uuid)",
+            "user_id"
+        ));
+    }
+
+    #[test]
+    fn membership_holes_do_not_scope() {
+        for e in [
+            // Not bound to the current user.
+            "(organization_id IN ( SELECT organization_members.organization_id FROM organization_members))",
+            "(organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE (m.role = 'admin'::text)))",
+            "(organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE ((m.user_id = current_user_id()) OR m.public)))",
+            // The wrong column.
+            "(organization_id IN ( SELECT m.user_id FROM organization_members m WHERE (m.user_id = current_user_id())))",
+            "(organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE (m.organization_id = current_user_id())))",
+            // EXISTS comparing the membership column with itself.
+            "(EXISTS ( SELECT 1 FROM organization_members m WHERE ((m.organization_id = m.organization_id) AND (m.user_id = current_user_id()))))",
+            "(EXISTS ( SELECT 1 FROM organization_members m WHERE (m.user_id = current_user_id())))",
+            // Another table, a join, an unaccepted helper.
+            "(organization_id IN ( SELECT t.organization_id FROM teams t WHERE (t.user_id = current_user_id())))",
+            "(organization_id IN ( SELECT m.organization_id FROM organization_members m JOIN x ON true WHERE (m.user_id = current_user_id())))",
+            "can_see(organization_id)",
+            // The user id is no tenant id.
+            "(organization_id = current_user_id())",
+        ] {
+            assert!(!scoped_as(e, "organization_id"), "{e}");
+        }
+    }
+
+    #[test]
+    fn membership_helper_bodies() {
+        let (h, m) = (helpers(), members());
+        let ok = |lang: &str, body: &str, arg: Option<&str>| {
+            helper_body_ok(lang, body, arg, "app.current_user_id", &h, &m)
+        };
+        assert!(ok(
+            "sql",
+            " SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = NULLIF(current_setting('app.current_user_id', true), '')::uuid) ",
+            Some("org")
+        ));
+        assert!(ok(
+            "plpgsql",
+            "\nBEGIN\n  RETURN p_org IN (SELECT m.organization_id FROM organization_members m WHERE m.user_id = current_user_id());\nEND;\n",
+            Some("p_org")
+        ));
+        assert!(ok(
+            "sql",
+            "select exists (select 1 from organization_members m where m.organization_id = $1 and m.user_id = (select auth.uid()))",
+            None
+        ));
+        for (body, arg) in [
+            // Not bound to the user, or the argument shadowed by the membership column.
+            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1)", Some("org")),
+            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = organization_id AND user_id = current_user_id())", Some("organization_id")),
+            ("SELECT true", Some("org")),
+            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = current_user_id()) OR true", Some("org")),
+        ] {
+            assert!(!ok("sql", body, arg), "{body}");
+        }
+    }
+}
