@@ -31,12 +31,20 @@ fn verify(pg: &TestCluster, db: &str, args: &[&str]) -> (Run, Value) {
     let mut all = vec!["verify-rls", "--format", "json"];
     all.extend_from_slice(args);
     let run = arcdb(pg, db, &all);
+    assert!(
+        run.stdout.starts_with('{'),
+        "verify-rls {args:?} on {db} gave no report: {}{}",
+        run.stdout,
+        run.stderr
+    );
     let report = run.json();
     (run, report)
 }
 
 fn checks(report: &Value) -> &Vec<Value> {
-    report["checks"].as_array().expect("checks array")
+    report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in the report: {report:#}"))
 }
 
 fn listing(report: &Value) -> String {

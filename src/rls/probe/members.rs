@@ -123,7 +123,7 @@ pub(super) async fn anon_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Vec
         let name = format!("probe anon-read {}", t.name);
         let visible = tx
             .query(
-                "SELECT has_table_privilege($1, $2::regclass, 'SELECT')",
+                "SELECT has_table_privilege($1, $2::text::regclass, 'SELECT')",
                 &[&SUPABASE_ANON, &t.sql],
             )
             .await?[0]
