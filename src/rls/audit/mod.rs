@@ -37,9 +37,12 @@
 //! Anything else does not scope, on purpose: `true`, `organization_id IS NOT NULL`,
 //! `setting IS NULL OR …` (fails open while the setting is unset or empty), `COALESCE(setting,
 //! …)` (the fallback decides what an unset session sees), `CASE`, `IS NOT DISTINCT FROM` (matches
-//! NULL organizations when unset), `= ANY (…)`, `NOT …`, and subqueries with a FROM (`EXISTS`,
-//! `IN (SELECT … FROM memberships …)`): a policy scoping through a membership table must be
-//! paired with a RESTRICTIVE policy in an accepted form, which then acts as a floor.
+//! NULL organizations when unset), `= ANY (…)`, `NOT …`, and, in the column model, subqueries
+//! with a FROM (`EXISTS`, `IN (SELECT … FROM memberships …)`): there a policy scoping through a
+//! membership table must be paired with a RESTRICTIVE policy in an accepted form, which then acts
+//! as a floor. In the membership and supabase models ([`crate::rls::tenancy`]) the setting
+//! names a user and policies scope through the membership table instead: the forms accepted
+//! are in [`predicate::membership`].
 //!
 //! PostgreSQL's rules applied (from `rowsecurity.c`): permissive policies are OR-ed and
 //! restrictive ones AND-ed on top, so a restrictive policy that scopes is a floor no permissive

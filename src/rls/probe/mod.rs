@@ -265,6 +265,24 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         .await?
     };
 
+    if let Some(m) = opts.tenancy.membership() {
+        let shown: Vec<String> = orgs
+            .iter()
+            .zip(&identities)
+            .filter_map(|(o, id)| id.as_ref().ok().map(|u| format!("{} as {u}", o.label)))
+            .take(5)
+            .collect();
+        if !shown.is_empty() {
+            report.notes.push(format!(
+                "{} model: each organization was probed as a user who is a member of it alone in {} ({}{})",
+                opts.tenancy.name(),
+                m.sql_name(),
+                shown.join(", "),
+                if orgs.len() > shown.len() { ", …" } else { "" }
+            ));
+        }
+    }
+
     let ctx = Ctx {
         identities,
         opts,
