@@ -357,6 +357,41 @@ async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if let Some(m) = opts.tenancy.membership() {
+        let found = db
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL,
+                        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid = to_regclass($1) AND a.attnum > 0
+                                 AND NOT a.attisdropped AND a.attname = ANY($2))",
+                &[&m.sql_name(), &vec![m.user_col.clone(), m.tenant_col.clone()]],
+            )
+            .await;
+        if let Ok(row) = found {
+            let (exists, columns): (bool, Vec<String>) = (row.get(0), row.get(1));
+            let missing: Vec<&str> = [&m.user_col, &m.tenant_col]
+                .into_iter()
+                .filter(|c| !columns.contains(c))
+                .map(String::as_str)
+                .collect();
+            if !exists {
+                return Err(Refusal::usage(format!(
+                    "the membership table {} does not exist: name it with --membership 'TABLE(user_col, tenant_col)' (schema-qualified when not on the search_path)",
+                    m.sql_name()
+                ))
+                .into());
+            }
+            if !missing.is_empty() {
+                return Err(Refusal::usage(format!(
+                    "the membership table {} has no column {}: --membership takes TABLE(user_col, tenant_col)",
+                    m.sql_name(),
+                    missing.join(", ")
+                ))
+                .into());
+            }
+        }
+    }
     // An unknown --schema is refused by `verify` itself, naming the schemas that exist.
     Ok(())
 }

@@ -47,6 +47,7 @@ pub const SEVERITIES: &[(&str, Severity)] = &[
     ("probe-cross-org-delete", Severity::Error),
     ("probe-cross-org-reference", Severity::Error),
     ("probe-anon-read", Severity::Error),
+    ("probe-membership-join", Severity::Error),
     // cases
     ("case-failed", Severity::Error),
 ];

@@ -372,6 +372,7 @@ fn membership_model() {
     );
     let (run, report) = verify(&pg, "members_join", MEMBERSHIP_ARGS);
     assert_caught(&run, &report, "policy-check-unscoped", "join_any");
+    assert_caught(&run, &report, "probe-membership-join", "public.organization_members");
 
     // The tenant owns a table without FORCE: as its owner it bypasses the membership check.
     database(
@@ -414,6 +415,23 @@ fn tenancy_flags_are_validated_in_one_place() {
         assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
         assert_eq!(run.error_lines().len(), 1, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    // A membership table or column that does not exist.
+    pg.psql(
+        "flags",
+        &(role("member_role") + "CREATE TABLE members (user_id uuid, organization_id uuid);"),
+    );
+    for (membership, says) in [
+        ("nosuch(user_id, organization_id)", "the membership table \"nosuch\" does not exist"),
+        ("members(uid, organization_id)", "has no column uid"),
+    ] {
+        let run = arcdb(
+            &pg,
+            "flags",
+            &["verify-rls", "--tenant-role", "member_role", "--membership", membership],
+        );
+        assert_eq!(run.code, 2, "{membership}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(says), "{membership}: {}", run.stderr);
     }
     // The same keys in arcdb.toml.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -172,3 +172,83 @@ pub(super) fn is_membership_table(ctx: &Ctx<'_>, t: &Table) -> bool {
         None => t.name == m.table,
     }
 }
+
+impl Probe<'_, '_> {
+    /// On the membership table: the member (`identity`) cannot add itself to another tenant,
+    /// which would make every row of that tenant its own (`probe-membership-join`).
+    pub(super) async fn join_other(&self, k: usize, identity: &str) -> anyhow::Result<Check> {
+        let t = &self.ctx.tables[k];
+        let name = self.name("join-other-org", &t.name);
+        let Some(m) = self.ctx.opts.tenancy.membership() else {
+            return Ok(Check::pass(Suite::Probe, name));
+        };
+        if !t.can_insert {
+            return Ok(Check::pass(Suite::Probe, name));
+        }
+        let Some(other) = self.other else {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                "no other organization to join",
+            ));
+        };
+        let templates: Vec<&Map<String, Value>> = self
+            .samples(k, &other.id)
+            .iter()
+            .chain(self.samples(k, &self.org.id))
+            .take(TEMPLATES)
+            .collect();
+        if templates.is_empty() {
+            return Ok(Check::skipped(
+                Suite::Probe,
+                name,
+                format!("no membership row of {} to copy", t.name),
+            ));
+        }
+        let mut last = String::new();
+        for (n, tpl) in templates.into_iter().enumerate() {
+            let mut row = self.build_row(t, tpl, &other.id, IntMode::Keep, None, n as u64);
+            row.insert(m.user_col.clone(), Value::String(identity.to_string()));
+            let sql = self.insert_sql(t, &Value::Object(row));
+            let how = match self.tx.try_execute(&[], &sql).await? {
+                Ok(_) => "the insert succeeded".to_string(),
+                Err(err) => match verdict(&err) {
+                    Verdict::Rejected(_) => return Ok(Check::pass(Suite::Probe, name)),
+                    Verdict::PastRls(why) => format!(
+                        "the row passed the row-level security check and was stopped only by a constraint: {why}"
+                    ),
+                    Verdict::Inconclusive(why) => {
+                        last = why;
+                        continue;
+                    }
+                },
+            };
+            return Ok(Check::fail(
+                Suite::Probe,
+                name,
+                Finding {
+                    rule: "probe-membership-join".into(),
+                    object: t.name.clone(),
+                    command: Some("INSERT".into()),
+                    message: format!(
+                        "a member of {} alone can add itself to {} in {} ({how}): every row of that organization is then its own",
+                        self.org.label, other.label, t.name
+                    ),
+                    fix: format!(
+                        "REVOKE INSERT, UPDATE ON {} FROM {}; (memberships are granted by the application or an invitation function, not written by the member)",
+                        t.sql,
+                        ident(self.role())
+                    ),
+                    severity: Severity::Error,
+                    detail: None,
+                    location: None,
+                },
+            ));
+        }
+        Ok(Check::skipped(
+            Suite::Probe,
+            name,
+            format!("every attempt was rejected before the row-level security check could decide ({last})"),
+        ))
+    }
+}

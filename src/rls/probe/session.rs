@@ -84,6 +84,9 @@ pub(super) async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::R
         checks.push(probe.update_other(k, truth.get(&k).copied()).await?);
         checks.push(probe.move_own(k).await?);
         checks.push(probe.delete_other(k, truth.get(&k).copied()).await?);
+        if members::is_membership_table(ctx, t) {
+            checks.push(probe.join_other(k, identity).await?);
+        }
     }
     let mut valid_rows: HashMap<usize, Result<Map<String, Value>, String>> = HashMap::new();
     for fk in &ctx.fks {
