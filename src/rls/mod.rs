@@ -365,7 +365,10 @@ async fn check_inputs(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
                         ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
                                WHERE a.attrelid = to_regclass($1) AND a.attnum > 0
                                  AND NOT a.attisdropped AND a.attname = ANY($2))",
-                &[&m.sql_name(), &vec![m.user_col.clone(), m.tenant_col.clone()]],
+                &[
+                    &m.sql_name(),
+                    &vec![m.user_col.clone(), m.tenant_col.clone()],
+                ],
             )
             .await;
         if let Ok(row) = found {

@@ -157,8 +157,7 @@ fn parse_membership(text: &str) -> Result<Membership, Refusal> {
             && !w.starts_with(|c: char| c.is_ascii_digit())
             && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    if ![table, user_col, tenant_col].into_iter().all(word) || schema.is_some_and(|s| !word(s))
-    {
+    if ![table, user_col, tenant_col].into_iter().all(word) || schema.is_some_and(|s| !word(s)) {
         return Err(bad());
     }
     if user_col == tenant_col {
@@ -190,7 +189,10 @@ mod tests {
     #[test]
     fn models_and_membership_parse() {
         assert_eq!(Tenancy::parse(None, None).unwrap(), Tenancy::Column);
-        assert_eq!(Tenancy::parse(Some("column"), None).unwrap(), Tenancy::Column);
+        assert_eq!(
+            Tenancy::parse(Some("column"), None).unwrap(),
+            Tenancy::Column
+        );
         let m = "organization_members(user_id, organization_id)";
         assert_eq!(
             Tenancy::parse(Some("membership"), Some(m)).unwrap(),
@@ -208,7 +210,10 @@ mod tests {
         let got = q.membership().unwrap();
         assert_eq!(got.schema.as_deref(), Some("app"));
         assert_eq!(got.sql_name(), "\"app\".\"members\"");
-        assert_eq!((got.user_col.as_str(), got.tenant_col.as_str()), ("uid", "org_id"));
+        assert_eq!(
+            (got.user_col.as_str(), got.tenant_col.as_str()),
+            ("uid", "org_id")
+        );
         assert_eq!(q.default_tenant_role(), Some("authenticated"));
         assert_eq!(q.default_setting(), Some("request.jwt.claims"));
     }
@@ -226,7 +231,11 @@ mod tests {
             (None, Some("m(u, u)"), "both the user and the tenant"),
         ] {
             let err = Tenancy::parse(model, membership).unwrap_err();
-            assert!(err.message.contains(says), "{model:?} {membership:?}: {}", err.message);
+            assert!(
+                err.message.contains(says),
+                "{model:?} {membership:?}: {}",
+                err.message
+            );
             assert!(!err.message.contains('\n'));
         }
     }

@@ -192,7 +192,12 @@ fn column_model_keyed_by_the_user() {
     );
     let (run, report) = verify(&pg, "by_user_owner", BY_USER_ARGS);
     assert_caught(&run, &report, "owner-not-forced", "public.user_sessions");
-    assert_caught(&run, &report, "probe-cross-org-read", "public.user_sessions");
+    assert_caught(
+        &run,
+        &report,
+        "probe-cross-org-read",
+        "public.user_sessions",
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -296,7 +301,11 @@ fn membership_model() {
     let (run, report) = verify(&pg, "members_empty", MEMBERSHIP_ARGS);
     assert_isolated(&run, &report);
     assert_eq!(report["probe_tenants"], 2, "{}", listing(&report));
-    for table in ["public.agent_tasks", "public.agent_results", "public.organizations"] {
+    for table in [
+        "public.agent_tasks",
+        "public.agent_results",
+        "public.organizations",
+    ] {
         assert_read_probed(&report, table);
     }
     assert_eq!(
@@ -328,7 +337,13 @@ fn membership_model() {
     let column = arcdb(
         &pg,
         "members",
-        &["verify-rls", "--tenant-role", "member_role", "--setting", "app.current_user_id"],
+        &[
+            "verify-rls",
+            "--tenant-role",
+            "member_role",
+            "--setting",
+            "app.current_user_id",
+        ],
     );
     assert_ne!(column.code, 0, "{}", column.stdout);
 
@@ -372,7 +387,12 @@ fn membership_model() {
     );
     let (run, report) = verify(&pg, "members_join", MEMBERSHIP_ARGS);
     assert_caught(&run, &report, "policy-check-unscoped", "join_any");
-    assert_caught(&run, &report, "probe-membership-join", "public.organization_members");
+    assert_caught(
+        &run,
+        &report,
+        "probe-membership-join",
+        "public.organization_members",
+    );
 
     // The tenant owns a table without FORCE: as its owner it bypasses the membership check.
     database(
@@ -404,10 +424,22 @@ fn tenancy_flags_are_validated_in_one_place() {
     let pg = TestCluster::start();
     pg.create_db("flags");
     for (args, says) in [
-        (vec!["--model", "rows"], "--model \"rows\" is not a tenancy model"),
-        (vec!["--model", "membership"], "--model membership needs --membership"),
-        (vec!["--membership", "organization_members"], "is not of the form TABLE(user_col, tenant_col)"),
-        (vec!["--model", "column", "--membership", "m(u, t)"], "--membership needs --model membership"),
+        (
+            vec!["--model", "rows"],
+            "--model \"rows\" is not a tenancy model",
+        ),
+        (
+            vec!["--model", "membership"],
+            "--model membership needs --membership",
+        ),
+        (
+            vec!["--membership", "organization_members"],
+            "is not of the form TABLE(user_col, tenant_col)",
+        ),
+        (
+            vec!["--model", "column", "--membership", "m(u, t)"],
+            "--membership needs --model membership",
+        ),
     ] {
         let mut all = vec!["verify-rls"];
         all.extend(args.iter().copied());
@@ -422,13 +454,22 @@ fn tenancy_flags_are_validated_in_one_place() {
         &(role("member_role") + "CREATE TABLE members (user_id uuid, organization_id uuid);"),
     );
     for (membership, says) in [
-        ("nosuch(user_id, organization_id)", "the membership table \"nosuch\" does not exist"),
+        (
+            "nosuch(user_id, organization_id)",
+            "the membership table \"nosuch\" does not exist",
+        ),
         ("members(uid, organization_id)", "has no column uid"),
     ] {
         let run = arcdb(
             &pg,
             "flags",
-            &["verify-rls", "--tenant-role", "member_role", "--membership", membership],
+            &[
+                "verify-rls",
+                "--tenant-role",
+                "member_role",
+                "--membership",
+                membership,
+            ],
         );
         assert_eq!(run.code, 2, "{membership}: {}{}", run.stdout, run.stderr);
         assert!(run.stderr.contains(says), "{membership}: {}", run.stderr);
@@ -436,13 +477,20 @@ fn tenancy_flags_are_validated_in_one_place() {
     // The same keys in arcdb.toml.
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("arcdb.toml");
-    std::fs::write(&config, "[verify_rls]\nmodel = \"supabase\"\nmembership = \"m(u)\"\n")
-        .expect("write arcdb.toml");
+    std::fs::write(
+        &config,
+        "[verify_rls]\nmodel = \"supabase\"\nmembership = \"m(u)\"\n",
+    )
+    .expect("write arcdb.toml");
     let mut cmd = pg.arcdb_at(&pg.dsn("flags"), &["verify-rls"]);
     cmd.env("ARCDB_CONFIG", &config);
     let run = run(cmd);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("\"m(u)\" is not of the form"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\"m(u)\" is not of the form"),
+        "{}",
+        run.stderr
+    );
 }
 
 // ------------------------------------------------------------------------------------------------

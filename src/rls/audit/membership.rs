@@ -24,9 +24,8 @@ pub(super) fn scopes(s: &[Tt], scope: &Scope, m: &Members) -> bool {
     // C IN (SELECT m.tenant_col FROM members m WHERE … m.user_col = U …)
     if let [lhs @ .., kw, Tt::Paren(inner)] = s {
         if is_word(kw, "in") && !lhs.is_empty() && is_column(lhs, scope) {
-            return query(inner, m).is_some_and(|q| {
-                q.selects(m, &m.tenant_col) && q.bound_to_user(scope, m)
-            });
+            return query(inner, m)
+                .is_some_and(|q| q.selects(m, &m.tenant_col) && q.bound_to_user(scope, m));
         }
     }
     // EXISTS (SELECT … FROM members m WHERE m.tenant_col = T.C AND m.user_col = U)
@@ -48,8 +47,7 @@ pub(super) fn scopes(s: &[Tt], scope: &Scope, m: &Members) -> bool {
     let args = split_top(args, |t| is_op(t, ","));
     args.len() == 1
         && is_column(args[0], scope)
-        && m
-            .arg_helpers
+        && m.arg_helpers
             .iter()
             .any(|(hs, hn)| hn == name && schema.is_none_or(|s| s == hs))
 }
@@ -153,9 +151,8 @@ impl Query<'_> {
         self.binds(m, &m.tenant_col, |s| match core(s) {
             [q, dot, c] if is_op(dot, ".") => {
                 ident(c) == Some(scope.column)
-                    && ident(q).is_some_and(|q| {
-                        q != inner && scope.qualifier.is_none_or(|want| q == want)
-                    })
+                    && ident(q)
+                        .is_some_and(|q| q != inner && scope.qualifier.is_none_or(|want| q == want))
             }
             // Unqualified, it is the membership table's column when it has one of that name.
             [c] => {
@@ -232,7 +229,7 @@ pub fn diagnose(expr: &str, scope: &Scope, m: &Members) -> Option<String> {
             _ => None,
         })
         .collect();
-    if !words.iter().any(|w| *w == m.table) {
+    if !words.contains(&m.table) {
         return None;
     }
     Some(format!(

@@ -120,10 +120,8 @@ pub(crate) async fn make(
     // membership rows reference are made per tenant, never shared.
     let per_tenant: BTreeSet<u32> = match member_users {
         Some((members, user_col)) => {
-            let members: Option<u32> = tx
-                .query("SELECT to_regclass($1)::oid", &[&members])
-                .await?[0]
-                .get(0);
+            let members: Option<u32> =
+                tx.query("SELECT to_regclass($1)::oid", &[&members]).await?[0].get(0);
             fks.iter()
                 .filter(|f| Some(f.child) == members && f.child_cols == [user_col])
                 .map(|f| f.parent)

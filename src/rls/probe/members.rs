@@ -88,8 +88,11 @@ pub(super) async fn act_as(tx: Tx<'_>, ctx: &Ctx<'_>, identity: &str) -> anyhow:
             return Ok(());
         }
     }
-    tx.query("SELECT set_config($1, $2, true)", &[&opts.setting, &identity])
-        .await?;
+    tx.query(
+        "SELECT set_config($1, $2, true)",
+        &[&opts.setting, &identity],
+    )
+    .await?;
     Ok(())
 }
 

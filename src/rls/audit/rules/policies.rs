@@ -126,8 +126,7 @@ impl Audit<'_> {
     /// rows must still scope by tenant (else a user joins any tenant).
     fn own_rows_scope<'s>(&'s self, t: &'s TableRow) -> Option<predicate::Scope<'s>> {
         let m = self.opts.tenancy.membership()?;
-        let is_members =
-            t.name == m.table && m.schema.as_ref().is_none_or(|s| *s == t.schema);
+        let is_members = t.name == m.table && m.schema.as_ref().is_none_or(|s| *s == t.schema);
         is_members.then(|| predicate::Scope {
             column: &m.user_col,
             ..self.scope_for(t)
