@@ -359,4 +359,109 @@ mod tests {
             assert!(!ok("sql", body, arg), "{body}");
         }
     }
+
+    /// The policy rules in the membership model, from catalog rows: a correct schema has no
+    /// finding; a membership table the member may write to is found.
+    #[test]
+    fn policies_are_judged_through_the_membership_table() {
+        use crate::rls::audit::testing::*;
+        use crate::rls::audit::{evaluate, MemberHelperRow};
+        use crate::rls::tenancy::{Membership, Tenancy};
+        use crate::rls::VerifyOptions;
+        let me = "(SELECT current_user_id() AS current_user_id)";
+        let mut cat = baseline();
+        let mut members = table(3, "organization_members");
+        members.force_rls = true;
+        cat.tables = Ok(vec![table(1, "organizations"), table(2, "tasks"), members]);
+        cat.policies = Ok(vec![
+            policy(1, "orgs", "r", Some(&format!("(id IN ( SELECT m.organization_id FROM organization_members m WHERE (m.user_id = {me})))")), None),
+            policy(3, "own", "r", Some(&format!("(user_id = {me})")), None),
+            policy(2, "tasks_member", "*", Some("is_member(organization_id)"), Some("is_member(organization_id)")),
+        ]);
+        cat.grants = Ok(["SELECT", "INSERT", "UPDATE", "DELETE"]
+            .into_iter()
+            .map(|p| grant(2, p))
+            .chain([grant(1, "SELECT"), grant(3, "SELECT")])
+            .collect());
+        cat.foreign_keys = Ok(vec![]);
+        cat.helpers = Ok(vec![crate::rls::audit::HelperRow {
+            schema: "public".into(),
+            name: "current_user_id".into(),
+            qname: "public.current_user_id()".into(),
+            language: "sql".into(),
+            source: " SELECT NULLIF(current_setting('app.current_user_id', true), '')::uuid "
+                .into(),
+            owner: OWNER,
+        }]);
+        let helper = MemberHelperRow {
+            schema: "public".into(),
+            name: "is_member".into(),
+            language: "sql".into(),
+            source: " SELECT EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = org AND m.user_id = current_user_id()) ".into(),
+            owner: OWNER,
+            arg: Some("org".into()),
+        };
+        cat.member_helpers = Ok(vec![helper.clone()]);
+        let opts = VerifyOptions {
+            setting: "app.current_user_id".into(),
+            tenancy: Tenancy::Membership(Membership {
+                schema: None,
+                table: "organization_members".into(),
+                user_col: "user_id".into(),
+                tenant_col: "organization_id".into(),
+            }),
+            ..VerifyOptions::default()
+        };
+        let found = |cat: &crate::rls::audit::Catalog| -> Vec<(String, String)> {
+            evaluate(cat, &opts)
+                .findings()
+                .map(|f| (f.rule.clone(), f.object.clone()))
+                .collect()
+        };
+        assert_eq!(found(&cat), vec![]);
+        // In the column model the same policies do not scope.
+        assert!(!evaluate(
+            &cat,
+            &VerifyOptions {
+                setting: opts.setting.clone(),
+                ..VerifyOptions::default()
+            }
+        )
+        .findings()
+        .collect::<Vec<_>>()
+        .is_empty());
+
+        // The member may add memberships for itself: it joins any organization.
+        let mut join = cat.clone();
+        if let (Ok(p), Ok(g)) = (&mut join.policies, &mut join.grants) {
+            p.push(policy(
+                3,
+                "join",
+                "a",
+                None,
+                Some(&format!("(user_id = {me})")),
+            ));
+            g.push(grant(3, "INSERT"));
+        }
+        assert!(found(&join).contains(&(
+            "policy-check-unscoped".into(),
+            "policy join on public.organization_members".into()
+        )));
+
+        // A helper owned by the tenant, or one that does not check the user, is not accepted.
+        for bad in [
+            MemberHelperRow { owner: TENANT, ..helper.clone() },
+            MemberHelperRow {
+                source: " SELECT EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = org) ".into(),
+                ..helper.clone()
+            },
+        ] {
+            let mut c = cat.clone();
+            c.member_helpers = Ok(vec![bad]);
+            assert!(found(&c).contains(&(
+                "policy-unscoped".into(),
+                "policy tasks_member on public.tasks".into()
+            )));
+        }
+    }
 }
