@@ -601,3 +601,63 @@ fn supabase_model() {
     let (run, report) = verify(&pg, "supa_wrong", SUPABASE_ARGS);
     assert_caught(&run, &report, "policy-unscoped", "orgs_read");
 }
+
+/// Supabase without a membership table: rows keyed by the user (`user_id = auth.uid()`), the
+/// root a profiles table whose key is the auth user.
+#[test]
+fn supabase_model_keyed_by_the_user() {
+    let pg = TestCluster::start();
+    let schema = role("anon")
+        + &role("authenticated")
+        + "
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email text);
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+    SELECT nullif(coalesce(current_setting('request.jwt.claim.sub', true),
+                           (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')),
+                  '')::uuid
+$$;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated;
+CREATE TABLE profiles (id uuid PRIMARY KEY REFERENCES auth.users (id), display_name text);
+CREATE TABLE notes (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL REFERENCES profiles (id),
+    body text NOT NULL);
+ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE profiles FORCE ROW LEVEL SECURITY;
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notes FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_profile ON profiles FOR SELECT TO authenticated USING (id = (SELECT auth.uid()));
+CREATE POLICY own_notes ON notes FOR ALL TO authenticated
+    USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+GRANT SELECT ON profiles TO anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO anon, authenticated;
+";
+    let args = &[
+        "--model",
+        "supabase",
+        "--tenant-column",
+        "user_id",
+        "--root-table",
+        "profiles",
+    ];
+    database(&pg, "supa_user", &schema, "");
+    let (run, report) = verify(&pg, "supa_user", args);
+    assert_isolated(&run, &report);
+    assert_eq!(report["probe_tenants"], 2, "{}", listing(&report));
+    assert_read_probed(&report, "public.notes");
+
+    // `auth.uid() IS NULL OR …`: a request without a user (no claims) reads every user's rows.
+    database(
+        &pg,
+        "supa_user_open",
+        &schema,
+        "DROP POLICY own_notes ON notes;
+         CREATE POLICY own_notes ON notes FOR ALL TO authenticated
+             USING (auth.uid() IS NULL OR user_id = auth.uid())
+             WITH CHECK (user_id = (SELECT auth.uid()));",
+    );
+    let (run, report) = verify(&pg, "supa_user_open", args);
+    assert_caught(&run, &report, "policy-unscoped", "own_notes");
+    assert_caught(&run, &report, "probe-fail-open", "public.notes");
+}

@@ -118,7 +118,7 @@ pub(crate) async fn make(
         .ok_or_else(|| anyhow!("the root table {root} is not readable"))?;
     // The membership models probe each tenant as a member of it alone: the users its
     // membership rows reference are made per tenant, never shared.
-    let per_tenant: BTreeSet<u32> = match member_users {
+    let mut per_tenant: BTreeSet<u32> = match member_users {
         Some((members, user_col)) => {
             let members: Option<u32> =
                 tx.query("SELECT to_regclass($1)::oid", &[&members]).await?[0].get(0);
@@ -129,6 +129,13 @@ pub(crate) async fn make(
         }
         None => BTreeSet::new(),
     };
+    // A root whose key references another table (Supabase's profiles.id → auth.users.id) is
+    // one row of it per tenant too.
+    per_tenant.extend(
+        fks.iter()
+            .filter(|f| f.child == root_oid && f.child_cols == [root_key])
+            .map(|f| f.parent),
+    );
     let mut maker = Maker {
         tx,
         rels: &rels,
