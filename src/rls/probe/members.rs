@@ -13,9 +13,9 @@ use crate::rls::tenancy::{Tenancy, SUPABASE_ANON, SUPABASE_CLAIMS};
 /// or why it cannot be probed.
 pub(super) type Identities = Vec<Result<String, String>>;
 
-/// The identity of every organization: its id (column model, and supabase without a
-/// membership table, where rows are keyed by the user), else a user who is a member of it
-/// alone, read as the connecting role (after the probe tenants were replayed).
+/// The identity of every organization: a user who is a member of it alone, read as the
+/// connecting role (after the probe tenants were replayed); without a membership table (the
+/// column model, and supabase keyed by the user) its own id.
 pub(super) async fn identities(
     tx: Tx<'_>,
     tenancy: &Tenancy,

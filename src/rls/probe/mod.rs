@@ -18,6 +18,10 @@
 //! - `reference-other-org` (one per foreign key between tenant tables): a row of A that is valid
 //!   as inserted by A's tenant, changed only to reference B's parent row, is rejected.
 //!
+//! In the membership and supabase models ([`crate::rls::tenancy`]) "as A's tenant" means as a
+//! user who is a member of A alone, with the setting (or Supabase's `request.jwt.claims`) set to
+//! that user ([`members`]); Supabase requests are also probed as `anon`.
+//!
 //! Once per table, in a session that never set the tenant: with the setting unset, and set to
 //! the empty string, the tenant sees no row and gets no error (`unset-setting`,
 //! `empty-setting`).
@@ -256,7 +260,11 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         ));
     }
 
-    let identities = {
+    // Who each organization is probed as: itself, or (membership models) one of its members,
+    // read with the probe tenants in place.
+    let identities = if opts.tenancy.membership().is_none() {
+        orgs.iter().map(|o| Ok(o.id.clone())).collect()
+    } else {
         let (made, orgs) = (&made, &orgs);
         rolled_back(client, REPEATABLE_READ, |tx| async move {
             made.replay(tx).await?;
