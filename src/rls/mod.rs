@@ -234,6 +234,8 @@ pub struct RlsReport {
     pub target: String,
     pub engine: String,
     pub tenant_role: String,
+    /// The tenancy model (`--model`): column, membership or supabase.
+    pub model: &'static str,
     pub tables: usize,
     pub organizations_probed: usize,
     /// True when more organizations exist than were probed.
@@ -425,6 +427,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         target: db.target(),
         engine: db.engine.describe(),
         tenant_role: opts.tenant_role.clone(),
+        model: opts.tenancy.name(),
         tables: 0,
         organizations_probed: 0,
         sampled: false,

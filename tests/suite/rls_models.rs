@@ -319,7 +319,23 @@ fn membership_model() {
     let (run, report) = verify(&pg, "members", MEMBERSHIP_ARGS);
     assert_isolated(&run, &report);
     assert_eq!(report["probe_tenants"], 0);
+    assert_eq!(report["model"], "membership");
     assert_read_probed(&report, "public.agent_tasks");
+    // Acme was probed as Alice, Globex as Bob: never as Carol, a member of both.
+    let probed_as = report["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains("probed as a user who is a member of it alone"))
+        .unwrap_or_else(|| panic!("no note on who was probed: {}", report["notes"]))
+        .to_string();
+    assert!(
+        probed_as.contains("Acme as 00000000-0000-0000-0000-0000000000a1")
+            && probed_as.contains("Globex as 00000000-0000-0000-0000-0000000000b1")
+            && !probed_as.contains("0000000000c1"),
+        "{probed_as}"
+    );
     // The defaults of the model: the setting carries the user (app.current_user_id).
     let (run, report) = verify(
         &pg,
@@ -557,6 +573,17 @@ fn supabase_model() {
     let (run, report) = verify(&pg, "supa", SUPABASE_ARGS);
     assert_isolated(&run, &report);
     assert_eq!(report["tenant_role"], "authenticated");
+    assert_eq!(report["model"], "supabase");
+    let mut table_args = vec!["verify-rls"];
+    table_args.extend_from_slice(SUPABASE_ARGS);
+    let table = arcdb(&pg, "supa", &table_args);
+    assert_eq!(table.code, 0, "{}{}", table.stdout, table.stderr);
+    assert!(
+        table.stdout.contains("authenticated (supabase model):")
+            && table.stdout.contains("tenants are isolated"),
+        "{}",
+        table.stdout
+    );
     assert_read_probed(&report, "public.projects");
     assert!(
         checks(&report)
