@@ -230,7 +230,13 @@ pub fn diagnose(expr: &str, scope: &Scope, m: &Members) -> Option<String> {
         })
         .collect();
     if !words.contains(&m.table) {
-        return None;
+        // No membership subquery: a tenant column compared with the user directly.
+        return (scope.column != m.user_col && words.iter().any(|w| w == scope.column)).then(|| {
+            format!(
+                "the setting {} carries a user id, not a tenant id: scope {} through {} ({} IN (SELECT m.{} FROM {} m WHERE m.{} = <user>)), EXISTS, or a membership helper such as is_member({})",
+                scope.setting, scope.column, m.table, scope.column, m.tenant_col, m.table, m.user_col, scope.column
+            )
+        });
     }
     Some(format!(
         "its subquery over {table} does not bind {table}.{user} to the current user ({user} = current_setting('{setting}', true)::…, or an accepted helper) with {table}.{tenant} matched to {column}, so it admits the rows of tenants the user does not belong to",
@@ -326,6 +332,25 @@ mod tests {
         ] {
             assert!(!scoped_as(e, "organization_id"), "{e}");
         }
+    }
+
+    #[test]
+    fn diagnoses_name_the_membership_hole() {
+        let (h, m) = (helpers(), members());
+        let scope = Scope {
+            column: "organization_id",
+            qualifier: Some("tasks"),
+            setting: "app.current_user_id",
+            helpers: &h,
+            members: Some(&m),
+        };
+        let d = |e: &str| super::super::diagnose(e, &scope);
+        assert!(d("(organization_id IN ( SELECT m.organization_id FROM organization_members m))")
+            .contains("does not bind organization_members.user_id to the current user"));
+        assert!(d("(organization_id = current_user_id())").contains("carries a user id"));
+        assert!(d("true").contains("every row"));
+        assert!(d("((current_user_id() IS NULL) OR (organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE (m.user_id = current_user_id()))))")
+            .contains("fails open"));
     }
 
     #[test]

@@ -606,12 +606,6 @@ pub fn diagnose(expr: &str, scope: &Scope) -> String {
             return "it is `true`, which admits every row of every organization".into();
         }
     }
-    if let Some(why) = scope
-        .members
-        .and_then(|m| membership::diagnose(expr, scope, m))
-    {
-        return why;
-    }
     let words: Vec<String> = tokenize(expr)
         .unwrap_or_default()
         .into_iter()
@@ -664,6 +658,12 @@ pub fn diagnose(expr: &str, scope: &Scope) -> String {
     }
     if has("distinct") {
         return "IS NOT DISTINCT FROM matches rows with a NULL organization when the setting is unset".into();
+    }
+    if let Some(why) = scope
+        .members
+        .and_then(|m| membership::diagnose(expr, scope, m))
+    {
+        return why;
     }
     if !words.iter().any(|w| w == scope.column) && !expr.contains(scope.column) {
         return format!("it does not look at {} at all", scope.column);
