@@ -475,6 +475,12 @@ async fn setting_read(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> 
         return Ok(()); // an engine without these catalogs: the audit says what it cannot see
     };
     let (policies, read, others): (i64, bool, Vec<String>) = (row.get(0), row.get(1), row.get(2));
+    // Supabase: older auth.uid() bodies read the per-claim setting (request.jwt.claim.sub),
+    // which the probes set along with request.jwt.claims.
+    let read = read
+        || (opts.tenancy.is_supabase()
+            && opts.setting == tenancy::SUPABASE_CLAIMS
+            && others.iter().any(|s| s.starts_with("request.jwt.claim.")));
     let name = format!("setting-unread {}", opts.setting);
     if policies == 0 || read {
         report.checks.push(Check::pass(Suite::Audit, name));

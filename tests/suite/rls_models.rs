@@ -593,6 +593,17 @@ fn supabase_model() {
         listing(&report)
     );
 
+    // An older auth.uid(), reading the per-claim setting only: the same verdict.
+    database(
+        &pg,
+        "supa_old_uid",
+        &schema,
+        "CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+             AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;",
+    );
+    let (run, report) = verify(&pg, "supa_old_uid", SUPABASE_ARGS);
+    assert_isolated(&run, &report);
+
     // A policy USING (true) for anon: anyone with the public key reads every organization.
     database(
         &pg,

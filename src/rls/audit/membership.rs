@@ -345,8 +345,10 @@ mod tests {
             members: Some(&m),
         };
         let d = |e: &str| super::super::diagnose(e, &scope);
-        assert!(d("(organization_id IN ( SELECT m.organization_id FROM organization_members m))")
-            .contains("does not bind organization_members.user_id to the current user"));
+        assert!(
+            d("(organization_id IN ( SELECT m.organization_id FROM organization_members m))")
+                .contains("does not bind organization_members.user_id to the current user")
+        );
         assert!(d("(organization_id = current_user_id())").contains("carries a user id"));
         assert!(d("true").contains("every row"));
         assert!(d("((current_user_id() IS NULL) OR (organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE (m.user_id = current_user_id()))))")
