@@ -534,6 +534,8 @@ CREATE TABLE projects (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     organization_id uuid NOT NULL REFERENCES organizations (id),
     name text NOT NULL);
+CREATE FUNCTION has_member(org uuid, uid uuid) RETURNS boolean LANGUAGE sql STABLE
+    AS $$ SELECT EXISTS (SELECT 1 FROM members m WHERE m.organization_id = org AND m.user_id = uid) $$;
 ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
 ALTER TABLE members ENABLE ROW LEVEL SECURITY;
@@ -548,9 +550,7 @@ CREATE POLICY projects_rw ON projects FOR ALL TO authenticated
     USING (EXISTS (SELECT 1 FROM members m
                     WHERE m.organization_id = projects.organization_id
                       AND m.user_id = (SELECT auth.uid())))
-    WITH CHECK (EXISTS (SELECT 1 FROM members m
-                         WHERE m.organization_id = projects.organization_id
-                           AND m.user_id = (SELECT auth.uid())));
+    WITH CHECK (has_member(organization_id, (SELECT auth.uid())));
 -- Supabase grants the API roles the tables; row-level security decides.
 GRANT SELECT ON organizations, members TO anon, authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON projects TO anon, authenticated;
@@ -638,6 +638,17 @@ fn supabase_model() {
     );
     let (run, report) = verify(&pg, "supa_wrong", SUPABASE_ARGS);
     assert_caught(&run, &report, "policy-unscoped", "orgs_read");
+
+    // The helper of two arguments called with the tenant column in place of the user.
+    database(
+        &pg,
+        "supa_helper",
+        &schema,
+        "ALTER POLICY projects_rw ON projects
+             WITH CHECK (has_member(organization_id, organization_id));",
+    );
+    let (run, report) = verify(&pg, "supa_helper", SUPABASE_ARGS);
+    assert_caught(&run, &report, "policy-check-unscoped", "projects_rw");
 }
 
 /// Supabase without a membership table: rows keyed by the user (`user_id = auth.uid()`), the

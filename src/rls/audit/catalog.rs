@@ -134,7 +134,7 @@ pub struct HelperRow {
     pub owner: u32,
 }
 
-/// A function of one argument returning boolean: a candidate membership helper
+/// A function of one or two arguments returning boolean: a candidate membership helper
 /// (`is_member(organization_id)`), read in the membership and supabase models only.
 #[derive(Debug, Clone)]
 pub struct MemberHelperRow {
@@ -143,8 +143,8 @@ pub struct MemberHelperRow {
     pub language: String,
     pub source: String,
     pub owner: u32,
-    /// The argument's name, when it has one.
-    pub arg: Option<String>,
+    /// The arguments' names (empty when unnamed).
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -457,7 +457,7 @@ impl Catalog {
                             language: r.try_get("language")?,
                             source: r.try_get("source")?,
                             owner: r.try_get("owner")?,
-                            arg: r.try_get("arg")?,
+                            args: r.try_get("args")?,
                         })
                     },
                 )

@@ -10,7 +10,9 @@
 //!   every row);
 //! - `f(C)` where f is an accepted membership helper: a function of one argument returning
 //!   boolean, not owned by the tenant, whose body (`SELECT E` in SQL, `BEGIN RETURN E; END` in
-//!   PL/pgSQL) is one of the forms above with its argument standing for C.
+//!   PL/pgSQL) is one of the forms above with its argument standing for C; or `f(C, U)` (the
+//!   arguments in the function's order) for one of two arguments whose body binds the user
+//!   column to the other argument.
 //!
 //! The subquery reads the membership table alone (no join, no GROUP/LIMIT/UNION), and its
 //! WHERE is a conjunction (an OR there could admit memberships of other users). Binding the
@@ -45,11 +47,15 @@ pub(super) fn scopes(s: &[Tt], scope: &Scope, m: &Members) -> bool {
         return false;
     };
     let args = split_top(args, |t| is_op(t, ","));
-    args.len() == 1
-        && is_column(args[0], scope)
-        && m.arg_helpers
-            .iter()
-            .any(|(hs, hn)| hn == name && schema.is_none_or(|s| s == hs))
+    m.arg_helpers.iter().any(|h| {
+        h.name == name
+            && schema.is_none_or(|s| s == h.schema)
+            && h.nargs == args.len()
+            && is_column(args[h.tenant_arg], scope)
+            && (0..h.nargs)
+                .filter(|i| *i != h.tenant_arg)
+                .all(|i| is_org(args[i], scope))
+    })
 }
 
 /// `SELECT target FROM [schema.]members [[AS] alias] WHERE cond`.
@@ -165,18 +171,54 @@ impl Query<'_> {
     }
 }
 
-/// Whether a one-argument helper's body is a membership check of its argument (see the module
-/// documentation). `arg` is the argument's name (`$1` stands for it too).
+/// Which argument of a helper stands for the tenant column, when its body is a membership check
+/// of it (see the module documentation): one argument, the tenant; two, the tenant and the
+/// user (`is_member(org, uid)`: the body must bind the membership's user column to the other).
+/// `args` are the arguments' names (empty when unnamed; `$1`, `$2` stand for them too).
 pub fn helper_body_ok(
     language: &str,
     source: &str,
-    arg: Option<&str>,
+    args: &[String],
+    setting: &str,
+    helpers: &Helpers,
+    m: &Members,
+) -> Option<usize> {
+    if !(1..=2).contains(&args.len()) {
+        return None;
+    }
+    (0..args.len()).find(|&tenant| {
+        let mut body = source.to_string();
+        for (i, name) in args.iter().enumerate() {
+            let with = if i == tenant {
+                TENANT_ARG
+            } else {
+                USER_ARG_CALL
+            };
+            body = body.replace(&format!("${}", i + 1), with);
+            if !name.is_empty() {
+                body = replace_word(&body, name, with);
+            }
+        }
+        body_scopes(language, &body, setting, helpers, m)
+    })
+}
+
+/// What a helper's tenant argument becomes in its body, for judging it.
+const TENANT_ARG: &str = "arcdb_tenant_arg";
+/// What a helper's user argument becomes: a call of an accepted user helper.
+const USER_ARG: &str = "arcdb_user_arg";
+const USER_ARG_CALL: &str = "arcdb_user_arg()";
+
+/// Whether a helper's body (its arguments replaced) is `SELECT E` (SQL) or `BEGIN RETURN E;
+/// END` (PL/pgSQL) with E scoping [`TENANT_ARG`] through the membership table.
+fn body_scopes(
+    language: &str,
+    source: &str,
     setting: &str,
     helpers: &Helpers,
     m: &Members,
 ) -> bool {
-    let param = arg.filter(|a| !a.is_empty()).unwrap_or("arcdb_arg1");
-    let Some(t) = tree(&source.replace("$1", param)) else {
+    let Some(t) = tree(source) else {
         return false;
     };
     let mut s: &[Tt] = &t;
@@ -205,19 +247,60 @@ pub fn helper_body_ok(
     {
         return false;
     }
-    // The body is judged without the helpers of one argument (no recursion).
+    // Judged without the helpers with arguments (no recursion), and with the user argument
+    // accepted as the user.
     let bare = Members {
         arg_helpers: Vec::new(),
         ..m.clone()
     };
+    let helpers = Helpers {
+        all: helpers
+            .all
+            .iter()
+            .cloned()
+            .chain([Helper {
+                schema: String::new(),
+                name: USER_ARG.into(),
+                accepted: true,
+                reads_setting: true,
+            }])
+            .collect(),
+    };
     let scope = Scope {
-        column: param,
+        column: TENANT_ARG,
         qualifier: None,
         setting,
-        helpers,
+        helpers: &helpers,
         members: Some(&bare),
     };
     scoped_tt(expr, &scope)
+}
+
+/// `text` with every whole identifier `word` (case-insensitive, as unquoted SQL names are)
+/// replaced by `with`.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let lower = text.to_lowercase();
+    let word = word.to_lowercase();
+    if lower.len() != text.len() || word.is_empty() {
+        return text.to_string(); // lower-casing changed the byte offsets: leave it alone
+    }
+    let mut out = String::new();
+    let (mut last, mut start) = (0, 0);
+    while let Some(pos) = lower[start..].find(&word) {
+        let at = start + pos;
+        let end = at + word.len();
+        let before = lower[..at].chars().next_back();
+        let after = lower[end..].chars().next();
+        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+            out.push_str(&text[last..at]);
+            out.push_str(with);
+            last = end;
+        }
+        start = end;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// Why a predicate does not scope through the membership table, when it reads it at all.
@@ -257,7 +340,20 @@ mod tests {
             table: "organization_members".into(),
             user_col: "user_id".into(),
             tenant_col: "organization_id".into(),
-            arg_helpers: vec![("public".into(), "is_member".into())],
+            arg_helpers: vec![
+                ArgHelper {
+                    schema: "public".into(),
+                    name: "is_member".into(),
+                    nargs: 1,
+                    tenant_arg: 0,
+                },
+                ArgHelper {
+                    schema: "public".into(),
+                    name: "has_member".into(),
+                    nargs: 2,
+                    tenant_arg: 0,
+                },
+            ],
         }
     }
 
@@ -300,6 +396,7 @@ mod tests {
             "is_member(organization_id)",
             "public.is_member(tasks.organization_id)",
             "(is_member(organization_id) AND (status <> 'x'::text))",
+            "has_member(organization_id, ( SELECT auth.uid() AS uid))",
         ] {
             assert!(scoped_as(e, "organization_id"), "{e}");
         }
@@ -327,6 +424,9 @@ mod tests {
             "(organization_id IN ( SELECT t.organization_id FROM teams t WHERE (t.user_id = current_user_id())))",
             "(organization_id IN ( SELECT m.organization_id FROM organization_members m JOIN x ON true WHERE (m.user_id = current_user_id())))",
             "can_see(organization_id)",
+            // A helper of two arguments called with something else than the user.
+            "has_member(organization_id, organization_id)",
+            "has_member(organization_id)",
             // The user id is no tenant id.
             "(organization_id = current_user_id())",
         ] {
@@ -358,32 +458,61 @@ mod tests {
     #[test]
     fn membership_helper_bodies() {
         let (h, m) = (helpers(), members());
-        let ok = |lang: &str, body: &str, arg: Option<&str>| {
-            helper_body_ok(lang, body, arg, "app.current_user_id", &h, &m)
+        let ok = |lang: &str, body: &str, args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            helper_body_ok(lang, body, &args, "app.current_user_id", &h, &m)
         };
-        assert!(ok(
-            "sql",
-            " SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = NULLIF(current_setting('app.current_user_id', true), '')::uuid) ",
-            Some("org")
-        ));
-        assert!(ok(
-            "plpgsql",
-            "\nBEGIN\n  RETURN p_org IN (SELECT m.organization_id FROM organization_members m WHERE m.user_id = current_user_id());\nEND;\n",
-            Some("p_org")
-        ));
-        assert!(ok(
-            "sql",
-            "select exists (select 1 from organization_members m where m.organization_id = $1 and m.user_id = (select auth.uid()))",
-            None
-        ));
-        for (body, arg) in [
+        assert_eq!(
+            ok(
+                "sql",
+                " SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = NULLIF(current_setting('app.current_user_id', true), '')::uuid) ",
+                &["org"]
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            ok(
+                "plpgsql",
+                "\nBEGIN\n  RETURN p_org IN (SELECT m.organization_id FROM organization_members m WHERE m.user_id = current_user_id());\nEND;\n",
+                &["p_org"]
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            ok(
+                "sql",
+                "select exists (select 1 from organization_members m where m.organization_id = $1 and m.user_id = (select auth.uid()))",
+                &[""]
+            ),
+            Some(0)
+        );
+        // Two arguments: the tenant and the user, in either order.
+        assert_eq!(
+            ok(
+                "sql",
+                "SELECT EXISTS (SELECT 1 FROM organization_members m WHERE m.user_id = uid AND m.organization_id = org)",
+                &["uid", "org"]
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            ok(
+                "sql",
+                "SELECT EXISTS (SELECT 1 FROM organization_members m WHERE m.user_id = $2 AND m.organization_id = $1)",
+                &["", ""]
+            ),
+            Some(0)
+        );
+        for (body, args) in [
             // Not bound to the user, or the argument shadowed by the membership column.
-            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1)", Some("org")),
-            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = organization_id AND user_id = current_user_id())", Some("organization_id")),
-            ("SELECT true", Some("org")),
-            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = current_user_id()) OR true", Some("org")),
+            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1)", &["org"][..]),
+            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = organization_id AND user_id = current_user_id())", &["organization_id"][..]),
+            ("SELECT true", &["org"][..]),
+            ("SELECT EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = current_user_id()) OR true", &["org"][..]),
+            // Two arguments, neither bound as the user.
+            ("SELECT EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = $1 AND m.organization_id = $2)", &["a", "b"][..]),
         ] {
-            assert!(!ok("sql", body, arg), "{body}");
+            assert_eq!(ok("sql", body, args), None, "{body}");
         }
     }
 
@@ -426,7 +555,7 @@ mod tests {
             language: "sql".into(),
             source: " SELECT EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = org AND m.user_id = current_user_id()) ".into(),
             owner: OWNER,
-            arg: Some("org".into()),
+            args: vec!["org".into()],
         };
         cat.member_helpers = Ok(vec![helper.clone()]);
         let opts = VerifyOptions {

@@ -409,18 +409,23 @@ impl<'a> Audit<'a> {
                 .member_helpers
                 .iter()
                 .flatten()
-                .filter(|h| {
-                    !reach_oids.contains(&h.owner)
-                        && predicate::membership::helper_body_ok(
-                            &h.language,
-                            &h.source,
-                            h.arg.as_deref(),
-                            &opts.setting,
-                            &helpers,
-                            &bare,
-                        )
+                .filter(|h| !reach_oids.contains(&h.owner))
+                .filter_map(|h| {
+                    let tenant_arg = predicate::membership::helper_body_ok(
+                        &h.language,
+                        &h.source,
+                        &h.args,
+                        &opts.setting,
+                        &helpers,
+                        &bare,
+                    )?;
+                    Some(predicate::ArgHelper {
+                        schema: h.schema.clone(),
+                        name: h.name.clone(),
+                        nargs: h.args.len(),
+                        tenant_arg,
+                    })
                 })
-                .map(|h| (h.schema.clone(), h.name.clone()))
                 .collect();
             predicate::Members {
                 arg_helpers,

@@ -95,8 +95,21 @@ pub struct Members {
     pub table: String,
     pub user_col: String,
     pub tenant_col: String,
-    /// Accepted helpers with one argument (`is_member(organization_id)`): (schema, name).
-    pub arg_helpers: Vec<(String, String)>,
+    /// Accepted membership helpers (`is_member(organization_id)`, `is_member(organization_id,
+    /// auth.uid())`).
+    pub arg_helpers: Vec<ArgHelper>,
+}
+
+/// A function with arguments accepted as a membership check ([`membership`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgHelper {
+    pub schema: String,
+    pub name: String,
+    /// How many arguments it takes (1 or 2).
+    pub nargs: usize,
+    /// Which argument (from 0) stands for the tenant column; the other one, if any, for the
+    /// user.
+    pub tenant_arg: usize,
 }
 
 fn tokenize(text: &str) -> Option<Vec<Tok>> {
