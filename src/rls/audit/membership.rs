@@ -119,6 +119,10 @@ impl Query<'_> {
 
     fn selects(&self, m: &Members, col: &str) -> bool {
         let target = match self.target {
+            [distinct, rest @ ..] if is_word(distinct, "distinct") => rest,
+            t => t,
+        };
+        let target = match target {
             [rest @ .., as_kw, alias] if is_word(as_kw, "as") && ident(alias).is_some() => rest,
             t => t,
         };
@@ -392,6 +396,7 @@ mod tests {
             "(organization_id IN ( SELECT organization_members.organization_id FROM organization_members WHERE (organization_members.user_id = (current_setting('app.current_user_id'::text, true))::uuid)))",
             "(organization_id IN ( SELECT m.organization_id FROM organization_members m WHERE ((m.user_id = ( SELECT auth.uid() AS uid)) AND (m.role = 'admin'::text))))",
             "(organization_id IN ( SELECT m.organization_id FROM public.organization_members AS m WHERE (m.user_id = current_user_id())))",
+            "(organization_id IN ( SELECT DISTINCT m.organization_id FROM organization_members m WHERE (m.user_id = current_user_id())))",
             "(EXISTS ( SELECT 1 FROM organization_members m WHERE ((m.organization_id = tasks.organization_id) AND (m.user_id = (NULLIF(current_setting('app.current_user_id'::text, true), ''::text))::uuid))))",
             "is_member(organization_id)",
             "public.is_member(tasks.organization_id)",
