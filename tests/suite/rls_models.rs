@@ -239,7 +239,12 @@ ALTER TABLE agent_tasks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agent_tasks FORCE ROW LEVEL SECURITY;
 ALTER TABLE agent_results ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agent_results FORCE ROW LEVEL SECURITY;
+CREATE FUNCTION user_org_ids() RETURNS SETOF uuid LANGUAGE sql STABLE
+    AS $$ SELECT organization_id FROM organization_members
+           WHERE user_id = NULLIF(current_setting('app.current_user_id', true), '')::uuid $$;
 CREATE POLICY orgs_of_member ON organizations FOR SELECT TO member_role
+    USING (id IN (SELECT user_org_ids()));
+CREATE POLICY orgs_of_member_too ON organizations FOR SELECT TO member_role
     USING (id IN (SELECT m.organization_id FROM organization_members m
                    WHERE m.user_id = (SELECT current_user_id())));
 CREATE POLICY own_memberships ON organization_members FOR SELECT TO member_role
@@ -433,6 +438,17 @@ fn membership_model() {
     );
     let (run, report) = verify(&pg, "members_helper", MEMBERSHIP_ARGS);
     assert_caught(&run, &report, "policy-unscoped", "tasks_of_member");
+
+    // A set function of "the user's organizations" that returns every membership's.
+    database(
+        &pg,
+        "members_set_helper",
+        &schema,
+        "CREATE OR REPLACE FUNCTION user_org_ids() RETURNS SETOF uuid LANGUAGE sql STABLE
+             AS $$ SELECT organization_id FROM organization_members $$;",
+    );
+    let (run, report) = verify(&pg, "members_set_helper", MEMBERSHIP_ARGS);
+    assert_caught(&run, &report, "policy-unscoped", "orgs_of_member");
 }
 
 #[test]

@@ -12,7 +12,9 @@
 //!   boolean, not owned by the tenant, whose body (`SELECT E` in SQL, `BEGIN RETURN E; END` in
 //!   PL/pgSQL) is one of the forms above with its argument standing for C; or `f(C, U)` (the
 //!   arguments in the function's order) for one of two arguments whose body binds the user
-//!   column to the other argument.
+//!   column to the other argument;
+//! - `C IN (SELECT f())` where f, without arguments and not owned by the tenant, returns the
+//!   user's tenants (its body is the IN form's subquery).
 //!
 //! The subquery reads the membership table alone (no join, no GROUP/LIMIT/UNION), and its
 //! WHERE is a conjunction (an OR there could admit memberships of other users). Binding the
@@ -26,8 +28,11 @@ pub(super) fn scopes(s: &[Tt], scope: &Scope, m: &Members) -> bool {
     // C IN (SELECT m.tenant_col FROM members m WHERE … m.user_col = U …)
     if let [lhs @ .., kw, Tt::Paren(inner)] = s {
         if is_word(kw, "in") && !lhs.is_empty() && is_column(lhs, scope) {
-            return query(inner, m)
-                .is_some_and(|q| q.selects(m, &m.tenant_col) && q.bound_to_user(scope, m));
+            if let Some(q) = query(inner, m) {
+                return q.selects(m, &m.tenant_col) && q.bound_to_user(scope, m);
+            }
+            // C IN (SELECT user_org_ids()): a set of the user's tenants.
+            return set_call(inner, m);
         }
     }
     // EXISTS (SELECT … FROM members m WHERE m.tenant_col = T.C AND m.user_col = U)
@@ -56,6 +61,76 @@ pub(super) fn scopes(s: &[Tt], scope: &Scope, m: &Members) -> bool {
                 .filter(|i| *i != h.tenant_arg)
                 .all(|i| is_org(args[i], scope))
     })
+}
+
+/// `SELECT f() [AS alias]` with f an accepted set helper.
+fn set_call(inner: &[Tt], m: &Members) -> bool {
+    let call = match unwrap(inner) {
+        [select, rest @ .., as_kw, alias]
+            if is_word(select, "select") && is_word(as_kw, "as") && ident(alias).is_some() =>
+        {
+            rest
+        }
+        [select, rest @ ..] if is_word(select, "select") => rest,
+        _ => return false,
+    };
+    let (schema, name) = match call {
+        [n, Tt::Paren(a)] if a.is_empty() => (None, ident(n)),
+        [sch, dot, n, Tt::Paren(a)] if is_op(dot, ".") && a.is_empty() => (ident(sch), ident(n)),
+        _ => return false,
+    };
+    name.is_some_and(|name| {
+        m.set_helpers
+            .iter()
+            .any(|(hs, hn)| hn == name && schema.is_none_or(|s| s == hs))
+    })
+}
+
+/// Whether the body of a function without arguments is the query of the current user's
+/// tenants: `SELECT m.tenant_col FROM members m WHERE … m.user_col = U …` (SQL), or that
+/// query after `BEGIN RETURN QUERY` (PL/pgSQL).
+pub fn set_helper_body_ok(
+    language: &str,
+    source: &str,
+    setting: &str,
+    helpers: &Helpers,
+    m: &Members,
+) -> bool {
+    let Some(t) = tree(source) else {
+        return false;
+    };
+    let mut s: &[Tt] = &t;
+    while let [rest @ .., last] = s {
+        if is_op(last, ";") {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    let body: &[Tt] = match (language, s) {
+        ("sql", body) => body,
+        ("plpgsql", [begin, ret, q, body @ .., semi, end])
+            if is_word(begin, "begin")
+                && is_word(ret, "return")
+                && is_word(q, "query")
+                && is_op(semi, ";")
+                && is_word(end, "end") =>
+        {
+            body
+        }
+        _ => return false,
+    };
+    if body.iter().any(|t| is_op(t, ";")) {
+        return false;
+    }
+    let scope = Scope {
+        column: "",
+        qualifier: None,
+        setting,
+        helpers,
+        members: None,
+    };
+    query(body, m).is_some_and(|q| q.selects(m, &m.tenant_col) && q.bound_to_user(&scope, m))
 }
 
 /// `SELECT target FROM [schema.]members [[AS] alias] WHERE cond`.
@@ -255,6 +330,7 @@ fn body_scopes(
     // accepted as the user.
     let bare = Members {
         arg_helpers: Vec::new(),
+        set_helpers: Vec::new(),
         ..m.clone()
     };
     let helpers = Helpers {
@@ -358,6 +434,30 @@ mod tests {
                     tenant_arg: 0,
                 },
             ],
+            set_helpers: vec![("public".into(), "user_org_ids".into())],
+        }
+    }
+
+    #[test]
+    fn set_helper_bodies() {
+        let (h, m) = (helpers(), members());
+        let ok =
+            |lang: &str, body: &str| set_helper_body_ok(lang, body, "app.current_user_id", &h, &m);
+        assert!(ok(
+            "sql",
+            " SELECT organization_id FROM organization_members WHERE user_id = current_user_id() "
+        ));
+        assert!(ok(
+            "plpgsql",
+            "\nBEGIN\n  RETURN QUERY SELECT m.organization_id FROM public.organization_members m WHERE m.user_id = (SELECT auth.uid());\nEND;\n"
+        ));
+        for bad in [
+            "SELECT organization_id FROM organization_members",
+            "SELECT user_id FROM organization_members WHERE user_id = current_user_id()",
+            "SELECT organization_id FROM organization_members WHERE user_id = current_user_id() OR true",
+            "SELECT id FROM organizations",
+        ] {
+            assert!(!ok("sql", bad), "{bad}");
         }
     }
 
@@ -402,6 +502,8 @@ mod tests {
             "public.is_member(tasks.organization_id)",
             "(is_member(organization_id) AND (status <> 'x'::text))",
             "has_member(organization_id, ( SELECT auth.uid() AS uid))",
+            "(organization_id IN ( SELECT user_org_ids() AS user_org_ids))",
+            "(organization_id IN ( SELECT public.user_org_ids() AS user_org_ids))",
         ] {
             assert!(scoped_as(e, "organization_id"), "{e}");
         }
@@ -432,6 +534,8 @@ mod tests {
             // A helper of two arguments called with something else than the user.
             "has_member(organization_id, organization_id)",
             "has_member(organization_id)",
+            // A set function that is not an accepted one.
+            "(organization_id IN ( SELECT all_org_ids() AS all_org_ids))",
             // The user id is no tenant id.
             "(organization_id = current_user_id())",
         ] {

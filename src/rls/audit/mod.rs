@@ -404,7 +404,24 @@ impl<'a> Audit<'a> {
                 user_col: m.user_col.clone(),
                 tenant_col: m.tenant_col.clone(),
                 arg_helpers: Vec::new(),
+                set_helpers: Vec::new(),
             };
+            let set_helpers = cat
+                .helpers
+                .iter()
+                .flatten()
+                .filter(|h| {
+                    !reach_oids.contains(&h.owner)
+                        && predicate::membership::set_helper_body_ok(
+                            &h.language,
+                            &h.source,
+                            &opts.setting,
+                            &helpers,
+                            &bare,
+                        )
+                })
+                .map(|h| (h.schema.clone(), h.name.clone()))
+                .collect();
             let arg_helpers = cat
                 .member_helpers
                 .iter()
@@ -429,6 +446,7 @@ impl<'a> Audit<'a> {
                 .collect();
             predicate::Members {
                 arg_helpers,
+                set_helpers,
                 ..bare
             }
         });

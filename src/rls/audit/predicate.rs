@@ -98,6 +98,9 @@ pub struct Members {
     /// Accepted membership helpers (`is_member(organization_id)`, `is_member(organization_id,
     /// auth.uid())`).
     pub arg_helpers: Vec<ArgHelper>,
+    /// Accepted functions without arguments returning the current user's tenants
+    /// (`C IN (SELECT user_org_ids())`): (schema, name).
+    pub set_helpers: Vec<(String, String)>,
 }
 
 /// A function with arguments accepted as a membership check ([`membership`]).
