@@ -629,6 +629,8 @@ fn supabase_model() {
     );
     let (run, report) = verify(&pg, "supa_anon", SUPABASE_ARGS);
     assert_caught(&run, &report, "probe-anon-read", "public.projects");
+    // The audit judges anon's policies too.
+    assert_caught(&run, &report, "policy-unscoped", "anon_reads");
 
     // A policy without TO applies to authenticated too: USING (true) opens the table.
     database(

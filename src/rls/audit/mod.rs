@@ -201,6 +201,42 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
     report.tables = evaluation.tables;
     report.checks.extend(evaluation.checks);
     report.notes.extend(evaluation.notes);
+    anon_policies(db, opts, report).await
+}
+
+/// Supabase: anonymous requests run as `anon`, a tenant role too. Its policies are judged like
+/// the tenant role's; only the policy findings the tenant role's audit did not already make
+/// are added (a policy TO PUBLIC applies to both).
+async fn anon_policies(
+    db: &Db,
+    opts: &VerifyOptions,
+    report: &mut RlsReport,
+) -> anyhow::Result<()> {
+    use crate::rls::tenancy::SUPABASE_ANON;
+    if !opts.tenancy.is_supabase() || opts.tenant_role == SUPABASE_ANON {
+        return Ok(());
+    }
+    let anon = VerifyOptions {
+        tenant_role: SUPABASE_ANON.into(),
+        ..opts.clone()
+    };
+    let catalog = Catalog::load(db, &anon).await?;
+    if !matches!(catalog.tenant, Ok(Some(_))) {
+        return Ok(()); // no anon role: no anonymous request reaches this database
+    }
+    let seen: BTreeSet<String> = report.checks.iter().map(|c| c.name.clone()).collect();
+    let policy_rules = [
+        rule::POLICY_UNSCOPED,
+        rule::POLICY_GROUP_UNSCOPED,
+        rule::POLICY_CHECK_UNSCOPED,
+    ];
+    report
+        .checks
+        .extend(evaluate(&catalog, &anon).checks.into_iter().filter(|c| {
+            c.finding()
+                .is_some_and(|f| policy_rules.contains(&f.rule.as_str()))
+                && !seen.contains(&c.name)
+        }));
     Ok(())
 }
 
