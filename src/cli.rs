@@ -420,6 +420,19 @@ pub struct VerifyRlsArgs {
     /// Findings of this severity or above fail the run (exit 5); below it they are reported.
     #[arg(long, value_name = "SEVERITY", default_value = "error")]
     pub fail_on: FailOn,
+
+    /// The tenancy model: column (the setting carries the tenant id), membership (it carries a
+    /// user id, --membership maps users to tenants) or supabase (auth.uid() from
+    /// request.jwt.claims, roles authenticated and anon). Default: [verify_rls] model, else
+    /// column (membership when --membership is given).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// The membership table of the membership and supabase models, as 'TABLE(user_col,
+    /// tenant_col)', e.g. 'organization_members(user_id, organization_id)'.
+    /// Default: [verify_rls] membership.
+    #[arg(long, value_name = "TABLE(USER_COL, TENANT_COL)")]
+    pub membership: Option<String>,
 }
 
 /// `verify-rls --fail-on`.

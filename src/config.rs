@@ -37,6 +37,10 @@ pub struct VerifyRlsConfig {
     pub tenant_column: Option<String>,
     pub root_table: Option<String>,
     pub root_key: Option<String>,
+    /// `column`, `membership` or `supabase` (see `rls::tenancy`).
+    pub model: Option<String>,
+    /// `TABLE(user_col, tenant_col)`.
+    pub membership: Option<String>,
 }
 
 /// The `[verify_rls]` section of the configuration file found like `resolve` finds it (empty
@@ -378,6 +382,27 @@ mod tests {
     }
 
     const EXAMPLE: &str = include_str!("../config.example.toml");
+
+    /// The commented `[verify_rls]` of the example, uncommented, is a valid section whose
+    /// model and membership parse.
+    #[test]
+    fn the_example_verify_rls_section_parses() {
+        let section: String = EXAMPLE
+            .lines()
+            .skip_while(|l| *l != "# [verify_rls]")
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(section.contains("membership = "), "{section}");
+        let file: ConfigFile = toml::from_str(&section).unwrap();
+        let v = file.verify_rls;
+        assert_eq!(v.model.as_deref(), Some("column"));
+        let tenancy = crate::rls::Tenancy::parse(Some("membership"), v.membership.as_deref());
+        assert_eq!(
+            tenancy.unwrap().membership().map(|m| m.table.as_str()),
+            Some("organization_members")
+        );
+    }
 
     #[test]
     fn precedence_is_flag_then_env_then_profile_then_local() {

@@ -218,6 +218,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
             let defaults = rls::VerifyOptions::default();
             // Flags, then [verify_rls] of arcdb.toml, then ArcDesk's names.
             let file = config::verify_rls(&cli.global)?;
+            let tenancy = rls::Tenancy::parse(
+                args.model.as_deref().or(file.model.as_deref()),
+                args.membership.as_deref().or(file.membership.as_deref()),
+            )?;
             let mut schemas = if !args.schemas.is_empty() {
                 args.schemas
             } else {
@@ -241,8 +245,13 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                 tenant_role: args
                     .tenant_role
                     .or(file.tenant_role)
+                    .or(tenancy.default_tenant_role().map(str::to_string))
                     .unwrap_or(defaults.tenant_role),
-                setting: args.setting.or(file.setting).unwrap_or(defaults.setting),
+                setting: args
+                    .setting
+                    .or(file.setting)
+                    .or(tenancy.default_setting().map(str::to_string))
+                    .unwrap_or(defaults.setting),
                 schemas,
                 tenant_column: args
                     .tenant_column
@@ -258,6 +267,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                     cli::FailOn::Warning => rls::Severity::Warning,
                     cli::FailOn::Info => rls::Severity::Info,
                 },
+                tenancy,
             };
             let db = connect(&cli.global).await?;
             // Its notes go to stderr through `Report::notes` (JSON keeps them in `notes`).

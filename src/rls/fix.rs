@@ -7,6 +7,7 @@
 
 use super::audit::rule::{POLICY_CHECK_UNSCOPED, POLICY_GROUP_UNSCOPED, POLICY_UNSCOPED};
 use super::audit::sql_ident;
+use super::tenancy::Tenancy;
 use super::Check;
 
 /// The clause of a policy that lets other organizations' rows through.
@@ -35,6 +36,35 @@ pub fn tenant_predicate(column: &str, ty: &str, setting: &str) -> String {
         sql_ident(column),
         setting.replace('\'', "''")
     )
+}
+
+/// What scopes a row to the current tenant in `tenancy`: in the column model the key compared
+/// with the setting ([`tenant_predicate`]); in the membership models the key among the tenants
+/// of the current user (the setting's user id, or Supabase's `auth.uid()`, as a uuid); in the
+/// Supabase model without a membership table the key is the user itself.
+pub fn scope_predicate(tenancy: &Tenancy, column: &str, ty: &str, setting: &str) -> String {
+    let user = || {
+        if tenancy.is_supabase() {
+            "(SELECT auth.uid())".to_string()
+        } else {
+            format!(
+                "NULLIF(current_setting('{}', true), '')::uuid",
+                setting.replace('\'', "''")
+            )
+        }
+    };
+    match tenancy.membership() {
+        Some(m) => format!(
+            "{} IN (SELECT m.{} FROM {} AS m WHERE m.{} = {})",
+            sql_ident(column),
+            sql_ident(&m.tenant_col),
+            m.sql_name(),
+            sql_ident(&m.user_col),
+            user()
+        ),
+        None if tenancy.is_supabase() => format!("{} = {}", sql_ident(column), user()),
+        None => tenant_predicate(column, ty, setting),
+    }
 }
 
 /// A restrictive policy limiting every command of `role` on `table` (as SQL writes it) to the

@@ -19,8 +19,10 @@ pub mod probe;
 mod reach;
 mod render;
 pub mod severity;
+pub mod tenancy;
 
 pub use severity::Severity;
+pub use tenancy::Tenancy;
 
 use crate::db::Db;
 use crate::error::{ExitStatus, Refusal};
@@ -52,6 +54,8 @@ pub struct VerifyOptions {
     pub static_only: bool,
     /// Findings of this severity or above fail the run (exit 5).
     pub fail_on: Severity,
+    /// How the setting's identity maps to a tenant ([`tenancy`]).
+    pub tenancy: Tenancy,
 }
 
 impl Default for VerifyOptions {
@@ -67,6 +71,7 @@ impl Default for VerifyOptions {
             cases_dir: None,
             static_only: false,
             fail_on: Severity::Error,
+            tenancy: Tenancy::Column,
         }
     }
 }
@@ -230,6 +235,8 @@ pub struct RlsReport {
     pub target: String,
     pub engine: String,
     pub tenant_role: String,
+    /// The tenancy model (`--model`): column, membership or supabase.
+    pub model: &'static str,
     pub tables: usize,
     pub organizations_probed: usize,
     /// True when more organizations exist than were probed.
@@ -341,6 +348,50 @@ fn check_setting(opts: &VerifyOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `--membership` table (or one of its columns) that does not exist is refused (exit 2)
+/// before any check runs.
+async fn check_membership(db: &Db, opts: &VerifyOptions) -> anyhow::Result<()> {
+    if let Some(m) = opts.tenancy.membership() {
+        let found = db
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL,
+                        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid = to_regclass($1) AND a.attnum > 0
+                                 AND NOT a.attisdropped AND a.attname = ANY($2))",
+                &[
+                    &m.sql_name(),
+                    &vec![m.user_col.clone(), m.tenant_col.clone()],
+                ],
+            )
+            .await;
+        if let Ok(row) = found {
+            let (exists, columns): (bool, Vec<String>) = (row.get(0), row.get(1));
+            let missing: Vec<&str> = [&m.user_col, &m.tenant_col]
+                .into_iter()
+                .filter(|c| !columns.contains(c))
+                .map(String::as_str)
+                .collect();
+            if !exists {
+                return Err(Refusal::usage(format!(
+                    "the membership table {} does not exist: name it with --membership 'TABLE(user_col, tenant_col)' (schema-qualified when not on the search_path)",
+                    m.sql_name()
+                ))
+                .into());
+            }
+            if !missing.is_empty() {
+                return Err(Refusal::usage(format!(
+                    "the membership table {} has no column {}: --membership takes TABLE(user_col, tenant_col)",
+                    m.sql_name(),
+                    missing.join(", ")
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Run every suite against `db` and collect one report.
 pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> {
     let known: Vec<String> = db
@@ -368,6 +419,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         target: db.target(),
         engine: db.engine.describe(),
         tenant_role: opts.tenant_role.clone(),
+        model: opts.tenancy.name(),
         tables: 0,
         organizations_probed: 0,
         sampled: false,
@@ -375,6 +427,7 @@ pub async fn verify(db: &Db, opts: &VerifyOptions) -> anyhow::Result<RlsReport> 
         notes: Vec::new(),
     };
     check_setting(opts)?;
+    check_membership(db, opts).await?;
     setting_read(db, opts, &mut report).await?;
     audit::run(db, opts, &mut report).await?;
     citus::run(db, &mut report).await?;
@@ -440,6 +493,12 @@ async fn setting_read(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> 
         return Ok(()); // an engine without these catalogs: the audit says what it cannot see
     };
     let (policies, read, others): (i64, bool, Vec<String>) = (row.get(0), row.get(1), row.get(2));
+    // Supabase: older auth.uid() bodies read the per-claim setting (request.jwt.claim.sub),
+    // which the probes set along with request.jwt.claims.
+    let read = read
+        || (opts.tenancy.is_supabase()
+            && opts.setting == tenancy::SUPABASE_CLAIMS
+            && others.iter().any(|s| s.starts_with("request.jwt.claim.")));
     let name = format!("setting-unread {}", opts.setting);
     if policies == 0 || read {
         report.checks.push(Check::pass(Suite::Audit, name));

@@ -170,9 +170,15 @@ pub fn table(report: &RlsReport, width: usize) -> String {
     } else {
         String::new()
     };
+    // The column model is the default and goes unsaid.
+    let model = if report.model == "column" {
+        String::new()
+    } else {
+        format!(" ({} model)", report.model)
+    };
     out.push_str(&wrap(
         &format!(
-            "{} ({}) as {}: {} checks over {} tables and {} organizations{probe_tenants}{sample}, {} skipped",
+            "{} ({}) as {}{model}: {} checks over {} tables and {} organizations{probe_tenants}{sample}, {} skipped",
             report.target,
             report.engine,
             report.tenant_role,

@@ -50,6 +50,8 @@ pub const SEVERITIES: &[(&str, Severity)] = &[
     ("probe-cross-org-move", Severity::Error),
     ("probe-cross-org-delete", Severity::Error),
     ("probe-cross-org-reference", Severity::Error),
+    ("probe-anon-read", Severity::Error),
+    ("probe-membership-join", Severity::Error),
     // cases
     ("case-failed", Severity::Error),
 ];

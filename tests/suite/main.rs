@@ -17,6 +17,7 @@ mod migrate;
 mod pgbouncer;
 mod refinery;
 mod rls_audit;
+mod rls_models;
 mod rls_probe;
 mod rls_verdict;
 mod round_trip;

@@ -136,6 +136,19 @@ pub struct HelperRow {
     pub owner: u32,
 }
 
+/// A function of one or two arguments returning boolean: a candidate membership helper
+/// (`is_member(organization_id)`), read in the membership and supabase models only.
+#[derive(Debug, Clone)]
+pub struct MemberHelperRow {
+    pub schema: String,
+    pub name: String,
+    pub language: String,
+    pub source: String,
+    pub owner: u32,
+    /// The arguments' names (empty when unnamed).
+    pub args: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct LeakproofRow {
     pub signature: String,
@@ -211,6 +224,7 @@ pub struct Catalog {
     pub functions: Avail<FunctionRow>,
     pub triggers: Avail<TriggerRow>,
     pub helpers: Avail<HelperRow>,
+    pub member_helpers: Avail<MemberHelperRow>,
     pub leakproof: Avail<LeakproofRow>,
     pub foreign_keys: Avail<ForeignKeyRow>,
     pub unique_keys: Avail<UniqueRow>,
@@ -236,6 +250,7 @@ impl Catalog {
             functions: none(reason),
             triggers: none(reason),
             helpers: none(reason),
+            member_helpers: none(reason),
             leakproof: none(reason),
             foreign_keys: none(reason),
             unique_keys: none(reason),
@@ -424,6 +439,25 @@ impl Catalog {
                 })
             })
             .await?;
+        if opts.tenancy.membership().is_some() {
+            cat.member_helpers = q
+                .fetch(
+                    "membership helpers",
+                    include_str!("member_helpers.sql"),
+                    &[],
+                    |r| {
+                        Ok(MemberHelperRow {
+                            schema: r.try_get("schema")?,
+                            name: r.try_get("name")?,
+                            language: r.try_get("language")?,
+                            source: r.try_get("source")?,
+                            owner: r.try_get("owner")?,
+                            args: r.try_get("args")?,
+                        })
+                    },
+                )
+                .await?;
+        }
         cat.leakproof = q
             .fetch("LEAKPROOF functions", SQL_LEAKPROOF, &[], |r| {
                 Ok(LeakproofRow {

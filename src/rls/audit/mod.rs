@@ -37,9 +37,12 @@
 //! Anything else does not scope, on purpose: `true`, `organization_id IS NOT NULL`,
 //! `setting IS NULL OR …` (fails open while the setting is unset or empty), `COALESCE(setting,
 //! …)` (the fallback decides what an unset session sees), `CASE`, `IS NOT DISTINCT FROM` (matches
-//! NULL organizations when unset), `= ANY (…)`, `NOT …`, and subqueries with a FROM (`EXISTS`,
-//! `IN (SELECT … FROM memberships …)`): a policy scoping through a membership table must be
-//! paired with a RESTRICTIVE policy in an accepted form, which then acts as a floor.
+//! NULL organizations when unset), `= ANY (…)`, `NOT …`, and, in the column model, subqueries
+//! with a FROM (`EXISTS`, `IN (SELECT … FROM memberships …)`): there a policy scoping through a
+//! membership table must be paired with a RESTRICTIVE policy in an accepted form, which then acts
+//! as a floor. In the membership and supabase models ([`crate::rls::tenancy`]) the setting
+//! names a user and policies scope through the membership table instead: the forms accepted
+//! are in [`predicate::membership`].
 //!
 //! PostgreSQL's rules applied (from `rowsecurity.c`): permissive policies are OR-ed and
 //! restrictive ones AND-ed on top, so a restrictive policy that scopes is a floor no permissive
@@ -198,6 +201,42 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
     report.tables = evaluation.tables;
     report.checks.extend(evaluation.checks);
     report.notes.extend(evaluation.notes);
+    anon_policies(db, opts, report).await
+}
+
+/// Supabase: anonymous requests run as `anon`, a tenant role too. Its policies are judged like
+/// the tenant role's; only the policy findings the tenant role's audit did not already make
+/// are added (a policy TO PUBLIC applies to both).
+async fn anon_policies(
+    db: &Db,
+    opts: &VerifyOptions,
+    report: &mut RlsReport,
+) -> anyhow::Result<()> {
+    use crate::rls::tenancy::SUPABASE_ANON;
+    if !opts.tenancy.is_supabase() || opts.tenant_role == SUPABASE_ANON {
+        return Ok(());
+    }
+    let anon = VerifyOptions {
+        tenant_role: SUPABASE_ANON.into(),
+        ..opts.clone()
+    };
+    let catalog = Catalog::load(db, &anon).await?;
+    if !matches!(catalog.tenant, Ok(Some(_))) {
+        return Ok(()); // no anon role: no anonymous request reaches this database
+    }
+    let seen: BTreeSet<String> = report.checks.iter().map(|c| c.name.clone()).collect();
+    let policy_rules = [
+        rule::POLICY_UNSCOPED,
+        rule::POLICY_GROUP_UNSCOPED,
+        rule::POLICY_CHECK_UNSCOPED,
+    ];
+    report
+        .checks
+        .extend(evaluate(&catalog, &anon).checks.into_iter().filter(|c| {
+            c.finding()
+                .is_some_and(|f| policy_rules.contains(&f.rule.as_str()))
+                && !seen.contains(&c.name)
+        }));
     Ok(())
 }
 
@@ -302,6 +341,8 @@ struct Audit<'a> {
     /// Grants by relation, plus the implicit ones of the predefined roles the tenant reaches.
     grants: HashMap<u32, Vec<GrantRow>>,
     helpers: predicate::Helpers,
+    /// The membership table policies may scope through (membership and supabase models).
+    members: Option<predicate::Members>,
     checks: Vec<Check>,
 }
 
@@ -383,14 +424,68 @@ impl<'a> Audit<'a> {
             }
         }
         let reach_oids: BTreeSet<u32> = reach.keys().copied().collect();
+        let supabase = opts.tenancy.is_supabase();
         let helpers =
             predicate::Helpers::new(cat.helpers.iter().flatten().map(|h| predicate::Helper {
                 schema: h.schema.clone(),
                 name: h.name.clone(),
                 accepted: !reach_oids.contains(&h.owner)
-                    && predicate::helper_body_ok(&h.language, &h.source, &opts.setting),
+                    && (predicate::helper_body_ok(&h.language, &h.source, &opts.setting)
+                        || (supabase && is_supabase_uid(h))),
                 reads_setting: h.source.contains(opts.setting.as_str()),
             }));
+        let members = opts.tenancy.membership().map(|m| {
+            let bare = predicate::Members {
+                table: m.table.clone(),
+                user_col: m.user_col.clone(),
+                tenant_col: m.tenant_col.clone(),
+                arg_helpers: Vec::new(),
+                set_helpers: Vec::new(),
+            };
+            let set_helpers = cat
+                .helpers
+                .iter()
+                .flatten()
+                .filter(|h| {
+                    !reach_oids.contains(&h.owner)
+                        && predicate::membership::set_helper_body_ok(
+                            &h.language,
+                            &h.source,
+                            &opts.setting,
+                            &helpers,
+                            &bare,
+                        )
+                })
+                .map(|h| (h.schema.clone(), h.name.clone()))
+                .collect();
+            let arg_helpers = cat
+                .member_helpers
+                .iter()
+                .flatten()
+                .filter(|h| !reach_oids.contains(&h.owner))
+                .filter_map(|h| {
+                    let tenant_arg = predicate::membership::helper_body_ok(
+                        &h.language,
+                        &h.source,
+                        &h.args,
+                        &opts.setting,
+                        &helpers,
+                        &bare,
+                    )?;
+                    Some(predicate::ArgHelper {
+                        schema: h.schema.clone(),
+                        name: h.name.clone(),
+                        nargs: h.args.len(),
+                        tenant_arg,
+                    })
+                })
+                .collect();
+            predicate::Members {
+                arg_helpers,
+                set_helpers,
+                ..bare
+            }
+        });
         Audit {
             cat,
             opts,
@@ -400,6 +495,7 @@ impl<'a> Audit<'a> {
             tenant_tables,
             grants,
             helpers,
+            members,
             checks: Vec::new(),
         }
     }
@@ -571,6 +667,13 @@ impl<'a> Audit<'a> {
         }
         names
     }
+}
+
+/// Supabase's `auth.uid()`: the user of the request, from `request.jwt.claims` (its body
+/// falls back from one claim setting to the other with COALESCE, which the column model's
+/// helper forms do not accept; in the supabase model it is the identity itself).
+fn is_supabase_uid(h: &HelperRow) -> bool {
+    h.schema == "auth" && h.name == "uid" && h.source.contains("request.jwt.claim")
 }
 
 fn is_predefined(role: &str) -> bool {

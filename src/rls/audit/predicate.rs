@@ -2,6 +2,9 @@
 //! are listed in the documentation of the audit module, [`super`]). Works on tokens grouped by
 //! parentheses; never evaluates anything. Whatever it cannot parse does not scope.
 
+#[path = "membership.rs"]
+pub mod membership;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     /// Unquoted identifier or keyword, lower-cased.
@@ -76,9 +79,40 @@ pub struct Scope<'a> {
     pub column: &'a str,
     /// The qualifier the column may carry (`Some(table name)` in policies, `None`: any).
     pub qualifier: Option<&'a str>,
-    /// The setting naming the organization (`app.current_org_id`).
+    /// The setting naming the organization (`app.current_org_id`), or the user in the
+    /// membership and supabase models.
     pub setting: &'a str,
     pub helpers: &'a Helpers,
+    /// The membership table rows are scoped through (membership and supabase models): then the
+    /// setting names a user, and `C = <setting>` scopes only the membership table's own user
+    /// column; tenant columns scope through [`Members`].
+    pub members: Option<&'a Members>,
+}
+
+/// The membership table of the membership and supabase models, as the predicates see it.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    pub table: String,
+    pub user_col: String,
+    pub tenant_col: String,
+    /// Accepted membership helpers (`is_member(organization_id)`, `is_member(organization_id,
+    /// auth.uid())`).
+    pub arg_helpers: Vec<ArgHelper>,
+    /// Accepted functions without arguments returning the current user's tenants
+    /// (`C IN (SELECT user_org_ids())`): (schema, name).
+    pub set_helpers: Vec<(String, String)>,
+}
+
+/// A function with arguments accepted as a membership check ([`membership`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgHelper {
+    pub schema: String,
+    pub name: String,
+    /// How many arguments it takes (1 or 2).
+    pub nargs: usize,
+    /// Which argument (from 0) stands for the tenant column; the other one, if any, for the
+    /// user.
+    pub tenant_arg: usize,
 }
 
 fn tokenize(text: &str) -> Option<Vec<Tok>> {
@@ -342,6 +376,16 @@ fn scoped_tt(s: &[Tt], scope: &Scope) -> bool {
 }
 
 fn comparison(s: &[Tt], scope: &Scope) -> bool {
+    if let Some(m) = scope.members {
+        if membership::scopes(s, scope, m) {
+            return true;
+        }
+    }
+    // With a membership table the setting carries a user: comparing it with a tenant column
+    // mixes the two (only the membership table's own user column is keyed by it).
+    if scope.members.is_some_and(|m| scope.column != m.user_col) {
+        return false;
+    }
     let sides = split_top(s, |t| is_op(t, "="));
     if sides.len() == 2 {
         return (is_column(sides[0], scope) && is_org(sides[1], scope))
@@ -521,6 +565,7 @@ pub fn helper_body_ok(language: &str, source: &str, setting: &str) -> bool {
         qualifier: None,
         setting,
         helpers: &none,
+        members: None,
     };
     is_org(expr, &scope)
 }
@@ -630,6 +675,12 @@ pub fn diagnose(expr: &str, scope: &Scope) -> String {
     if has("distinct") {
         return "IS NOT DISTINCT FROM matches rows with a NULL organization when the setting is unset".into();
     }
+    if let Some(why) = scope
+        .members
+        .and_then(|m| membership::diagnose(expr, scope, m))
+    {
+        return why;
+    }
     if !words.iter().any(|w| w == scope.column) && !expr.contains(scope.column) {
         return format!("it does not look at {} at all", scope.column);
     }
@@ -678,6 +729,7 @@ mod tests {
             qualifier: Some("tasks"),
             setting: "app.current_org_id",
             helpers: &h,
+            members: None,
         };
         scoped(expr, &scope)
     }
@@ -763,6 +815,7 @@ mod tests {
             qualifier: None,
             setting: "app.current_org_id",
             helpers: &h,
+            members: None,
         };
         assert!(view_scoped(
             " SELECT mv.organization_id, mv.total\n   FROM mv\n  WHERE (mv.organization_id = ( SELECT current_org_id() AS current_org_id));",
@@ -791,6 +844,7 @@ mod tests {
             qualifier: None,
             setting: "app.current_org_id",
             helpers: &h,
+            members: None,
         };
         assert!(diagnose("true", &scope).contains("every row"));
         assert!(diagnose("(organization_id IS NOT NULL)", &scope).contains("IS NOT NULL"));

@@ -75,8 +75,8 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
     /// The scoped predicate every tenant policy of this table should have.
-    pub(super) fn scoped(&self, setting: &str) -> String {
-        crate::rls::fix::tenant_predicate(&self.tc, &self.tc_ty, setting)
+    pub(super) fn scoped(&self, tenancy: &crate::rls::tenancy::Tenancy, setting: &str) -> String {
+        crate::rls::fix::scope_predicate(tenancy, &self.tc, &self.tc_ty, setting)
     }
     /// `(a, b) IN (SELECT a, b FROM jsonb_populate_recordset(NULL::t, '<keys>'::jsonb))`
     pub(super) fn pk_in(&self, keys: &Value) -> String {

@@ -108,6 +108,7 @@ pub(crate) async fn make(
     root: &str,
     root_key: &str,
     tenant_column: &str,
+    member_users: Option<(&str, &str)>,
 ) -> anyhow::Result<Fixtures> {
     let (rels, fks) = read(tx, tables, root, tenant_column).await?;
     let root_oid = rels
@@ -115,12 +116,33 @@ pub(crate) async fn make(
         .find(|(_, r)| r.is_root)
         .map(|(o, _)| *o)
         .ok_or_else(|| anyhow!("the root table {root} is not readable"))?;
+    // The membership models probe each tenant as a member of it alone: the users its
+    // membership rows reference are made per tenant, never shared.
+    let mut per_tenant: BTreeSet<u32> = match member_users {
+        Some((members, user_col)) => {
+            let members: Option<u32> =
+                tx.query("SELECT to_regclass($1)::oid", &[&members]).await?[0].get(0);
+            fks.iter()
+                .filter(|f| Some(f.child) == members && f.child_cols == [user_col])
+                .map(|f| f.parent)
+                .collect()
+        }
+        None => BTreeSet::new(),
+    };
+    // A root whose key references another table (Supabase's profiles.id → auth.users.id) is
+    // one row of it per tenant too.
+    per_tenant.extend(
+        fks.iter()
+            .filter(|f| f.child == root_oid && f.child_cols == [root_key])
+            .map(|f| f.parent),
+    );
     let mut maker = Maker {
         tx,
         rels: &rels,
         fks: &fks,
         tenant_column,
         root_key,
+        per_tenant,
         done: HashMap::new(),
         busy: BTreeSet::new(),
         out: Fixtures::default(),
@@ -167,6 +189,9 @@ struct Maker<'a, 't> {
     fks: &'a [Fk],
     tenant_column: &'a str,
     root_key: &'a str,
+    /// Relations without the tenant column whose rows are made per tenant all the same (the
+    /// users of the membership table).
+    per_tenant: BTreeSet<u32>,
     /// (relation, tenant number or usize::MAX for shared rows) → the row made.
     done: HashMap<(u32, usize), Map<String, Value>>,
     busy: BTreeSet<(u32, usize)>,
@@ -189,7 +214,7 @@ impl Maker<'_, '_> {
         let n = if rel.is_root { n % VARIANTS } else { n };
         let key = (
             oid,
-            if rel.tenant || rel.is_root {
+            if rel.tenant || rel.is_root || self.per_tenant.contains(&oid) {
                 n
             } else {
                 usize::MAX
@@ -263,7 +288,7 @@ impl Maker<'_, '_> {
                 *variant += 1;
                 let parent_key = (
                     fk.parent,
-                    if parent.tenant || parent.is_root {
+                    if parent.tenant || parent.is_root || self.per_tenant.contains(&fk.parent) {
                         pn
                     } else {
                         usize::MAX

@@ -18,6 +18,10 @@
 //! - `reference-other-org` (one per foreign key between tenant tables): a row of A that is valid
 //!   as inserted by A's tenant, changed only to reference B's parent row, is rejected.
 //!
+//! In the membership and supabase models ([`crate::rls::tenancy`]) "as A's tenant" means as a
+//! user who is a member of A alone, with the setting (or Supabase's `request.jwt.claims`) set to
+//! that user ([`members`]); Supabase requests are also probed as `anon`.
+//!
 //! Once per table, in a session that never set the tenant: with the setting unset, and set to
 //! the empty string, the tenant sees no row and gets no error (`unset-setting`,
 //! `empty-setting`).
@@ -34,6 +38,7 @@
 
 mod catalog;
 mod fixtures;
+mod members;
 mod orgs;
 mod read;
 mod reference;
@@ -95,6 +100,8 @@ struct Ctx<'o> {
     read_only: bool,
     /// The policies the audit found unscoped: a leak through one is fixed the way the audit says.
     unscoped: crate::rls::fix::UnscopedPolicies,
+    /// Per organization (as `orgs`): what its probes set the setting to ([`members`]).
+    identities: members::Identities,
 }
 
 pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyhow::Result<()> {
@@ -175,8 +182,19 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
                 let (names, tables_ref, orgs_ref) = (&names, &tables, &orgs);
                 let (fx, all, s, b) = rolled_back(client, REPEATABLE_READ, |tx| async move {
                     let tables = tables_ref;
-                    let fx = fixtures::make(tx, names, &root.sql, &root.tc, &opts.tenant_column)
-                        .await?;
+                    let member_users = opts
+                        .tenancy
+                        .membership()
+                        .map(|m| (m.sql_name(), m.user_col.clone()));
+                    let fx = fixtures::make(
+                        tx,
+                        names,
+                        &root.sql,
+                        &root.tc,
+                        &opts.tenant_column,
+                        member_users.as_ref().map(|(t, c)| (t.as_str(), c.as_str())),
+                    )
+                    .await?;
                     let mut all = orgs_ref.clone();
                     all.extend(fx.orgs.iter().map(|(id, label)| Org {
                         id: id.clone(),
@@ -244,7 +262,39 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
         ));
     }
 
+    // Who each organization is probed as: itself, or (membership models) one of its members,
+    // read with the probe tenants in place.
+    let identities = if opts.tenancy.membership().is_none() {
+        orgs.iter().map(|o| Ok(o.id.clone())).collect()
+    } else {
+        let (made, orgs) = (&made, &orgs);
+        rolled_back(client, REPEATABLE_READ, |tx| async move {
+            made.replay(tx).await?;
+            members::identities(tx, &opts.tenancy, orgs).await
+        })
+        .await?
+    };
+
+    if let Some(m) = opts.tenancy.membership() {
+        let shown: Vec<String> = orgs
+            .iter()
+            .zip(&identities)
+            .filter_map(|(o, id)| id.as_ref().ok().map(|u| format!("{} as {u}", o.label)))
+            .take(5)
+            .collect();
+        if !shown.is_empty() {
+            report.notes.push(format!(
+                "{} model: each organization was probed as a user who is a member of it alone in {} ({}{})",
+                opts.tenancy.name(),
+                m.sql_name(),
+                shown.join(", "),
+                if orgs.len() > shown.len() { ", …" } else { "" }
+            ));
+        }
+    }
+
     let ctx = Ctx {
+        identities,
         opts,
         tables,
         fks,
@@ -281,6 +331,11 @@ pub async fn run(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) -> anyho
 
     let checks = rolled_back(client, READ_COMMITTED, |tx| unset_probes(tx, &ctx)).await?;
     report.checks.extend(checks);
+    if opts.tenancy.is_supabase() {
+        let checks =
+            rolled_back(client, READ_COMMITTED, |tx| members::anon_probes(tx, &ctx)).await?;
+        report.checks.extend(checks);
+    }
 
     if ctx.orgs.is_empty() {
         report.checks.push(Check::skipped(

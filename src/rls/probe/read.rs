@@ -85,7 +85,7 @@ pub(super) async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Ve
                                 ),
                                 fix: format!(
                                     "compare with NULLIF(current_setting('{setting}', true), '') cast to the key type (NULL matches no row), never `… IS NULL OR …` or COALESCE: {}",
-                                    t.scoped(setting)
+                                    t.scoped(&ctx.opts.tenancy, setting)
                                 ),
                                 severity: Severity::Error,
                                 detail: None,
@@ -109,7 +109,7 @@ pub(super) async fn unset_probes(tx: Tx<'_>, ctx: &Ctx<'_>) -> anyhow::Result<Ve
                         ),
                         fix: format!(
                             "read the setting with current_setting('{setting}', true) and NULLIF(…, '') before the cast, so that unset and empty mean NULL: {}",
-                            t.scoped(setting)
+                            t.scoped(&ctx.opts.tenancy, setting)
                         ),
                         severity: Severity::Error,
                         detail: None,
@@ -190,23 +190,23 @@ impl Probe<'_, '_> {
             let fix = match t.kind {
                 'v' => format!(
                     "filter the view by {} (with security_barrier), or make it security_invoker = true (PostgreSQL 15+) over tables with row-level security",
-                    t.scoped(&self.ctx.opts.setting)
+                    t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                 ),
                 'm' => format!(
                     "REVOKE SELECT ON {} FROM {}; expose it through a security_barrier view filtered by {}",
                     t.sql,
                     ident(self.role()),
-                    t.scoped(&self.ctx.opts.setting)
+                    t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                 ),
                 _ if !t.rls_enabled => format!(
                     "ALTER TABLE {} ENABLE ROW LEVEL SECURITY; with a policy USING ({})",
                     t.sql,
-                    t.scoped(&self.ctx.opts.setting)
+                    t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                 ),
                 _ => self.ctx.unscoped.fix(
                     &t.qname,
                     self.role(),
-                    &t.scoped(&self.ctx.opts.setting),
+                    &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
                     "SELECT",
                     Clause::Using,
                     &format!(
@@ -214,7 +214,7 @@ impl Probe<'_, '_> {
                         t.qname,
                         self.role(),
                         t.tc,
-                        t.scoped(&self.ctx.opts.setting)
+                        t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                     ),
                 ),
             };
@@ -237,7 +237,13 @@ impl Probe<'_, '_> {
             ));
         }
         if let Some(truth) = truth {
-            if own != truth {
+            // The membership table: seeing its own memberships (at least one) is enough.
+            let hidden = if members::is_membership_table(self.ctx, t) {
+                own == 0 && truth > 0
+            } else {
+                own != truth
+            };
+            if hidden {
                 return Ok(Check::fail(
                     Suite::Probe,
                     name,
@@ -252,7 +258,7 @@ impl Probe<'_, '_> {
                         fix: format!(
                             "let the policies of {} admit every row with {} (restrictive policies narrow on purpose only when their setting is set)",
                             t.name,
-                            t.scoped(&self.ctx.opts.setting)
+                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                         ),
                         severity: Severity::Error,
                         detail: None,

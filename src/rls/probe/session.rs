@@ -6,6 +6,16 @@ use super::*;
 /// Every probe as the tenant of organization `i`, in one transaction.
 pub(super) async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::Result<Vec<Check>> {
     let org = &ctx.orgs[i];
+    let identity = match &ctx.identities[i] {
+        Ok(identity) => identity,
+        Err(why) => {
+            return Ok(vec![Check::skipped(
+                Suite::Probe,
+                format!("probe {} (all tables)", org.label),
+                why.clone(),
+            )])
+        }
+    };
     let n = ctx.orgs.len();
     let other = (n > 1).then(|| &ctx.orgs[(i + 1) % n]);
     tx.batch("SET LOCAL lock_timeout = '5s'").await?;
@@ -37,11 +47,7 @@ pub(super) async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::R
     }
 
     become_tenant(tx, &ctx.opts.tenant_role).await?;
-    tx.query(
-        "SELECT set_config($1, $2, true)",
-        &[&ctx.opts.setting, &org.id],
-    )
-    .await?;
+    members::act_as(tx, ctx, identity).await?;
 
     let probe = Probe {
         tx,
@@ -78,6 +84,9 @@ pub(super) async fn org_probes(tx: Tx<'_>, ctx: &Ctx<'_>, i: usize) -> anyhow::R
         checks.push(probe.update_other(k, truth.get(&k).copied()).await?);
         checks.push(probe.move_own(k).await?);
         checks.push(probe.delete_other(k, truth.get(&k).copied()).await?);
+        if members::is_membership_table(ctx, t) {
+            checks.push(probe.join_other(k, identity).await?);
+        }
     }
     let mut valid_rows: HashMap<usize, Result<Map<String, Value>, String>> = HashMap::new();
     for fk in &ctx.fks {

@@ -129,14 +129,14 @@ impl Probe<'_, '_> {
                 fix: self.ctx.unscoped.fix(
                     &t.qname,
                     self.role(),
-                    &t.scoped(&self.ctx.opts.setting),
+                    &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
                     "INSERT",
                     Clause::WithCheck,
                     &format!(
                         "give the INSERT (or ALL) policies on {} for {} a WITH CHECK ({})",
                         t.qname,
                         self.role(),
-                        t.scoped(&self.ctx.opts.setting)
+                        t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                     ),
                 ),
                 severity: Severity::Error,
@@ -208,14 +208,14 @@ impl Probe<'_, '_> {
                     fix: self.ctx.unscoped.fix(
                         &t.qname,
                         self.role(),
-                        &t.scoped(&self.ctx.opts.setting),
+                        &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
                         "UPDATE",
                         Clause::Using,
                         &format!(
                             "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
                             t.qname,
                             self.role(),
-                            t.scoped(&self.ctx.opts.setting)
+                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                         ),
                     ),
                     severity: Severity::Error,
@@ -379,14 +379,14 @@ impl Probe<'_, '_> {
                     fix: self.ctx.unscoped.fix(
                         &t.qname,
                         self.role(),
-                        &t.scoped(&self.ctx.opts.setting),
+                        &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
                         "UPDATE",
                         Clause::WithCheck,
                         &format!(
                             "give every UPDATE (or ALL) policy on {} for {} a WITH CHECK ({})",
                             t.qname,
                             self.role(),
-                            t.scoped(&self.ctx.opts.setting)
+                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                         ),
                     ),
                     severity: Severity::Error,
@@ -469,14 +469,14 @@ impl Probe<'_, '_> {
                     fix: self.ctx.unscoped.fix(
                         &t.qname,
                         self.role(),
-                        &t.scoped(&self.ctx.opts.setting),
+                        &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
                         "DELETE",
                         Clause::Using,
                         &format!(
                             "scope the USING clause of every DELETE (or ALL) policy on {} for {}: USING ({})",
                             t.qname,
                             self.role(),
-                            t.scoped(&self.ctx.opts.setting)
+                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                         ),
                     ),
                     severity: Severity::Error,

@@ -118,7 +118,20 @@ impl Audit<'_> {
             qualifier: Some(&t.name),
             setting: &self.opts.setting,
             helpers: &self.helpers,
+            members: self.members.as_ref(),
         }
+    }
+
+    /// For the membership table: its rows keyed by the user column (a member sees its own
+    /// memberships, which are exactly the rows of its tenants). Reads may scope by that; new
+    /// rows must still scope by tenant (else a user joins any tenant).
+    fn own_rows_scope<'s>(&'s self, t: &'s TableRow) -> Option<predicate::Scope<'s>> {
+        let m = self.opts.tenancy.membership()?;
+        let is_members = t.name == m.table && m.schema.as_ref().is_none_or(|s| *s == t.schema);
+        is_members.then(|| predicate::Scope {
+            column: &m.user_col,
+            ..self.scope_for(t)
+        })
     }
 
     pub(in crate::rls::audit) fn policies(&mut self) {
@@ -140,6 +153,11 @@ impl Audit<'_> {
         let tables: Vec<&TableRow> = self.tenant_tables.values().copied().collect();
         for t in tables {
             let scope = self.scope_for(t);
+            let own_rows = self.own_rows_scope(t);
+            let reads_scoped = |e: &str| {
+                predicate::scoped(e, &scope)
+                    || own_rows.as_ref().is_some_and(|o| predicate::scoped(e, o))
+            };
             let mine: Vec<(&PolicyRow, Applies)> = policies
                 .iter()
                 .filter(|p| p.table == t.oid)
@@ -149,10 +167,7 @@ impl Audit<'_> {
             let mut floor_read = BTreeSet::new();
             let mut floor_write = BTreeSet::new();
             for (p, _) in mine.iter().filter(|(p, _)| !p.permissive) {
-                if p.using
-                    .as_deref()
-                    .is_some_and(|e| predicate::scoped(e, &scope))
-                {
+                if p.using.as_deref().is_some_and(reads_scoped) {
                     floor_read.extend(read_cmds(&p.cmd));
                 }
                 if effective_check(p).is_some_and(|e| predicate::scoped(e, &scope)) {
@@ -175,7 +190,7 @@ impl Audit<'_> {
                         _ => rule::POLICY_UNSCOPED,
                     };
                     let v = match p.using.as_deref() {
-                        Some(e) if !predicate::scoped(e, &scope) && !open.is_empty() => {
+                        Some(e) if !reads_scoped(e) && !open.is_empty() => {
                             Verdict::Fail {
                                 risk: format!(
                                     "this permissive policy {how}, and its USING ({e}) does not limit rows to the current organization: {}; permissive policies are OR-ed, so a tenant can {} rows of every organization",
@@ -388,7 +403,7 @@ impl Audit<'_> {
             .find(|(name, _)| name == column)
             .map(|(_, ty)| ty.as_str())
             .unwrap_or("uuid");
-        fix::tenant_predicate(column, ty, &self.opts.setting)
+        fix::scope_predicate(&self.opts.tenancy, column, ty, &self.opts.setting)
     }
 }
 

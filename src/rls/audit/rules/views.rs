@@ -122,6 +122,7 @@ impl Audit<'_> {
                 qualifier: None,
                 setting: &self.opts.setting,
                 helpers: &self.helpers,
+                members: self.members.as_ref(),
             };
             let scoped = v
                 .definition
