@@ -96,18 +96,10 @@ pub fn set_helper_body_ok(
     helpers: &Helpers,
     m: &Members,
 ) -> bool {
-    let Some(t) = tree(source) else {
+    let Some(t) = body_tokens(source) else {
         return false;
     };
-    let mut s: &[Tt] = &t;
-    while let [rest @ .., last] = s {
-        if is_op(last, ";") {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    let body: &[Tt] = match (language, s) {
+    let body: &[Tt] = match (language, t.as_slice()) {
         ("sql", body) => body,
         ("plpgsql", [begin, ret, q, body @ .., semi, end])
             if is_word(begin, "begin")
@@ -297,35 +289,12 @@ fn body_scopes(
     helpers: &Helpers,
     m: &Members,
 ) -> bool {
-    let Some(t) = tree(source) else {
+    let Some(body) = body_tokens(source) else {
         return false;
     };
-    let mut s: &[Tt] = &t;
-    while let [rest @ .., last] = s {
-        if is_op(last, ";") {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    let expr: &[Tt] = match (language, s) {
-        ("sql", [select, body @ ..]) if is_word(select, "select") => body,
-        ("plpgsql", [begin, ret, body @ .., semi, end])
-            if is_word(begin, "begin")
-                && is_word(ret, "return")
-                && is_op(semi, ";")
-                && is_word(end, "end") =>
-        {
-            body
-        }
-        _ => return false,
-    };
-    if expr
-        .iter()
-        .any(|t| is_op(t, ";") || CLAUSES.iter().any(|k| is_word(t, k)))
-    {
+    let Some(expr) = returned_expression(language, &body) else {
         return false;
-    }
+    };
     // Judged without the helpers with arguments (no recursion), and with the user argument
     // accepted as the user.
     let bare = Members {

@@ -527,21 +527,20 @@ fn where_clause(s: &[Tt]) -> Option<&[Tt]> {
     start.map(|from| &s[from..])
 }
 
-/// Whether a helper's body (prosrc) is `SELECT O` (SQL) or `BEGIN RETURN O; END`
-/// (PL/pgSQL) with O an organization expression built from the setting only.
-pub fn helper_body_ok(language: &str, source: &str, setting: &str) -> bool {
-    let Some(t) = tree(source) else {
-        return false;
-    };
-    let mut s: &[Tt] = &t;
-    while let [rest @ .., last] = s {
-        if is_op(last, ";") {
-            s = rest;
-        } else {
-            break;
-        }
+/// A function body (prosrc) as tokens, without its trailing semicolons; `None` when it does not
+/// tokenize.
+fn body_tokens(source: &str) -> Option<Vec<Tt>> {
+    let mut t = tree(source)?;
+    while t.last().is_some_and(|last| is_op(last, ";")) {
+        t.pop();
     }
-    let expr: &[Tt] = match (language, s) {
+    Some(t)
+}
+
+/// The expression a helper returns: `SELECT E` (SQL) or `BEGIN RETURN E; END` (PL/pgSQL), with
+/// no second statement and no clause (FROM, WHERE …) in E; `None` for any other body.
+fn returned_expression<'t>(language: &str, body: &'t [Tt]) -> Option<&'t [Tt]> {
+    let expr: &[Tt] = match (language, body) {
         ("sql", [select, body @ ..]) if is_word(select, "select") => body,
         ("plpgsql", [begin, ret, body @ .., semi, end])
             if is_word(begin, "begin")
@@ -551,14 +550,23 @@ pub fn helper_body_ok(language: &str, source: &str, setting: &str) -> bool {
         {
             body
         }
-        _ => return false,
+        _ => return None,
     };
-    if expr
+    let plain = !expr
         .iter()
-        .any(|t| is_op(t, ";") || CLAUSES.iter().any(|k| is_word(t, k)))
-    {
+        .any(|t| is_op(t, ";") || CLAUSES.iter().any(|k| is_word(t, k)));
+    plain.then_some(expr)
+}
+
+/// Whether a helper's body (prosrc) is `SELECT O` (SQL) or `BEGIN RETURN O; END`
+/// (PL/pgSQL) with O an organization expression built from the setting only.
+pub fn helper_body_ok(language: &str, source: &str, setting: &str) -> bool {
+    let Some(body) = body_tokens(source) else {
         return false;
-    }
+    };
+    let Some(expr) = returned_expression(language, &body) else {
+        return false;
+    };
     let none = Helpers::default();
     let scope = Scope {
         column: "",
