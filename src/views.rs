@@ -32,6 +32,9 @@ use std::time::Instant;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row};
 
+mod tenant_tables;
+pub use tenant_tables::{TableSync, TenantTable};
+
 const CATALOG: &str = include_str!("views/catalog.sql");
 const CATALOG_COCKROACH: &str = include_str!("views/catalog_cockroach.sql");
 const CREATE_LOG: &str = include_str!("views/refresh_log.sql");
@@ -190,6 +193,8 @@ pub struct MatView {
     pub tenant_can_read: Option<bool>,
     /// Tables it reads under FORCE ROW LEVEL SECURITY while its owner is subject to policies.
     pub forced_rls_tables: Vec<String>,
+    /// Tables `arcdb refresh` keeps equal to it (their comment names it): the tenant-facing path.
+    pub tenant_tables: Vec<TenantTable>,
 }
 
 impl MatView {
@@ -214,6 +219,7 @@ impl MatView {
                 .context("reading the views over a materialized view")?,
             tenant_can_read: row.try_get("tenant_can_read")?,
             forced_rls_tables: row.try_get("forced_rls_tables")?,
+            tenant_tables: Vec::new(),
         })
     }
 
@@ -236,7 +242,7 @@ impl MatView {
         let mut warnings = Vec::new();
         if self.tenant_can_read == Some(true) {
             warnings.push(format!(
-                "arcdesk_tenant can read {} itself: a materialized view has no row-level security, so every tenant sees every organization's rows; revoke the grant and let tenants read it through a security_barrier view filtered by current_org_id()",
+                "arcdesk_tenant can read {} itself: a materialized view has no row-level security, so every tenant sees every organization's rows; revoke the grant and let tenants read it through a table under row-level security that arcdb refresh keeps up to date (a comment tag arcdb:refreshed-from, as in migration 0009)",
                 self.display_name()
             ));
         }
@@ -254,6 +260,9 @@ impl MatView {
                 ix.name,
                 self.display_name()
             ));
+        }
+        for t in &self.tenant_tables {
+            warnings.extend(t.warnings());
         }
         for v in &self.tenant_views {
             if v.granted_to_tenant == Some(true) && v.security_invoker {
@@ -285,7 +294,23 @@ pub async fn managed_views(db: &Db) -> anyhow::Result<Vec<MatView>> {
         .query(sql, &[])
         .await
         .context("cannot read the materialized views from the catalog")?;
-    rows.iter().map(MatView::from_row).collect()
+    let mut views = rows
+        .iter()
+        .map(MatView::from_row)
+        .collect::<anyhow::Result<Vec<MatView>>>()?;
+    let tables = tenant_tables::tenant_tables(&db.client)
+        .await
+        .context("cannot read the tenant tables (arcdb:refreshed-from) from the catalog")?;
+    for table in tables {
+        let (schema, name) = table.source();
+        if let Some(mv) = views
+            .iter_mut()
+            .find(|v| v.schema == schema && v.name == name)
+        {
+            mv.tenant_tables.push(table);
+        }
+    }
+    Ok(views)
 }
 
 /// `"name"` with embedded quotes doubled: always valid, whatever the name.
@@ -481,7 +506,9 @@ async fn explain_unknown(
                              AND d.refclassid = 'pg_class'::regclass
                             JOIN pg_class AS m ON m.oid = d.refobjid AND m.relkind = 'm'
                            WHERE r.ev_class = c.oid AND m.oid <> c.oid
-                           ORDER BY 1)
+                           ORDER BY 1),
+                    substring(obj_description(c.oid, 'pg_class')
+                              FROM 'arcdb:refreshed-from:\\s*([A-Za-z_][A-Za-z0-9_$.]*[A-Za-z0-9_$])')
                FROM pg_class AS c
                JOIN pg_namespace AS n ON n.oid = c.relnamespace
               WHERE c.relname::text IN ($2::text, lower($2::text))
@@ -499,6 +526,7 @@ async fn explain_unknown(
     let found_schema: String = row.get(0);
     let kind: String = row.get(1);
     let reads: Vec<String> = row.get(2);
+    let refreshed_from: Option<String> = row.get(3);
     Ok(match kind.as_str() {
         "m" => format!(
             "{found_schema}.{name} is a materialized view outside schema {MANAGED_SCHEMA}, which arcdb does not manage"
@@ -510,7 +538,12 @@ async fn explain_unknown(
             "{given} is a view, not materialized: there is nothing to refresh (it reads {}: refresh that)",
             reads.join(", ")
         ),
-        "r" | "p" => format!("{given} is a table, not a materialized view"),
+        "r" | "p" => match refreshed_from {
+            Some(mv) => format!(
+                "{given} is a table, not a materialized view (arcdb refresh keeps it up to date from {mv}: refresh that)"
+            ),
+            None => format!("{given} is a table, not a materialized view"),
+        },
         _ => format!("{given} is not a materialized view"),
     })
 }
@@ -704,6 +737,11 @@ pub struct RefreshEntry {
     /// Why it failed, in one line.
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// The statements of the attempt, in order: the REFRESH, then per tenant table the DELETE
+    /// of rows gone and the upsert of new and changed rows (what `--dry-run` shows).
+    pub statements: Vec<String>,
+    /// The tenant tables brought up to date with it (counts absent in a dry run or a failure).
+    pub tenant_tables: Vec<TableSync>,
 }
 
 impl RefreshEntry {
@@ -778,6 +816,22 @@ impl Report for RefreshReport {
             for w in &v.warnings {
                 text.push_str(&format!("\nwarning: {w}"));
             }
+            if self.dry_run {
+                text.push_str(&format!("\n{} would run:", v.display_name()));
+                for statement in &v.statements {
+                    text.push_str(&format!("\n  {};", statement.replace('\n', "\n  ")));
+                }
+            } else {
+                for t in &v.tenant_tables {
+                    if let (Some(deleted), Some(upserted)) = (t.deleted, t.upserted) {
+                        text.push_str(&format!(
+                            "\n{}: tenant table {} brought up to date ({deleted} deleted, {upserted} inserted or changed)",
+                            v.display_name(),
+                            t.name
+                        ));
+                    }
+                }
+            }
         }
         let summary = if self.dry_run {
             format!(
@@ -844,6 +898,15 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
     let total = chosen.len();
     for (i, mv) in chosen.iter().enumerate() {
         let decision = decide(&db.engine, mv);
+        let syncs: Result<Vec<(&TenantTable, [String; 2])>, String> = mv
+            .tenant_tables
+            .iter()
+            .map(|t| Ok((t, t.sync_statements(&mv.sql_name())?)))
+            .collect();
+        let mut statements = vec![refresh_sql(mv, decision.mode)];
+        if let Ok(syncs) = &syncs {
+            statements.extend(syncs.iter().flat_map(|(_, s)| s.iter().cloned()));
+        }
         let mut entry = RefreshEntry {
             schema: mv.schema.clone(),
             name: mv.name.clone(),
@@ -855,6 +918,35 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
             rows: None,
             error: None,
             warnings: mv.warnings(),
+            statements,
+            tenant_tables: mv
+                .tenant_tables
+                .iter()
+                .map(|t| TableSync {
+                    schema: t.schema.clone(),
+                    name: t.name.clone(),
+                    deleted: None,
+                    upserted: None,
+                })
+                .collect(),
+        };
+        let syncs = match syncs {
+            Ok(syncs) => syncs,
+            Err(why) => {
+                // Refused before anything is touched: the view keeps its contents.
+                entry.outcome = Outcome::Failed;
+                entry.error = Some(format!(
+                    "{why}; nothing was refreshed, {} keeps its previous contents",
+                    mv.display_name()
+                ));
+                if !opts.dry_run {
+                    if let Err(err) = record(&db.client, mv, &entry).await {
+                        return Err(unrecorded(&entry, true, &err));
+                    }
+                }
+                report.views.push(entry);
+                continue;
+            }
         };
         if opts.dry_run {
             report.views.push(entry);
@@ -870,16 +962,17 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
         }
         let started = Instant::now();
         let attempt = if decision.in_transaction {
-            refresh_in_transaction(&mut db.client, mv, decision.mode, &opts).await
+            refresh_in_transaction(&mut db.client, mv, decision.mode, &syncs, &opts).await
         } else {
-            refresh_in_session(&db.client, mv, decision.mode, &opts).await
+            refresh_in_session(&db.client, mv, decision.mode, &syncs, &opts).await
         };
         entry.duration_ms = Some(started.elapsed().as_millis() as u64);
         let mut view_unchanged = false;
         match attempt {
-            Ok(rows) => {
+            Ok((rows, synced)) => {
                 entry.outcome = Outcome::Refreshed;
                 entry.rows = Some(rows);
+                entry.tenant_tables = synced;
             }
             Err(failed) => {
                 entry.outcome = Outcome::Failed;
@@ -939,14 +1032,19 @@ impl AttemptError {
     }
 }
 
-/// BEGIN; SET LOCAL timeouts; REFRESH; count; COMMIT. On any error the transaction is rolled
-/// back before returning, so nothing stays locked.
+/// The tenant tables of a view with the statements that bring each up to date.
+type Syncs<'a> = [(&'a TenantTable, [String; 2])];
+
+/// BEGIN; SET LOCAL timeouts; REFRESH; the tenant tables' diffs; count; COMMIT. On any error
+/// the transaction is rolled back before returning, so nothing stays locked, and the view and
+/// its tenant tables keep their previous contents together.
 async fn refresh_in_transaction(
     client: &mut Client,
     mv: &MatView,
     mode: Mode,
+    syncs: &Syncs<'_>,
     opts: &RefreshOptions,
-) -> Result<i64, AttemptError> {
+) -> Result<(i64, Vec<TableSync>), AttemptError> {
     let tx = client
         .transaction()
         .await
@@ -958,17 +1056,21 @@ async fn refresh_in_transaction(
         )
         .await?;
         tx.batch_execute(&refresh_sql(mv, mode)).await?;
+        let mut synced = Vec::with_capacity(syncs.len());
+        for (table, statements) in syncs {
+            synced.push(tenant_tables::apply(&tx, table, statements).await?);
+        }
         let rows: i64 = tx
             .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
             .await?
             .get(0);
-        Ok::<i64, tokio_postgres::Error>(rows)
+        Ok::<_, tokio_postgres::Error>((rows, synced))
     }
     .await;
     match work {
-        Ok(rows) => {
+        Ok(done) => {
             tx.commit().await.map_err(AttemptError::at_commit)?;
-            Ok(rows)
+            Ok(done)
         }
         Err(err) => {
             // If the connection itself broke, the server has ended (rolled back) the
@@ -981,13 +1083,15 @@ async fn refresh_in_transaction(
 
 /// Engines that cannot REFRESH in an explicit transaction: a single-statement REFRESH under the
 /// session's lock_timeout (set for the whole run) and a statement_timeout set around it, reset
-/// afterwards whatever happened.
+/// afterwards whatever happened; then the tenant tables' diffs in a transaction of their own
+/// (tenants read the old analytics until it commits, never half of them).
 async fn refresh_in_session(
     client: &Client,
     mv: &MatView,
     mode: Mode,
+    syncs: &Syncs<'_>,
     opts: &RefreshOptions,
-) -> Result<i64, AttemptError> {
+) -> Result<(i64, Vec<TableSync>), AttemptError> {
     client
         .batch_execute(&format!(
             "SET statement_timeout = '{}'",
@@ -1001,18 +1105,51 @@ async fn refresh_in_session(
             .batch_execute(&refresh_sql(mv, mode))
             .await
             .map_err(AttemptError::at_commit)?;
+        let synced = sync_in_own_transaction(client, syncs)
+            .await
+            .map_err(AttemptError::after_commit)?;
         let rows: i64 = client
             .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
             .await
             .map_err(AttemptError::after_commit)?
             .get(0);
-        Ok::<i64, AttemptError>(rows)
+        Ok::<_, AttemptError>((rows, synced))
     }
     .await;
     let reset = client.batch_execute("RESET statement_timeout").await;
-    let rows = work?;
+    let done = work?;
     reset.map_err(AttemptError::after_commit)?;
-    Ok(rows)
+    Ok(done)
+}
+
+/// BEGIN; the tenant tables' diffs; COMMIT (ROLLBACK on an error). Nothing to do without
+/// tenant tables.
+async fn sync_in_own_transaction(
+    client: &Client,
+    syncs: &Syncs<'_>,
+) -> Result<Vec<TableSync>, tokio_postgres::Error> {
+    if syncs.is_empty() {
+        return Ok(Vec::new());
+    }
+    client.batch_execute("BEGIN").await?;
+    let work = async {
+        let mut synced = Vec::with_capacity(syncs.len());
+        for (table, statements) in syncs {
+            synced.push(tenant_tables::apply(client, table, statements).await?);
+        }
+        Ok::<_, tokio_postgres::Error>(synced)
+    }
+    .await;
+    match work {
+        Ok(synced) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(synced)
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(err)
+        }
+    }
 }
 
 /// One line saying why a refresh failed, naming the lock holders on a lock timeout.
@@ -1169,8 +1306,11 @@ pub struct ViewEntry {
     pub refresh_mode: Mode,
     pub mode_reason: String,
     pub unique_indexes: Vec<String>,
-    /// Views reading it: the tenant-facing path (granted to arcdesk_tenant, filtered by
-    /// current_org_id()).
+    /// Tables `arcdb refresh` keeps equal to it: the tenant-facing path since migration 0009
+    /// (granted to arcdesk_tenant, under the tenant policy).
+    pub tenant_tables: Vec<TenantTable>,
+    /// Views reading it (a tenant-facing path too when granted to arcdesk_tenant and filtered
+    /// by current_org_id()).
     pub tenant_views: Vec<TenantView>,
     /// Whether arcdesk_tenant can read the materialized view itself (must be false; null when
     /// the role does not exist).
@@ -1234,17 +1374,23 @@ impl Report for ViewsReport {
                 v.refresh_mode.as_str(),
                 v.mode_reason
             ));
-            let tenant: Vec<&str> = v
-                .tenant_views
+            let tenant: Vec<String> = v
+                .tenant_tables
                 .iter()
                 .filter(|t| t.granted_to_tenant == Some(true))
-                .map(|t| t.name.as_str())
+                .map(|t| format!("table {}", t.name))
+                .chain(
+                    v.tenant_views
+                        .iter()
+                        .filter(|t| t.granted_to_tenant == Some(true))
+                        .map(|t| format!("view {}", t.name)),
+                )
                 .collect();
             text.push_str(&format!(
                 "\n{}: tenants read it via {}",
                 v.name,
                 if tenant.is_empty() {
-                    "no view".to_string()
+                    "nothing (no table or view granted to arcdesk_tenant)".to_string()
                 } else {
                     tenant.join(", ")
                 }
@@ -1296,6 +1442,7 @@ pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
             refresh_mode: decision.mode,
             mode_reason: decision.reason,
             unique_indexes: mv.unique_indexes.into_iter().map(|ix| ix.name).collect(),
+            tenant_tables: mv.tenant_tables,
             tenant_views: mv.tenant_views,
             tenant_can_read: mv.tenant_can_read,
             last_refresh,
