@@ -11,6 +11,7 @@
 //! the new contents when the refresh commits.
 
 use super::quote_ident;
+use crate::catalog::Schema;
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
@@ -183,6 +184,64 @@ pub async fn tenant_tables(
     rows.iter().map(TenantTable::from_row).collect()
 }
 
+/// The relation a comment's `arcdb:refreshed-from:` tag names (`schema.name` or `name`), as
+/// tenant_tables.sql reads it.
+fn tag(comment: &str) -> Option<&str> {
+    let (_, after) = comment.split_once("arcdb:refreshed-from:")?;
+    let after = after.trim_start();
+    let end = after
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '.'))
+        .unwrap_or(after.len());
+    let name = after[..end].trim_end_matches('.');
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    starts_well.then_some(name)
+}
+
+impl TenantTable {
+    /// The tenant tables of a catalog snapshot (the schema `arcdb adopt` builds), from the
+    /// same tags tenant_tables.sql reads in a live database.
+    pub fn from_schema(schema: &Schema) -> Vec<TenantTable> {
+        schema
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let source = tag(t.comment.as_deref()?)?.to_string();
+                let (table_schema, name) = t.name.split_once('.')?;
+                let columns = schema
+                    .columns_of(&t.name)
+                    .into_iter()
+                    .map(|c| {
+                        let from = c.comment.as_deref().and_then(tag).unwrap_or(&c.name);
+                        (c.name.clone(), from.to_string())
+                    })
+                    .collect();
+                let key = schema
+                    .constraints_of(&t.name)
+                    .into_iter()
+                    .find(|c| c.kind == "p")
+                    .map(|c| c.columns.clone())
+                    .unwrap_or_default();
+                let granted_to_tenant = t.acl.split(',').any(|item| {
+                    item.strip_prefix("arcdesk_tenant=")
+                        .is_some_and(|rights| rights.split('/').next().unwrap_or("").contains('r'))
+                });
+                Some(TenantTable {
+                    schema: table_schema.to_string(),
+                    name: name.to_string(),
+                    source,
+                    columns,
+                    key,
+                    rls_enabled: t.rls_enabled,
+                    granted_to_tenant: Some(granted_to_tenant),
+                })
+            })
+            .collect()
+    }
+}
+
 /// How one tenant table was brought up to date.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableSync {
@@ -268,6 +327,20 @@ mod tests {
         assert_eq!(t.source(), ("public", "desk_performance_mv"));
         t.source = "reporting.mv_x".into();
         assert_eq!(t.source(), ("reporting", "mv_x"));
+    }
+
+    #[test]
+    fn the_tag_is_the_name_after_it_without_a_closing_period() {
+        assert_eq!(
+            tag("Rows for tenants. arcdb:refreshed-from: desk_performance_mv"),
+            Some("desk_performance_mv")
+        );
+        assert_eq!(
+            tag("arcdb:refreshed-from:reporting.mv_x. More text"),
+            Some("reporting.mv_x")
+        );
+        assert_eq!(tag("no tag here"), None);
+        assert_eq!(tag("arcdb:refreshed-from: 1abc"), None);
     }
 
     #[test]
