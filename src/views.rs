@@ -1668,6 +1668,7 @@ mod tests {
             tenant_views: Vec::new(),
             tenant_can_read: Some(false),
             forced_rls_tables: Vec::new(),
+            tenant_tables: Vec::new(),
         }
     }
 

@@ -287,9 +287,6 @@ struct Prepared {
     resolved: Vec<crate::migrate::catalog::Resolved>,
     /// Dropped before the copy and rebuilt after it; the plan shows the same statements.
     deferred: plan::DeferredBuild,
-    /// The refresh of the materialized views and of their tenant tables after the copy; the
-    /// plan shows the same statements.
-    refresh: Vec<String>,
 }
 
 pub async fn adopt(db: &mut Db, opts: AdoptOptions) -> anyhow::Result<AdoptReport> {
@@ -482,7 +479,6 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         application_changes: application_changes(&deployed, &target, &replaced),
     };
     let deferred = plan::deferred_build(&target, &copies);
-    let refresh = refresh_statements(&target)?;
     report.plan = plan_steps(
         &report,
         &copies,
@@ -491,8 +487,7 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         &deployed_views,
         &target,
         &resolved,
-        &refresh,
-    );
+    )?;
     Ok(Prepared {
         report,
         target,
@@ -501,7 +496,6 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         deployed_views,
         resolved,
         deferred,
-        refresh,
     })
 }
 
@@ -628,8 +622,7 @@ fn plan_steps(
     views: &[String],
     target: &Schema,
     resolved: &[crate::migrate::catalog::Resolved],
-    refresh: &[String],
-) -> Vec<PlanStep> {
+) -> anyhow::Result<Vec<PlanStep>> {
     let rows_of = |t: &str| {
         report
             .tables
@@ -669,7 +662,7 @@ fn plan_steps(
             .iter()
             .map(plan::add_column_sql),
     );
-    vec![
+    Ok(vec![
         PlanStep {
             step: "lock",
             what: format!("lock the {deployed_objects} (bounded by --lock-timeout)"),
@@ -780,7 +773,7 @@ fn plan_steps(
             step: "refresh",
             what: "refresh arcdb's materialized views and bring their tenant tables up to date"
                 .into(),
-            sql: refresh.to_vec(),
+            sql: refresh_statements(target)?,
             locks: vec![
                 "ACCESS EXCLUSIVE on the materialized views".into(),
                 "ROW EXCLUSIVE on their tenant tables".into(),
@@ -796,7 +789,7 @@ fn plan_steps(
             estimate_ms: Some(0),
             duration_ms: None,
         },
-    ]
+    ])
 }
 
 /// REFRESH of each of arcdb's materialized views, each followed by the statements that bring
@@ -809,7 +802,10 @@ fn refresh_statements(target: &Schema) -> anyhow::Result<Vec<String>> {
         sql.push(format!("REFRESH MATERIALIZED VIEW {source}"));
         let (schema, name) = v.name.split_once('.').unwrap_or(("public", &v.name));
         for t in tables.iter().filter(|t| t.source() == (schema, name)) {
-            sql.extend(t.sync_statements(&source).map_err(|why| anyhow!("{why}; nothing was changed"))?);
+            sql.extend(
+                t.sync_statements(&source)
+                    .map_err(|why| anyhow!("{why}; nothing was changed"))?,
+            );
         }
     }
     Ok(sql)
@@ -1103,7 +1099,8 @@ async fn convert(
     done("drop_old", &mut step_started);
     after_step("drop_old", interrupt).await?;
 
-    for sql in &p.refresh {
+    // The statements the plan shows (the same function of the same schema).
+    for sql in &refresh_statements(&p.target)? {
         tx.batch_execute(sql)
             .await
             .map_err(|e| step_error("refresh", sql, &e))?;

@@ -117,7 +117,10 @@ impl TenantTable {
                         .collect(),
                 ),
             ),
-            ("{key}", list(self.key.iter().map(|k| quote_ident(k)).collect())),
+            (
+                "{key}",
+                list(self.key.iter().map(|k| quote_ident(k)).collect()),
+            ),
             (
                 "{update_columns}",
                 list(update.iter().map(|c| quote_ident(c)).collect()),
@@ -298,7 +301,9 @@ mod tests {
             ],
             &["organization_id", "desk_id"],
         );
-        let [delete, upsert] = t.sync_statements("\"public\".\"desk_performance_mv\"").unwrap();
+        let [delete, upsert] = t
+            .sync_statements("\"public\".\"desk_performance_mv\"")
+            .unwrap();
         assert_eq!(
             delete,
             "DELETE FROM \"public\".\"mv_desk_performance\" AS t\n \
@@ -323,7 +328,10 @@ mod tests {
 
     #[test]
     fn the_source_is_in_the_tables_schema_unless_qualified() {
-        let mut t = table(&[("organization_id", "organization_id")], &["organization_id"]);
+        let mut t = table(
+            &[("organization_id", "organization_id")],
+            &["organization_id"],
+        );
         assert_eq!(t.source(), ("public", "desk_performance_mv"));
         t.source = "reporting.mv_x".into();
         assert_eq!(t.source(), ("reporting", "mv_x"));
@@ -345,7 +353,10 @@ mod tests {
 
     #[test]
     fn a_granted_table_without_rls_is_a_warning() {
-        let mut t = table(&[("organization_id", "organization_id")], &["organization_id"]);
+        let mut t = table(
+            &[("organization_id", "organization_id")],
+            &["organization_id"],
+        );
         assert!(t.warnings().is_empty());
         t.rls_enabled = false;
         assert!(t.warnings()[0].contains("row-level security disabled"));

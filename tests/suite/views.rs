@@ -564,7 +564,10 @@ fn tenants_read_their_own_refreshed_rows_and_never_wait_on_the_refresh() {
     )
     .unwrap();
     let refresh = pg
-        .arcdb_at(&dsn, &["refresh", "desk_performance_mv", "--format", "json"])
+        .arcdb_at(
+            &dsn,
+            &["refresh", "desk_performance_mv", "--format", "json"],
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
