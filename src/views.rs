@@ -282,8 +282,9 @@ impl MatView {
     }
 }
 
-/// Every managed materialized view, by name.
-pub async fn managed_views(db: &Db) -> anyhow::Result<Vec<MatView>> {
+/// Every managed materialized view, by name, with its tenant tables; and a warning for each
+/// tenant table whose tag names no managed materialized view (nothing keeps it up to date).
+pub async fn managed_views(db: &Db) -> anyhow::Result<(Vec<MatView>, Vec<String>)> {
     let sql = if db.engine.supports_concurrent_refresh() {
         CATALOG
     } else {
@@ -301,16 +302,21 @@ pub async fn managed_views(db: &Db) -> anyhow::Result<Vec<MatView>> {
     let tables = tenant_tables::tenant_tables(&db.client)
         .await
         .context("cannot read the tenant tables (arcdb:refreshed-from) from the catalog")?;
+    let mut unlinked = Vec::new();
     for table in tables {
         let (schema, name) = table.source();
-        if let Some(mv) = views
+        match views
             .iter_mut()
             .find(|v| v.schema == schema && v.name == name)
         {
-            mv.tenant_tables.push(table);
+            Some(mv) => mv.tenant_tables.push(table),
+            None => unlinked.push(format!(
+                "{} is tagged arcdb:refreshed-from: {schema}.{name}, which is not a managed materialized view: arcdb refresh does not update it; correct the tag in its comment",
+                table.name
+            )),
         }
     }
-    Ok(views)
+    Ok((views, unlinked))
 }
 
 /// `"name"` with embedded quotes doubled: always valid, whatever the name.
@@ -763,6 +769,8 @@ pub struct RefreshReport {
     pub lock_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
     pub views: Vec<RefreshEntry>,
+    /// Tenant tables whose tag names no managed materialized view.
+    pub warnings: Vec<String>,
 }
 
 impl RefreshReport {
@@ -854,6 +862,9 @@ impl Report for RefreshReport {
                 self.count(Outcome::Failed)
             )
         };
+        for w in &self.warnings {
+            text.push_str(&format!("\nwarning: {w}"));
+        }
         text.push_str(&format!(
             "\n{} ({}): {summary}; {settings}",
             self.target, self.engine
@@ -882,7 +893,7 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
         ))
         .await
         .context("cannot set lock_timeout")?;
-    let all = managed_views(db).await?;
+    let (all, unlinked) = managed_views(db).await?;
     let chosen = refresh_order(select(db, all, &opts.views).await?);
     let mut report = RefreshReport {
         target: db.target(),
@@ -891,6 +902,7 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
         lock_timeout_ms: opts.lock_timeout.millis(),
         statement_timeout_ms: opts.statement_timeout.millis(),
         views: Vec::new(),
+        warnings: unlinked,
     };
     if !opts.dry_run && !chosen.is_empty() {
         ensure_log(db).await?;
@@ -1327,6 +1339,8 @@ pub struct ViewsReport {
     /// What "managed" means.
     pub managed: String,
     pub views: Vec<ViewEntry>,
+    /// Tenant tables whose tag names no managed materialized view.
+    pub warnings: Vec<String>,
 }
 
 impl Report for ViewsReport {
@@ -1405,6 +1419,9 @@ impl Report for ViewsReport {
                 text.push_str(&format!("\nwarning: {w}"));
             }
         }
+        for w in &self.warnings {
+            text.push_str(&format!("\nwarning: {w}"));
+        }
         text.push_str(&format!(
             "\n{} ({}): {} managed view(s) ({})",
             self.target,
@@ -1418,7 +1435,7 @@ impl Report for ViewsReport {
 
 /// Every managed view with its size, rows, refresh mode, tenant path and latest refresh.
 pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
-    let managed = managed_views(db).await?;
+    let (managed, unlinked) = managed_views(db).await?;
     let mut last = last_refreshes(db).await?;
     let mut entries = Vec::with_capacity(managed.len());
     for mv in managed {
@@ -1456,6 +1473,7 @@ pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
             EXACT_COUNT_MAX_BYTES / (1024 * 1024)
         ),
         views: entries,
+        warnings: unlinked,
     })
 }
 

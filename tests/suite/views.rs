@@ -644,6 +644,25 @@ fn tenants_read_their_own_refreshed_rows_and_never_wait_on_the_refresh() {
             )
         )
     );
+
+    // A tag naming no managed materialized view is said, not silently skipped.
+    pg.psql(
+        "tenant",
+        "CREATE TABLE stale_copy (organization_id uuid PRIMARY KEY);
+         COMMENT ON TABLE stale_copy IS 'Old. arcdb:refreshed-from: dropped_mv';",
+    );
+    for args in [["views", "--format"], ["refresh", "--format"]] {
+        let run = arcdb(&pg, &dsn, &[args[0], args[1], "json"]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let warnings = run.json()["warnings"].clone();
+        assert_eq!(
+            warnings,
+            serde_json::json!([
+                "stale_copy is tagged arcdb:refreshed-from: public.dropped_mv, which is not a managed materialized view: arcdb refresh does not update it; correct the tag in its comment"
+            ]),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
