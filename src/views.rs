@@ -1170,9 +1170,14 @@ async fn failure_reason(
 ) -> String {
     let name = mv.display_name();
     let text = if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-        let holders = lock_holders(db, mv, &conflicting_modes(mode)).await;
+        let holders = lock_holders(db, mv, &conflicting_modes(mode), true).await;
         format!(
-            "lock timeout: {name} (or a table it reads) stayed locked by another session for more than {}{}; the refresh was cancelled and {name} keeps its previous contents",
+            "lock timeout: {name} (or a table it reads{}) stayed locked by another session for more than {}{}; the refresh was cancelled and {name} keeps its previous contents",
+            if mv.tenant_tables.is_empty() {
+                ""
+            } else {
+                ", or one of its tenant tables"
+            },
             opts.lock_timeout.describe(),
             if holders.is_empty() {
                 String::new()
@@ -1212,13 +1217,19 @@ fn conflicting_modes(mode: Mode) -> Vec<&'static str> {
 }
 
 /// "held by pid 123 (psql): AccessExclusiveLock on mv_x": granted locks of other sessions in
-/// one of `modes` on the view, or ACCESS EXCLUSIVE on a relation it reads. Best effort (the
-/// holder may be gone by now); PostgreSQL only.
-async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str]) -> Vec<String> {
+/// one of `modes` on the view, or ACCESS EXCLUSIVE on a relation it reads, and with
+/// `tenant_tables` a lock on one of its tenant tables that its diff (ROW EXCLUSIVE) waits
+/// behind. Best effort (the holder may be gone by now); PostgreSQL only.
+async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str], tenant_tables: bool) -> Vec<String> {
     if !db.engine.supports_advisory_locks() {
         return Vec::new();
     }
     let modes: Vec<String> = modes.iter().map(|m| m.to_string()).collect();
+    let tenant_tables: Vec<String> = if tenant_tables {
+        mv.tenant_tables.iter().map(TenantTable::sql_name).collect()
+    } else {
+        Vec::new()
+    };
     let rows = db
         .client
         .query(
@@ -1237,12 +1248,15 @@ async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str]) -> Vec<String> {
                               JOIN pg_depend AS d
                                 ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                                AND d.refclassid = 'pg_class'::regclass
-                             WHERE r.ev_class = $1::int8::oid)))
+                             WHERE r.ev_class = $1::int8::oid))
+                     -- A tenant table: what conflicts with the ROW EXCLUSIVE of its diff.
+                     OR (l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+                         AND l.relation IN (SELECT to_regclass(t) FROM unnest($3::text[]) AS t)))
               ORDER BY l.pid, c.relname, array_position(ARRAY['AccessExclusiveLock', 'ExclusiveLock',
                        'ShareRowExclusiveLock', 'ShareLock', 'ShareUpdateExclusiveLock',
                        'RowExclusiveLock', 'RowShareLock', 'AccessShareLock'], l.mode::text)
               LIMIT 3",
-            &[&mv.oid, &modes],
+            &[&mv.oid, &modes, &tenant_tables],
         )
         .await;
     match rows {

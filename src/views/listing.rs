@@ -277,7 +277,7 @@ async fn measure(db: &mut Db, mv: &MatView) -> anyhow::Result<Measured> {
             })
         }
         Err(err) if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            let holders = lock_holders(db, mv, &["AccessExclusiveLock"]).await;
+            let holders = lock_holders(db, mv, &["AccessExclusiveLock"], false).await;
             let (rows, rows_source) = estimate();
             Ok(Measured {
                 size_bytes: None,

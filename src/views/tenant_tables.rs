@@ -60,7 +60,8 @@ impl TenantTable {
         }
     }
 
-    fn sql_name(&self) -> String {
+    /// The quoted, schema-qualified name for SQL.
+    pub fn sql_name(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
 
