@@ -83,4 +83,6 @@ echo
 echo "Commands: \`arcdb --dsn '<dsn>' refresh --format json\` (concurrent: the views are populated; plain: after"
 echo "\`REFRESH MATERIALIZED VIEW <v> WITH NO DATA\` on both, not timed); reference:"
 echo "\`psql -c 'REFRESH MATERIALIZED VIEW [CONCURRENTLY] desk_performance_mv' -c '… org_cost_summary_mv'\`."
+echo "Since migration 0009 \`arcdb refresh\` also brings the four tenant tables up to date in the same transaction"
+echo "(DELETE of the rows gone, upsert of the changed ones); the psql reference does not, so the ratio includes that work."
 echo

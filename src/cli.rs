@@ -133,11 +133,13 @@ pub enum Command {
     /// Refresh the analytics materialized views, concurrently where possible.
     ///
     /// Each view is refreshed in its own transaction: CONCURRENTLY (readers never wait) when it
-    /// is populated and has a usable unique index, plainly otherwise, saying why. Every attempt
-    /// is recorded in arcdb.refresh_log. Exit code: 0 all refreshed, 5 some view failed (the
+    /// is populated and has a usable unique index, plainly otherwise, saying why. In the same
+    /// transaction its tenant tables (comment tag arcdb:refreshed-from) are brought up to date
+    /// by applying the difference (readers of them never wait either). Every attempt is
+    /// recorded in arcdb.refresh_log. Exit code: 0 all refreshed, 5 some view failed (the
     /// others are still refreshed), 2 bad view name or timeout (nothing refreshed).
     #[command(
-        after_help = "Examples:\n  arcdb refresh --dry-run\n  arcdb refresh mv_org_cost_summary --lock-timeout 5 --statement-timeout 600"
+        after_help = "Examples:\n  arcdb refresh --dry-run\n  arcdb refresh org_cost_summary_mv --lock-timeout 5 --statement-timeout 600"
     )]
     Refresh(RefreshArgs),
 
@@ -145,8 +147,8 @@ pub enum Command {
     ///
     /// Managed views are the materialized views in schema public. For each: rows (counted when
     /// small, else estimated), size, whether it is populated and can be refreshed concurrently,
-    /// the latest refresh recorded in arcdb.refresh_log and its age, and the tenant-facing view
-    /// that tenants read it through.
+    /// the latest refresh recorded in arcdb.refresh_log and its age, and the tenant tables (or
+    /// views) that tenants read it through.
     #[command(after_help = "Examples:\n  arcdb views\n  arcdb views --format json")]
     Views,
 
@@ -449,7 +451,8 @@ pub struct RefreshArgs {
     #[arg(value_name = "VIEW")]
     pub views: Vec<String>,
 
-    /// Show which views would be refreshed and how (concurrently or plainly, and why); change
+    /// Show which views would be refreshed and how (concurrently or plainly, and why), with every
+    /// statement it would run (the REFRESH and the tenant tables' DELETE and upsert); change
     /// nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -32,6 +32,11 @@ use std::time::Instant;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row};
 
+mod listing;
+mod tenant_tables;
+pub use listing::{human_age, human_bytes, views, LastRefresh, RowsSource, ViewEntry, ViewsReport};
+pub use tenant_tables::{TableSync, TenantTable};
+
 const CATALOG: &str = include_str!("views/catalog.sql");
 const CATALOG_COCKROACH: &str = include_str!("views/catalog_cockroach.sql");
 const CREATE_LOG: &str = include_str!("views/refresh_log.sql");
@@ -41,12 +46,6 @@ const LAST_REFRESH: &str = include_str!("views/last_refresh.sql");
 pub const MANAGED_SCHEMA: &str = "public";
 /// Serializes concurrent first uses of `arcdb.refresh_log` ("arcdbrlg" as a big-endian i64).
 const LOG_CREATE_LOCK: i64 = i64::from_be_bytes(*b"arcdbrlg");
-/// `arcdb views` counts the rows of a view whose heap is at most this big; above, it shows the
-/// planner's estimate (`pg_class.reltuples`).
-const EXACT_COUNT_MAX_BYTES: i64 = 8 * 1024 * 1024;
-/// How long `arcdb views` waits to measure a view (its size and rows need ACCESS SHARE, which a
-/// plain refresh in progress holds up) before it reports it as locked instead.
-const MEASURE_LOCK_TIMEOUT: &str = "1s";
 /// PostgreSQL's limit for lock_timeout / statement_timeout (INT_MAX milliseconds).
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
@@ -190,6 +189,8 @@ pub struct MatView {
     pub tenant_can_read: Option<bool>,
     /// Tables it reads under FORCE ROW LEVEL SECURITY while its owner is subject to policies.
     pub forced_rls_tables: Vec<String>,
+    /// Tables `arcdb refresh` keeps equal to it (their comment names it): the tenant-facing path.
+    pub tenant_tables: Vec<TenantTable>,
 }
 
 impl MatView {
@@ -214,6 +215,7 @@ impl MatView {
                 .context("reading the views over a materialized view")?,
             tenant_can_read: row.try_get("tenant_can_read")?,
             forced_rls_tables: row.try_get("forced_rls_tables")?,
+            tenant_tables: Vec::new(),
         })
     }
 
@@ -236,7 +238,7 @@ impl MatView {
         let mut warnings = Vec::new();
         if self.tenant_can_read == Some(true) {
             warnings.push(format!(
-                "arcdesk_tenant can read {} itself: a materialized view has no row-level security, so every tenant sees every organization's rows; revoke the grant and let tenants read it through a security_barrier view filtered by current_org_id()",
+                "arcdesk_tenant can read {} itself: a materialized view has no row-level security, so every tenant sees every organization's rows; revoke the grant and let tenants read it through a table under row-level security that arcdb refresh keeps up to date (a comment tag arcdb:refreshed-from, as in migration 0009)",
                 self.display_name()
             ));
         }
@@ -254,6 +256,9 @@ impl MatView {
                 ix.name,
                 self.display_name()
             ));
+        }
+        for t in &self.tenant_tables {
+            warnings.extend(t.warnings());
         }
         for v in &self.tenant_views {
             if v.granted_to_tenant == Some(true) && v.security_invoker {
@@ -273,8 +278,9 @@ impl MatView {
     }
 }
 
-/// Every managed materialized view, by name.
-pub async fn managed_views(db: &Db) -> anyhow::Result<Vec<MatView>> {
+/// Every managed materialized view, by name, with its tenant tables; and a warning for each
+/// tenant table whose tag names no managed materialized view (nothing keeps it up to date).
+pub async fn managed_views(db: &Db) -> anyhow::Result<(Vec<MatView>, Vec<String>)> {
     let sql = if db.engine.supports_concurrent_refresh() {
         CATALOG
     } else {
@@ -285,7 +291,28 @@ pub async fn managed_views(db: &Db) -> anyhow::Result<Vec<MatView>> {
         .query(sql, &[])
         .await
         .context("cannot read the materialized views from the catalog")?;
-    rows.iter().map(MatView::from_row).collect()
+    let mut views = rows
+        .iter()
+        .map(MatView::from_row)
+        .collect::<anyhow::Result<Vec<MatView>>>()?;
+    let tables = tenant_tables::tenant_tables(&db.client)
+        .await
+        .context("cannot read the tenant tables (arcdb:refreshed-from) from the catalog")?;
+    let mut unlinked = Vec::new();
+    for table in tables {
+        let (schema, name) = table.source();
+        match views
+            .iter_mut()
+            .find(|v| v.schema == schema && v.name == name)
+        {
+            Some(mv) => mv.tenant_tables.push(table),
+            None => unlinked.push(format!(
+                "{} is tagged arcdb:refreshed-from: {schema}.{name}, which is not a managed materialized view: arcdb refresh does not update it; correct the tag in its comment",
+                table.name
+            )),
+        }
+    }
+    Ok((views, unlinked))
 }
 
 /// `"name"` with embedded quotes doubled: always valid, whatever the name.
@@ -481,7 +508,9 @@ async fn explain_unknown(
                              AND d.refclassid = 'pg_class'::regclass
                             JOIN pg_class AS m ON m.oid = d.refobjid AND m.relkind = 'm'
                            WHERE r.ev_class = c.oid AND m.oid <> c.oid
-                           ORDER BY 1)
+                           ORDER BY 1),
+                    substring(obj_description(c.oid, 'pg_class')
+                              FROM 'arcdb:refreshed-from:\\s*([A-Za-z_][A-Za-z0-9_$.]*[A-Za-z0-9_$])')
                FROM pg_class AS c
                JOIN pg_namespace AS n ON n.oid = c.relnamespace
               WHERE c.relname::text IN ($2::text, lower($2::text))
@@ -499,6 +528,7 @@ async fn explain_unknown(
     let found_schema: String = row.get(0);
     let kind: String = row.get(1);
     let reads: Vec<String> = row.get(2);
+    let refreshed_from: Option<String> = row.get(3);
     Ok(match kind.as_str() {
         "m" => format!(
             "{found_schema}.{name} is a materialized view outside schema {MANAGED_SCHEMA}, which arcdb does not manage"
@@ -510,7 +540,12 @@ async fn explain_unknown(
             "{given} is a view, not materialized: there is nothing to refresh (it reads {}: refresh that)",
             reads.join(", ")
         ),
-        "r" | "p" => format!("{given} is a table, not a materialized view"),
+        "r" | "p" => match refreshed_from {
+            Some(mv) => format!(
+                "{given} is a table, not a materialized view (arcdb refresh keeps it up to date from {mv}: refresh that)"
+            ),
+            None => format!("{given} is a table, not a materialized view"),
+        },
         _ => format!("{given} is not a materialized view"),
     })
 }
@@ -704,6 +739,11 @@ pub struct RefreshEntry {
     /// Why it failed, in one line.
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// The statements of the attempt, in order: the REFRESH, then per tenant table the DELETE
+    /// of rows gone and the upsert of new and changed rows (what `--dry-run` shows).
+    pub statements: Vec<String>,
+    /// The tenant tables brought up to date with it (counts absent in a dry run or a failure).
+    pub tenant_tables: Vec<TableSync>,
 }
 
 impl RefreshEntry {
@@ -725,6 +765,8 @@ pub struct RefreshReport {
     pub lock_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
     pub views: Vec<RefreshEntry>,
+    /// Tenant tables whose tag names no managed materialized view.
+    pub warnings: Vec<String>,
 }
 
 impl RefreshReport {
@@ -778,6 +820,22 @@ impl Report for RefreshReport {
             for w in &v.warnings {
                 text.push_str(&format!("\nwarning: {w}"));
             }
+            if self.dry_run {
+                text.push_str(&format!("\n{} would run:", v.display_name()));
+                for statement in &v.statements {
+                    text.push_str(&format!("\n  {};", statement.replace('\n', "\n  ")));
+                }
+            } else {
+                for t in &v.tenant_tables {
+                    if let (Some(deleted), Some(upserted)) = (t.deleted, t.upserted) {
+                        text.push_str(&format!(
+                            "\n{}: tenant table {} brought up to date ({deleted} deleted, {upserted} inserted or changed)",
+                            v.display_name(),
+                            t.name
+                        ));
+                    }
+                }
+            }
         }
         let summary = if self.dry_run {
             format!(
@@ -800,6 +858,9 @@ impl Report for RefreshReport {
                 self.count(Outcome::Failed)
             )
         };
+        for w in &self.warnings {
+            text.push_str(&format!("\nwarning: {w}"));
+        }
         text.push_str(&format!(
             "\n{} ({}): {summary}; {settings}",
             self.target, self.engine
@@ -828,7 +889,7 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
         ))
         .await
         .context("cannot set lock_timeout")?;
-    let all = managed_views(db).await?;
+    let (all, unlinked) = managed_views(db).await?;
     let chosen = refresh_order(select(db, all, &opts.views).await?);
     let mut report = RefreshReport {
         target: db.target(),
@@ -837,6 +898,7 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
         lock_timeout_ms: opts.lock_timeout.millis(),
         statement_timeout_ms: opts.statement_timeout.millis(),
         views: Vec::new(),
+        warnings: unlinked,
     };
     if !opts.dry_run && !chosen.is_empty() {
         ensure_log(db).await?;
@@ -844,6 +906,15 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
     let total = chosen.len();
     for (i, mv) in chosen.iter().enumerate() {
         let decision = decide(&db.engine, mv);
+        let syncs: Result<Vec<(&TenantTable, [String; 2])>, String> = mv
+            .tenant_tables
+            .iter()
+            .map(|t| Ok((t, t.sync_statements(&mv.sql_name())?)))
+            .collect();
+        let mut statements = vec![refresh_sql(mv, decision.mode)];
+        if let Ok(syncs) = &syncs {
+            statements.extend(syncs.iter().flat_map(|(_, s)| s.iter().cloned()));
+        }
         let mut entry = RefreshEntry {
             schema: mv.schema.clone(),
             name: mv.name.clone(),
@@ -855,6 +926,35 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
             rows: None,
             error: None,
             warnings: mv.warnings(),
+            statements,
+            tenant_tables: mv
+                .tenant_tables
+                .iter()
+                .map(|t| TableSync {
+                    schema: t.schema.clone(),
+                    name: t.name.clone(),
+                    deleted: None,
+                    upserted: None,
+                })
+                .collect(),
+        };
+        let syncs = match syncs {
+            Ok(syncs) => syncs,
+            Err(why) => {
+                // Refused before anything is touched: the view keeps its contents.
+                entry.outcome = Outcome::Failed;
+                entry.error = Some(format!(
+                    "{why}; nothing was refreshed, {} keeps its previous contents",
+                    mv.display_name()
+                ));
+                if !opts.dry_run {
+                    if let Err(err) = record(&db.client, mv, &entry).await {
+                        return Err(unrecorded(&entry, true, &err));
+                    }
+                }
+                report.views.push(entry);
+                continue;
+            }
         };
         if opts.dry_run {
             report.views.push(entry);
@@ -870,16 +970,17 @@ pub async fn refresh(db: &mut Db, opts: RefreshOptions) -> anyhow::Result<Refres
         }
         let started = Instant::now();
         let attempt = if decision.in_transaction {
-            refresh_in_transaction(&mut db.client, mv, decision.mode, &opts).await
+            refresh_in_transaction(&mut db.client, mv, decision.mode, &syncs, &opts).await
         } else {
-            refresh_in_session(&db.client, mv, decision.mode, &opts).await
+            refresh_in_session(&db.client, mv, decision.mode, &syncs, &opts).await
         };
         entry.duration_ms = Some(started.elapsed().as_millis() as u64);
         let mut view_unchanged = false;
         match attempt {
-            Ok(rows) => {
+            Ok((rows, synced)) => {
                 entry.outcome = Outcome::Refreshed;
                 entry.rows = Some(rows);
+                entry.tenant_tables = synced;
             }
             Err(failed) => {
                 entry.outcome = Outcome::Failed;
@@ -939,14 +1040,19 @@ impl AttemptError {
     }
 }
 
-/// BEGIN; SET LOCAL timeouts; REFRESH; count; COMMIT. On any error the transaction is rolled
-/// back before returning, so nothing stays locked.
+/// The tenant tables of a view with the statements that bring each up to date.
+type Syncs<'a> = [(&'a TenantTable, [String; 2])];
+
+/// BEGIN; SET LOCAL timeouts; REFRESH; the tenant tables' diffs; count; COMMIT. On any error
+/// the transaction is rolled back before returning, so nothing stays locked, and the view and
+/// its tenant tables keep their previous contents together.
 async fn refresh_in_transaction(
     client: &mut Client,
     mv: &MatView,
     mode: Mode,
+    syncs: &Syncs<'_>,
     opts: &RefreshOptions,
-) -> Result<i64, AttemptError> {
+) -> Result<(i64, Vec<TableSync>), AttemptError> {
     let tx = client
         .transaction()
         .await
@@ -958,17 +1064,21 @@ async fn refresh_in_transaction(
         )
         .await?;
         tx.batch_execute(&refresh_sql(mv, mode)).await?;
+        let mut synced = Vec::with_capacity(syncs.len());
+        for (table, statements) in syncs {
+            synced.push(tenant_tables::apply(&tx, table, statements).await?);
+        }
         let rows: i64 = tx
             .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
             .await?
             .get(0);
-        Ok::<i64, tokio_postgres::Error>(rows)
+        Ok::<_, tokio_postgres::Error>((rows, synced))
     }
     .await;
     match work {
-        Ok(rows) => {
+        Ok(done) => {
             tx.commit().await.map_err(AttemptError::at_commit)?;
-            Ok(rows)
+            Ok(done)
         }
         Err(err) => {
             // If the connection itself broke, the server has ended (rolled back) the
@@ -981,13 +1091,15 @@ async fn refresh_in_transaction(
 
 /// Engines that cannot REFRESH in an explicit transaction: a single-statement REFRESH under the
 /// session's lock_timeout (set for the whole run) and a statement_timeout set around it, reset
-/// afterwards whatever happened.
+/// afterwards whatever happened; then the tenant tables' diffs in a transaction of their own
+/// (tenants read the old analytics until it commits, never half of them).
 async fn refresh_in_session(
     client: &Client,
     mv: &MatView,
     mode: Mode,
+    syncs: &Syncs<'_>,
     opts: &RefreshOptions,
-) -> Result<i64, AttemptError> {
+) -> Result<(i64, Vec<TableSync>), AttemptError> {
     client
         .batch_execute(&format!(
             "SET statement_timeout = '{}'",
@@ -1001,18 +1113,51 @@ async fn refresh_in_session(
             .batch_execute(&refresh_sql(mv, mode))
             .await
             .map_err(AttemptError::at_commit)?;
+        let synced = sync_in_own_transaction(client, syncs)
+            .await
+            .map_err(AttemptError::after_commit)?;
         let rows: i64 = client
             .query_one(&format!("SELECT count(*) FROM {}", mv.sql_name()), &[])
             .await
             .map_err(AttemptError::after_commit)?
             .get(0);
-        Ok::<i64, AttemptError>(rows)
+        Ok::<_, AttemptError>((rows, synced))
     }
     .await;
     let reset = client.batch_execute("RESET statement_timeout").await;
-    let rows = work?;
+    let done = work?;
     reset.map_err(AttemptError::after_commit)?;
-    Ok(rows)
+    Ok(done)
+}
+
+/// BEGIN; the tenant tables' diffs; COMMIT (ROLLBACK on an error). Nothing to do without
+/// tenant tables.
+async fn sync_in_own_transaction(
+    client: &Client,
+    syncs: &Syncs<'_>,
+) -> Result<Vec<TableSync>, tokio_postgres::Error> {
+    if syncs.is_empty() {
+        return Ok(Vec::new());
+    }
+    client.batch_execute("BEGIN").await?;
+    let work = async {
+        let mut synced = Vec::with_capacity(syncs.len());
+        for (table, statements) in syncs {
+            synced.push(tenant_tables::apply(client, table, statements).await?);
+        }
+        Ok::<_, tokio_postgres::Error>(synced)
+    }
+    .await;
+    match work {
+        Ok(synced) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(synced)
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(err)
+        }
+    }
 }
 
 /// One line saying why a refresh failed, naming the lock holders on a lock timeout.
@@ -1025,9 +1170,14 @@ async fn failure_reason(
 ) -> String {
     let name = mv.display_name();
     let text = if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-        let holders = lock_holders(db, mv, &conflicting_modes(mode)).await;
+        let holders = lock_holders(db, mv, &conflicting_modes(mode), true).await;
         format!(
-            "lock timeout: {name} (or a table it reads) stayed locked by another session for more than {}{}; the refresh was cancelled and {name} keeps its previous contents",
+            "lock timeout: {name} (or a table it reads{}) stayed locked by another session for more than {}{}; the refresh was cancelled and {name} keeps its previous contents",
+            if mv.tenant_tables.is_empty() {
+                ""
+            } else {
+                ", or one of its tenant tables"
+            },
             opts.lock_timeout.describe(),
             if holders.is_empty() {
                 String::new()
@@ -1067,13 +1217,19 @@ fn conflicting_modes(mode: Mode) -> Vec<&'static str> {
 }
 
 /// "held by pid 123 (psql): AccessExclusiveLock on mv_x": granted locks of other sessions in
-/// one of `modes` on the view, or ACCESS EXCLUSIVE on a relation it reads. Best effort (the
-/// holder may be gone by now); PostgreSQL only.
-async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str]) -> Vec<String> {
+/// one of `modes` on the view, or ACCESS EXCLUSIVE on a relation it reads, and with
+/// `tenant_tables` a lock on one of its tenant tables that its diff (ROW EXCLUSIVE) waits
+/// behind. Best effort (the holder may be gone by now); PostgreSQL only.
+async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str], tenant_tables: bool) -> Vec<String> {
     if !db.engine.supports_advisory_locks() {
         return Vec::new();
     }
     let modes: Vec<String> = modes.iter().map(|m| m.to_string()).collect();
+    let tenant_tables: Vec<String> = if tenant_tables {
+        mv.tenant_tables.iter().map(TenantTable::sql_name).collect()
+    } else {
+        Vec::new()
+    };
     let rows = db
         .client
         .query(
@@ -1092,12 +1248,15 @@ async fn lock_holders(db: &Db, mv: &MatView, modes: &[&str]) -> Vec<String> {
                               JOIN pg_depend AS d
                                 ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                                AND d.refclassid = 'pg_class'::regclass
-                             WHERE r.ev_class = $1::int8::oid)))
+                             WHERE r.ev_class = $1::int8::oid))
+                     -- A tenant table: what conflicts with the ROW EXCLUSIVE of its diff.
+                     OR (l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+                         AND l.relation IN (SELECT to_regclass(t) FROM unnest($3::text[]) AS t)))
               ORDER BY l.pid, c.relname, array_position(ARRAY['AccessExclusiveLock', 'ExclusiveLock',
                        'ShareRowExclusiveLock', 'ShareLock', 'ShareUpdateExclusiveLock',
                        'RowExclusiveLock', 'RowShareLock', 'AccessShareLock'], l.mode::text)
               LIMIT 3",
-            &[&mv.oid, &modes],
+            &[&mv.oid, &modes, &tenant_tables],
         )
         .await;
     match rows {
@@ -1121,339 +1280,9 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-// -------------------------------------------------------------------------------------------
-// `arcdb views`
-// -------------------------------------------------------------------------------------------
-
-/// Where a row count comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowsSource {
-    /// `count(*)`: the view is small enough.
-    Count,
-    /// `pg_class.reltuples`: the planner's estimate from the last ANALYZE/VACUUM or plain refresh.
-    Estimate,
-    /// Not populated, or no estimate yet.
-    Unknown,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LastRefresh {
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub duration_ms: i64,
-    pub rows: Option<i64>,
-    pub mode: String,
-    pub outcome: String,
-    pub error: Option<String>,
-    /// Seconds since it finished (server clock).
-    pub age_seconds: f64,
-    /// When the latest successful refresh finished (the age of the data).
-    pub last_ok_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ViewEntry {
-    pub schema: String,
-    pub name: String,
-    pub owner: String,
-    pub rows: Option<i64>,
-    pub rows_source: RowsSource,
-    /// pg_total_relation_size: heap, indexes and TOAST (null when not measured).
-    pub size_bytes: Option<i64>,
-    /// Why size and rows could not be measured (the view was locked), if so.
-    pub not_measured: Option<String>,
-    pub populated: bool,
-    /// Whether `arcdb refresh` would refresh it CONCURRENTLY now.
-    pub concurrent_refresh: bool,
-    pub refresh_mode: Mode,
-    pub mode_reason: String,
-    pub unique_indexes: Vec<String>,
-    /// Views reading it: the tenant-facing path (granted to arcdesk_tenant, filtered by
-    /// current_org_id()).
-    pub tenant_views: Vec<TenantView>,
-    /// Whether arcdesk_tenant can read the materialized view itself (must be false; null when
-    /// the role does not exist).
-    pub tenant_can_read: Option<bool>,
-    pub warnings: Vec<String>,
-    /// The latest attempt in arcdb.refresh_log; null when never refreshed by arcdb.
-    pub last_refresh: Option<LastRefresh>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ViewsReport {
-    pub target: String,
-    pub engine: String,
-    /// What "managed" means.
-    pub managed: String,
-    pub views: Vec<ViewEntry>,
-}
-
-impl Report for ViewsReport {
-    fn render_table(&self) -> String {
-        if self.views.is_empty() {
-            return format!(
-                "{} ({}): no materialized views in schema {MANAGED_SCHEMA}",
-                self.target, self.engine
-            );
-        }
-        let rows = self.views.iter().map(|v| {
-            let rows = match (v.rows, v.rows_source) {
-                (Some(n), RowsSource::Count) => n.to_string(),
-                (Some(n), RowsSource::Estimate) => format!("~{n}"),
-                _ if !v.populated => "not populated".into(),
-                _ => "?".into(),
-            };
-            let (data_age, attempt) = refresh_columns(v.last_refresh.as_ref());
-            vec![
-                v.name.clone(),
-                rows,
-                v.size_bytes.map(human_bytes).unwrap_or_else(|| "?".into()),
-                v.refresh_mode.as_str().into(),
-                data_age,
-                attempt,
-            ]
-        });
-        // Six short columns so that it fits 100 columns (tenant views are listed below); timestamps and durations are in the
-        // JSON, a rows estimate is marked "~".
-        let mut text = table(
-            &[
-                "view",
-                "rows",
-                "size",
-                "refresh",
-                "data age",
-                "last attempt",
-            ],
-            rows,
-        );
-        for v in &self.views {
-            text.push_str(&format!(
-                "\n{}: {} refresh — {}",
-                v.name,
-                v.refresh_mode.as_str(),
-                v.mode_reason
-            ));
-            let tenant: Vec<&str> = v
-                .tenant_views
-                .iter()
-                .filter(|t| t.granted_to_tenant == Some(true))
-                .map(|t| t.name.as_str())
-                .collect();
-            text.push_str(&format!(
-                "\n{}: tenants read it via {}",
-                v.name,
-                if tenant.is_empty() {
-                    "no view".to_string()
-                } else {
-                    tenant.join(", ")
-                }
-            ));
-            if let Some(why) = &v.not_measured {
-                text.push_str(&format!("\n{}: size and rows not measured: {why}", v.name));
-            }
-            if let Some(error) = v.last_refresh.as_ref().and_then(|l| l.error.as_ref()) {
-                text.push_str(&format!("\n{}: last refresh failed: {error}", v.name));
-            }
-            for w in &v.warnings {
-                text.push_str(&format!("\nwarning: {w}"));
-            }
-        }
-        text.push_str(&format!(
-            "\n{} ({}): {} managed view(s) ({})",
-            self.target,
-            self.engine,
-            self.views.len(),
-            self.managed
-        ));
-        text
-    }
-}
-
-/// Every managed view with its size, rows, refresh mode, tenant path and latest refresh.
-pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
-    let managed = managed_views(db).await?;
-    let mut last = last_refreshes(db).await?;
-    let mut entries = Vec::with_capacity(managed.len());
-    for mv in managed {
-        let decision = decide(&db.engine, &mv);
-        let measured = measure(db, &mv).await?;
-        let last_refresh = last
-            .iter()
-            .position(|(s, n, _)| *s == mv.schema && *n == mv.name)
-            .map(|i| last.remove(i).2);
-        entries.push(ViewEntry {
-            warnings: mv.warnings(),
-            schema: mv.schema,
-            name: mv.name,
-            owner: mv.owner,
-            rows: measured.rows,
-            rows_source: measured.rows_source,
-            size_bytes: measured.size_bytes,
-            not_measured: measured.not_measured,
-            populated: mv.populated,
-            concurrent_refresh: decision.mode == Mode::Concurrent,
-            refresh_mode: decision.mode,
-            mode_reason: decision.reason,
-            unique_indexes: mv.unique_indexes.into_iter().map(|ix| ix.name).collect(),
-            tenant_views: mv.tenant_views,
-            tenant_can_read: mv.tenant_can_read,
-            last_refresh,
-        });
-    }
-    Ok(ViewsReport {
-        target: db.target(),
-        engine: db.engine.describe(),
-        managed: format!(
-            "every materialized view in schema {MANAGED_SCHEMA}; rows counted exactly up to {} MB of heap, estimated above",
-            EXACT_COUNT_MAX_BYTES / (1024 * 1024)
-        ),
-        views: entries,
-    })
-}
-
-struct Measured {
-    size_bytes: Option<i64>,
-    rows: Option<i64>,
-    rows_source: RowsSource,
-    not_measured: Option<String>,
-}
-
-/// Size and rows of one view. Both open the view (ACCESS SHARE), which waits behind a plain
-/// refresh or DDL in progress: measured in a transaction with a short lock timeout, and on a
-/// timeout reported as locked (with the holder) and estimated from the catalog instead.
-async fn measure(db: &mut Db, mv: &MatView) -> anyhow::Result<Measured> {
-    let estimate = || match mv.reltuples {
-        Some(n) if n >= 0.0 && mv.populated => (Some(n.round() as i64), RowsSource::Estimate),
-        _ => (None, RowsSource::Unknown),
-    };
-    let sizes = db.engine.supports_concurrent_refresh();
-    let populated = mv.populated;
-    let can_select = mv.can_select;
-    let count_sql = format!("SELECT count(*) FROM {}", mv.sql_name());
-    let tx = db.client.transaction().await?;
-    let work = async {
-        tx.execute(
-            "SELECT set_config('lock_timeout', $1, true)",
-            &[&MEASURE_LOCK_TIMEOUT],
-        )
-        .await?;
-        let (total, heap) = if sizes {
-            let row = tx
-                .query_one(
-                    "SELECT pg_total_relation_size($1::int8::oid), pg_relation_size($1::int8::oid)",
-                    &[&mv.oid],
-                )
-                .await?;
-            (Some(row.get::<_, i64>(0)), Some(row.get::<_, i64>(1)))
-        } else {
-            (None, None)
-        };
-        let small = heap.is_none_or(|b| b <= EXACT_COUNT_MAX_BYTES);
-        let rows = if populated && can_select && small {
-            Some(tx.query_one(&count_sql, &[]).await?.get::<_, i64>(0))
-        } else {
-            None
-        };
-        Ok::<_, tokio_postgres::Error>((total, rows))
-    }
-    .await;
-    let _ = tx.rollback().await;
-    match work {
-        Ok((size_bytes, Some(n))) => Ok(Measured {
-            size_bytes,
-            rows: Some(n),
-            rows_source: RowsSource::Count,
-            not_measured: None,
-        }),
-        Ok((size_bytes, None)) => {
-            let (rows, rows_source) = estimate();
-            Ok(Measured {
-                size_bytes,
-                rows,
-                rows_source,
-                not_measured: None,
-            })
-        }
-        Err(err) if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            let holders = lock_holders(db, mv, &["AccessExclusiveLock"]).await;
-            let (rows, rows_source) = estimate();
-            Ok(Measured {
-                size_bytes: None,
-                rows,
-                rows_source,
-                not_measured: Some(format!(
-                    "locked for more than {MEASURE_LOCK_TIMEOUT} (a plain refresh or DDL in progress?){}",
-                    if holders.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", holders.join(", "))
-                    }
-                )),
-            })
-        }
-        Err(err) => Err(anyhow::anyhow!(
-            "cannot measure {}: {}",
-            mv.display_name(),
-            server_message(&err)
-        )),
-    }
-}
-
-/// Like `pg_size_pretty`: bytes below 10 kB, then kB, MB, GB, TB (rounded half up).
-pub fn human_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
-    if bytes.abs() < 10 * 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    for (i, unit) in UNITS.iter().enumerate() {
-        if value.abs() < 10.0 * 1024.0 || i == UNITS.len() - 1 {
-            return format!("{} {unit}", value.round() as i64);
-        }
-        value /= 1024.0;
-    }
-    unreachable!("the last unit returns")
-}
-
-/// "42 s", "5 min", "3 h", "2 d".
-/// The "data age" (since the last *successful* refresh: how old what readers see is) and
-/// "last attempt" (outcome, duration or age when it failed) columns of `arcdb views`.
-fn refresh_columns(last: Option<&LastRefresh>) -> (String, String) {
-    let Some(l) = last else {
-        return ("never refreshed".into(), "-".into());
-    };
-    let ok_age = l.last_ok_at.map(|ok| {
-        let since_attempt = (l.finished_at - ok).num_milliseconds() as f64 / 1000.0;
-        l.age_seconds + since_attempt.max(0.0)
-    });
-    let data_age = match ok_age {
-        Some(age) => human_age(age),
-        None => "never refreshed".into(),
-    };
-    let attempt = if l.error.is_some() || l.outcome == "failed" {
-        format!("failed {} ago", human_age(l.age_seconds))
-    } else {
-        format!("{} ({})", l.outcome, l.mode)
-    };
-    (data_age, attempt)
-}
-
-pub fn human_age(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    if s < 90 {
-        format!("{s} s")
-    } else if s < 90 * 60 {
-        format!("{} min", (s + 30) / 60)
-    } else if s < 36 * 3600 {
-        format!("{} h", (s + 1800) / 3600)
-    } else {
-        format!("{} d", (s + 43_200) / 86_400)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::listing::refresh_columns;
     use super::*;
 
     #[test]
@@ -1521,6 +1350,7 @@ mod tests {
             tenant_views: Vec::new(),
             tenant_can_read: Some(false),
             forced_rls_tables: Vec::new(),
+            tenant_tables: Vec::new(),
         }
     }
 

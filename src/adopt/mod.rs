@@ -487,7 +487,7 @@ async fn prepare(db: &Db, source: Option<&std::path::Path>) -> anyhow::Result<Pr
         &deployed_views,
         &target,
         &resolved,
-    );
+    )?;
     Ok(Prepared {
         report,
         target,
@@ -622,7 +622,7 @@ fn plan_steps(
     views: &[String],
     target: &Schema,
     resolved: &[crate::migrate::catalog::Resolved],
-) -> Vec<PlanStep> {
+) -> anyhow::Result<Vec<PlanStep>> {
     let rows_of = |t: &str| {
         report
             .tables
@@ -662,13 +662,7 @@ fn plan_steps(
             .iter()
             .map(plan::add_column_sql),
     );
-    let target_views: Vec<String> = target
-        .views
-        .iter()
-        .filter(|v| v.materialized)
-        .map(|v| format!("REFRESH MATERIALIZED VIEW {}", qualified(&v.name)))
-        .collect();
-    vec![
+    Ok(vec![
         PlanStep {
             step: "lock",
             what: format!("lock the {deployed_objects} (bounded by --lock-timeout)"),
@@ -777,9 +771,13 @@ fn plan_steps(
         },
         PlanStep {
             step: "refresh",
-            what: "refresh arcdb's materialized views".into(),
-            sql: target_views,
-            locks: vec!["ACCESS EXCLUSIVE on the materialized views".into()],
+            what: "refresh arcdb's materialized views and bring their tenant tables up to date"
+                .into(),
+            sql: refresh_statements(target)?,
+            locks: vec![
+                "ACCESS EXCLUSIVE on the materialized views".into(),
+                "ROW EXCLUSIVE on their tenant tables".into(),
+            ],
             estimate_ms: estimate(total_rows / 1500),
             duration_ms: None,
         },
@@ -791,7 +789,26 @@ fn plan_steps(
             estimate_ms: Some(0),
             duration_ms: None,
         },
-    ]
+    ])
+}
+
+/// REFRESH of each of arcdb's materialized views, each followed by the statements that bring
+/// its tenant tables (0009) up to date, as `arcdb refresh` does.
+fn refresh_statements(target: &Schema) -> anyhow::Result<Vec<String>> {
+    let tables = crate::views::TenantTable::from_schema(target);
+    let mut sql = Vec::new();
+    for v in target.views.iter().filter(|v| v.materialized) {
+        let source = qualified(&v.name);
+        sql.push(format!("REFRESH MATERIALIZED VIEW {source}"));
+        let (schema, name) = v.name.split_once('.').unwrap_or(("public", &v.name));
+        for t in tables.iter().filter(|t| t.source() == (schema, name)) {
+            sql.extend(
+                t.sync_statements(&source)
+                    .map_err(|why| anyhow!("{why}; nothing was changed"))?,
+            );
+        }
+    }
+    Ok(sql)
 }
 
 /// Each organization's task counter continues from its highest deployed task number.
@@ -823,6 +840,11 @@ fn application_changes(deployed: &Schema, target: &Schema, replaced: &[String]) 
         .iter()
         .filter(|v| !v.materialized)
         .map(|v| bare(&v.name).to_string())
+        .chain(
+            crate::views::TenantTable::from_schema(target)
+                .into_iter()
+                .map(|t| t.name),
+        )
         .collect();
     if !tenant_views.is_empty() {
         out.push(format!(
@@ -1077,11 +1099,11 @@ async fn convert(
     done("drop_old", &mut step_started);
     after_step("drop_old", interrupt).await?;
 
-    for v in p.target.views.iter().filter(|v| v.materialized) {
-        let sql = format!("REFRESH MATERIALIZED VIEW {}", qualified(&v.name));
-        tx.batch_execute(&sql)
+    // The statements the plan shows (the same function of the same schema).
+    for sql in &refresh_statements(&p.target)? {
+        tx.batch_execute(sql)
             .await
-            .map_err(|e| step_error("refresh", &sql, &e))?;
+            .map_err(|e| step_error("refresh", sql, &e))?;
     }
     done("refresh", &mut step_started);
     after_step("refresh", interrupt).await?;

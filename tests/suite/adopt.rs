@@ -384,6 +384,24 @@ fn adopt_keeps_every_row_and_the_schema_equals_a_fresh_up() {
         );
     }
     assert_ne!(pg.scalar("arcdesk", "SELECT count(*) FROM messages;"), "0");
+    // The tenant analytics tables (0009) hold what the refreshed materialized views hold.
+    for (table, mv) in [
+        ("desk_performance", "desk_performance_mv"),
+        ("org_cost_summary", "org_cost_summary_mv"),
+        ("mv_desk_performance", "desk_performance_mv"),
+        ("mv_org_cost_summary", "org_cost_summary_mv"),
+    ] {
+        let rows: i64 = pg
+            .scalar("arcdesk", &format!("SELECT count(*) FROM {mv};"))
+            .parse()
+            .unwrap();
+        assert!(rows > 0, "{mv} is empty after adopt");
+        assert_eq!(
+            pg.scalar("arcdesk", &format!("SELECT count(*) FROM {table};")),
+            rows.to_string(),
+            "{table} after adopt"
+        );
+    }
     // Task numbers kept; each organization's counter continues from its highest.
     assert_eq!(
         max_numbers,

@@ -302,44 +302,53 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
         assert_eq!(e["warnings"], Value::Array(vec![]));
     }
     assert_eq!(entry(&after, "org_cost_summary_mv")["rows"], 8);
-    // The tenant-facing paths of each analytics view: arcdb's view and ArcDesk's name (0007).
-    for (mv, tenant_views) in [
+    // The tenant-facing paths of each analytics view: arcdb's table and ArcDesk's name (0009),
+    // tables under the tenant policy that the refresh keeps up to date; no view reads them.
+    for (mv, tenant_tables, key) in [
         (
             "org_cost_summary_mv",
             ["mv_org_cost_summary", "org_cost_summary"],
+            vec!["organization_id", "billing_month", "provider"],
         ),
         (
             "desk_performance_mv",
             ["desk_performance", "mv_desk_performance"],
+            vec!["organization_id", "desk_id"],
         ),
     ] {
-        let tv = entry(&after, mv)["tenant_views"]
+        let tt = entry(&after, mv)["tenant_tables"]
             .as_array()
             .unwrap()
             .clone();
-        let mut names: Vec<&str> = tv.iter().map(|v| v["name"].as_str().unwrap()).collect();
-        names.sort();
-        let mut expected = tenant_views;
-        expected.sort();
-        assert_eq!(names, expected, "{tv:#?}");
-        for v in &tv {
-            assert_eq!(v["security_barrier"], true);
-            assert_eq!(v["security_invoker"], false);
-            assert_eq!(v["filters_by_current_org"], true);
-            assert_eq!(v["granted_to_tenant"], true);
+        let names: Vec<&str> = tt.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, tenant_tables, "{tt:#?}");
+        for t in &tt {
+            assert_eq!(t["rls_enabled"], true);
+            assert_eq!(t["granted_to_tenant"], true);
+            assert_eq!(t["key"], serde_json::json!(key));
         }
+        assert_eq!(entry(&after, mv)["tenant_views"], Value::Array(vec![]));
     }
     assert_eq!(
-        entry(&after, "mv_org_desk_count")["tenant_views"],
+        entry(&after, "mv_org_desk_count")["tenant_tables"],
         Value::Array(vec![])
+    );
+    // Each refresh brought the tenant tables up to date in its transaction.
+    let synced = &entry(&report, "desk_performance_mv")["tenant_tables"];
+    assert_eq!(
+        synced,
+        &serde_json::json!([
+            {"schema": "public", "name": "desk_performance", "deleted": 0, "upserted": 4},
+            {"schema": "public", "name": "mv_desk_performance", "deleted": 0, "upserted": 4},
+        ])
     );
 
     let table = arcdb(&pg, &dsn, &["views"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
     for needle in [
         "org_cost_summary_mv",
-        "org_cost_summary",
-        "desk_performance",
+        "tenants read it via table mv_org_cost_summary, table org_cost_summary",
+        "tenants read it via table desk_performance, table mv_desk_performance",
         "ok (concurrent)",
     ] {
         assert!(
@@ -350,7 +359,7 @@ fn refresh_all_concurrently_when_populated_records_it_and_views_lists_it() {
     }
 
     // Tenants: no access to the materialized views, their own organization's rows through the
-    // security_barrier views.
+    // tenant tables.
     let denied = pg
         .try_psql(
             "analytics",
@@ -397,8 +406,17 @@ fn bad_input_is_refused_in_one_line_and_touches_nothing() {
         &arcdb(&pg, &dsn, &["refresh", "mv_nope"]),
         "unknown materialized view 'mv_nope'",
     );
-    let plain_view = arcdb(&pg, &dsn, &["refresh", "org_cost_summary"]);
-    assert_refused(&plain_view, "org_cost_summary is a view, not materialized");
+    // A tenant table (0009) names the materialized view it follows.
+    assert_refused(
+        &arcdb(&pg, &dsn, &["refresh", "org_cost_summary"]),
+        "org_cost_summary is a table, not a materialized view (arcdb refresh keeps it up to date from org_cost_summary_mv: refresh that)",
+    );
+    pg.psql(
+        "bad",
+        "CREATE VIEW org_cost_report AS SELECT organization_id FROM org_cost_summary_mv",
+    );
+    let plain_view = arcdb(&pg, &dsn, &["refresh", "org_cost_report"]);
+    assert_refused(&plain_view, "org_cost_report is a view, not materialized");
     assert!(plain_view.stderr.contains("it reads org_cost_summary_mv"));
     // One bad name among good ones: nothing is refreshed.
     assert_refused(
@@ -476,6 +494,175 @@ fn arcdb_locks(pg: &TestCluster, db: &str) -> i64 {
         "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
           WHERE a.application_name = 'arcdb'",
     )
+}
+
+const ACME: &str = "a0000000-0000-4000-8000-000000000001";
+const GLOBEX: &str = "b0000000-0000-4000-8000-000000000002";
+
+/// A tenant's view of desk_performance: every column of every row it sees, as text.
+const TENANT_DESKS: &str =
+    "SELECT coalesce(string_agg(d::text, E'\\n' ORDER BY d.desk_id), '') FROM desk_performance AS d";
+
+/// Tenant tables (0009): after a refresh with changed data a tenant reads exactly its own
+/// organization's new rows of the materialized view, rows gone from it are gone, and a tenant
+/// reader with a short lock_timeout never waits while the refresh applies the difference: it
+/// reads the previous contents until the refresh commits. The refresh is held, after it has
+/// written desk_performance and before it commits, by a session that keeps
+/// mv_desk_performance (the next table it writes) in SHARE mode.
+#[test]
+fn tenants_read_their_own_refreshed_rows_and_never_wait_on_the_refresh() {
+    let pg = TestCluster::start();
+    let dsn = prepared(&pg, "tenant");
+    let first = arcdb(&pg, &dsn, &["refresh"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reader = session(&rt, &pg.dsn("tenant"), "tenant-reader");
+    let read_as = |org: &str| -> Result<String, tokio_postgres::Error> {
+        rt.block_on(async {
+            reader
+                .client
+                .batch_execute(&format!(
+                    "SET ROLE arcdesk_tenant; SET lock_timeout = '50ms';
+                     SELECT set_config('app.current_org_id', '{org}', false)"
+                ))
+                .await?;
+            let row = reader.client.query_one(TENANT_DESKS, &[]).await?;
+            reader.client.batch_execute("RESET ROLE").await?;
+            Ok(row.get::<_, String>(0))
+        })
+    };
+    let owners_rows = |org: &str| {
+        pg.psql(
+            "tenant",
+            &format!(
+                "SELECT coalesce(string_agg(d::text, E'\\n' ORDER BY d.desk_id), '')
+                   FROM desk_performance_mv AS d WHERE organization_id = '{org}'"
+            ),
+        )
+    };
+    let acme_before = read_as(ACME).unwrap();
+    assert_eq!(acme_before, owners_rows(ACME));
+    assert_eq!(acme_before.lines().count(), 2);
+
+    // Changed data: more tasks on Acme's desk-1, Globex's desk-2 soft-deleted.
+    pg.psql(
+        "tenant",
+        &format!(
+            "INSERT INTO tasks (organization_id, title, status, assigned_to_id)
+             SELECT organization_id, 'More ' || g, 'pending', id
+               FROM desks CROSS JOIN generate_series(1, 3) AS g
+              WHERE organization_id = '{ACME}' AND desk_id = 'desk-1';
+             UPDATE desks SET deleted_at = now() WHERE organization_id = '{GLOBEX}' AND desk_id = 'desk-2';"
+        ),
+    );
+
+    let blocker = session(&rt, &pg.dsn("tenant"), "blocker");
+    rt.block_on(
+        blocker
+            .client
+            .batch_execute("BEGIN; LOCK TABLE mv_desk_performance IN SHARE MODE"),
+    )
+    .unwrap();
+    let refresh = pg
+        .arcdb_at(
+            &dsn,
+            &["refresh", "desk_performance_mv", "--format", "json"],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("arcdb starts");
+    let waiting = "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+                    WHERE a.application_name = 'arcdb' AND NOT l.granted
+                      AND l.relation = 'mv_desk_performance'::regclass";
+    let started = Instant::now();
+    while count(&pg, "tenant", waiting) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "arcdb refresh never reached mv_desk_performance"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The refresh has written desk_performance (ROW EXCLUSIVE held, not committed).
+    assert_eq!(
+        count(
+            &pg,
+            "tenant",
+            "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+              WHERE a.application_name = 'arcdb' AND l.granted AND l.mode = 'RowExclusiveLock'
+                AND l.relation = 'desk_performance'::regclass"
+        ),
+        1
+    );
+    let read_started = Instant::now();
+    let during = read_as(ACME);
+    let took = read_started.elapsed();
+    assert_eq!(
+        during.as_ref().map_err(|e| format!("{e:?}")),
+        Ok(&acme_before),
+        "while the refresh applies its difference, a tenant reads the previous contents without waiting"
+    );
+    assert!(took < Duration::from_secs(2), "the read took {took:?}");
+    rt.block_on(blocker.client.batch_execute("COMMIT")).unwrap();
+    let run: Run = refresh.wait_with_output().expect("arcdb ends").into();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        entry(&report, "desk_performance_mv")["tenant_tables"],
+        serde_json::json!([
+            {"schema": "public", "name": "desk_performance", "deleted": 1, "upserted": 1},
+            {"schema": "public", "name": "mv_desk_performance", "deleted": 1, "upserted": 1},
+        ])
+    );
+
+    // After the commit: exactly the materialized view's new rows of the tenant's organization.
+    let acme_after = read_as(ACME).unwrap();
+    assert_ne!(acme_after, acme_before);
+    assert_eq!(acme_after, owners_rows(ACME));
+    let globex_after = read_as(GLOBEX).unwrap();
+    assert_eq!(globex_after, owners_rows(GLOBEX));
+    assert_eq!(globex_after.lines().count(), 1, "{globex_after}");
+    assert!(
+        !acme_after.contains(GLOBEX) && !globex_after.contains(ACME),
+        "a tenant read another organization's rows"
+    );
+    assert_eq!(
+        pg.psql(
+            "tenant",
+            "SET ROLE arcdesk_tenant;
+             SELECT set_config('app.current_org_id', 'a0000000-0000-4000-8000-000000000001', false) IS NOT NULL;
+             SELECT desk_identifier || ' ' || total_tasks FROM mv_desk_performance ORDER BY 1;"
+        ),
+        format!(
+            "t\n{}",
+            pg.psql(
+                "tenant",
+                &format!(
+                    "SELECT desk_code || ' ' || total_tasks FROM desk_performance_mv
+                      WHERE organization_id = '{ACME}' ORDER BY 1"
+                )
+            )
+        )
+    );
+
+    // A tag naming no managed materialized view is said, not silently skipped.
+    pg.psql(
+        "tenant",
+        "CREATE TABLE stale_copy (organization_id uuid PRIMARY KEY);
+         COMMENT ON TABLE stale_copy IS 'Old. arcdb:refreshed-from: dropped_mv';",
+    );
+    for args in [["views", "--format"], ["refresh", "--format"]] {
+        let run = arcdb(&pg, &dsn, &[args[0], args[1], "json"]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let warnings = run.json()["warnings"].clone();
+        assert_eq!(
+            warnings,
+            serde_json::json!([
+                "stale_copy is tagged arcdb:refreshed-from: public.dropped_mv, which is not a managed materialized view: arcdb refresh does not update it; correct the tag in its comment"
+            ]),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
