@@ -156,6 +156,9 @@ measure_transport() { # transport "N…"
                 [ -n "$(dsn_for "$t" x "$side")" ] || continue
                 add "$t $n $side noop" "$(run_ms "$(apply_cmd "$side" "$t" "$n" "peers_$side")")"
             done
+            # arcdb's first status after an up builds the expected schema in a scratch database
+            # (cached, with the catalog fingerprint): measured apart from the steady state.
+            add "$t $n arcdb status_first" "$(run_ms "$(status_cmd arcdb "$t" "$n" peers_arcdb)")"
             for side in arcdb sqlx; do
                 add "$t $n $side status" "$(run_ms "$(status_cmd "$side" "$t" "$n" "peers_$side")")"
             done
@@ -216,6 +219,9 @@ table_for() { # transport "N…"
     echo "$row"
     row="| \`status\` (ms): \`sqlx migrate info\` / arcdb |"
     for n in $NS; do row+=" $(fmt_ms "$(med "$t $n sqlx status")") / $(fmt_ms "$(med "$t $n arcdb status")") |"; done
+    echo "$row"
+    row="| arcdb's first \`status\` after \`up\` (ms; builds the expected schema in a scratch database) |"
+    for n in $NS; do row+=" $(fmt_ms "$(med "$t $n arcdb status_first")") |"; done
     echo "$row"
     row="| \`psql -c 'SELECT 1'\` on the same DSN (ms) |"
     for n in $NS; do row+=" $(fmt_ms "$(med "$t $n psql select1")") |"; done
