@@ -29,8 +29,25 @@ use anyhow::anyhow;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::SimpleQueryMessage;
 
 const BLOCKERS: &str = include_str!("blockers.sql");
+
+/// The values of the first row a simple query returned (two columns).
+fn first_row_values(messages: &[SimpleQueryMessage]) -> Option<(String, String)> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some((row.get(0)?.to_string(), row.get(1)?.to_string())),
+        _ => None,
+    })
+}
+
+/// The first value of the first row a simple query returned; `None` for SQL NULL.
+fn first_row_value(messages: &[SimpleQueryMessage]) -> Option<String> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+        _ => None,
+    })?
+}
 
 /// Reset what a migration may have set on the session, keeping what arcdb holds (its session
 /// advisory lock, which `DISCARD ALL` would release).
@@ -194,15 +211,19 @@ impl Runner {
         let client = &db.client;
         let script = direction.script(m);
         let started = Instant::now();
-        client.batch_execute("BEGIN").await?;
+        // One round trip: BEGIN, the limits (SET LOCAL: they end with the transaction, even on
+        // a pooled server connection), and the transaction id and backend the script runs in.
+        let opened = client
+            .simple_query(&format!(
+                "BEGIN; {}SELECT txid_current()::text, pg_backend_pid()::text",
+                self.limits_sql("SET LOCAL")
+            ))
+            .await;
         let outcome = async {
-            // SET LOCAL: the limits end with the transaction, even on a pooled server connection.
-            self.set_limits(db, "SET LOCAL").await?;
-            let row = client
-                .query_typed_one("SELECT txid_current(), pg_backend_pid()", &[])
-                .await?;
-            let xid: i64 = row.get(0);
-            self.pid.store(row.get(1), Ordering::SeqCst);
+            let (xid, pid) = first_row_values(&opened?)
+                .ok_or_else(|| anyhow!("BEGIN returned no transaction id"))?;
+            let xid: i64 = xid.parse()?;
+            self.pid.store(pid.parse()?, Ordering::SeqCst);
             let members_before = match direction {
                 Direction::Down => roles::memberships(client).await?,
                 Direction::Up => Vec::new(),
@@ -226,26 +247,28 @@ impl Runner {
                 return Err(statement_error(script, statement, &err, state));
             }
             // synchronous_commit is read at COMMIT: set after the reset, which would undo it.
-            client
-                .batch_execute(if self.defer_flush.load(Ordering::SeqCst) {
-                    RESET_SESSION_DEFER_FLUSH
-                } else {
-                    RESET_SESSION
-                })
+            // The same round trip asks whether the script's transaction is still the one
+            // arcdb opened.
+            let reset = client
+                .simple_query(&format!(
+                    "{}; SELECT txid_current_if_assigned()::text",
+                    if self.defer_flush.load(Ordering::SeqCst) {
+                        RESET_SESSION_DEFER_FLUSH
+                    } else {
+                        RESET_SESSION
+                    }
+                ))
                 .await?;
-            match direction {
-                Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
-                Direction::Up => roles::restore(client).await?,
-            }
-            let current: Option<i64> = client
-                .query_typed_one("SELECT txid_current_if_assigned()", &[])
-                .await?
-                .get(0);
+            let current: Option<i64> = first_row_value(&reset).and_then(|v| v.parse().ok());
             if current != Some(xid) {
                 return Err(anyhow!(
                     "{}: a statement in it ended the transaction arcdb ran it in, so what ran before that statement may be committed; it is not recorded as applied: compare the schema with the script by hand before running `arcdb up` again",
                     script.file
                 ));
+            }
+            match direction {
+                Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
+                Direction::Up => roles::restore(client).await?,
             }
             match direction {
                 Direction::Up => {
@@ -361,17 +384,24 @@ impl Runner {
     /// `lock_timeout` and `statement_timeout` for the migration's statements (PostgreSQL; the
     /// reset after each migration puts the connection's defaults back).
     async fn set_limits(&self, db: &Db, set: &str) -> anyhow::Result<()> {
-        if !self.postgres {
-            return Ok(());
+        let sql = self.limits_sql(set);
+        if !sql.is_empty() {
+            db.client.batch_execute(&sql).await?;
         }
-        db.client
-            .batch_execute(&format!(
-                "{set} lock_timeout = '{}ms'; {set} statement_timeout = '{}ms'",
-                self.opts.ddl_lock_timeout.as_millis().max(1),
-                self.opts.statement_timeout.as_millis()
-            ))
-            .await?;
         Ok(())
+    }
+
+    /// `{set} lock_timeout = …; {set} statement_timeout = …; ` (empty where the engine has no
+    /// such settings).
+    fn limits_sql(&self, set: &str) -> String {
+        if !self.postgres {
+            return String::new();
+        }
+        format!(
+            "{set} lock_timeout = '{}ms'; {set} statement_timeout = '{}ms'; ",
+            self.opts.ddl_lock_timeout.as_millis().max(1),
+            self.opts.statement_timeout.as_millis()
+        )
     }
 
     /// Run one statement; meanwhile sample what it waits for, and cancel it on a signal.
