@@ -33,20 +33,18 @@ use tokio_postgres::SimpleQueryMessage;
 
 const BLOCKERS: &str = include_str!("blockers.sql");
 
-/// The values of the first row a simple query returned (two columns).
-fn first_row_values(messages: &[SimpleQueryMessage]) -> Option<(String, String)> {
+/// The first row a simple query returned.
+fn first_row(messages: &[SimpleQueryMessage]) -> Option<&tokio_postgres::SimpleQueryRow> {
     messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some((row.get(0)?.to_string(), row.get(1)?.to_string())),
+        SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
     })
 }
 
-/// The first value of the first row a simple query returned; `None` for SQL NULL.
-fn first_row_value(messages: &[SimpleQueryMessage]) -> Option<String> {
-    messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
-        _ => None,
-    })?
+/// The values of the first row a simple query returned (two columns).
+fn first_row_values(messages: &[SimpleQueryMessage]) -> Option<(String, String)> {
+    let row = first_row(messages)?;
+    Some((row.get(0)?.to_string(), row.get(1)?.to_string()))
 }
 
 /// Reset what a migration may have set on the session, keeping what arcdb holds (its session
@@ -251,7 +249,7 @@ impl Runner {
             // arcdb opened.
             let reset = client
                 .simple_query(&format!(
-                    "{}; SELECT txid_current_if_assigned()::text",
+                    "{}; SELECT txid_current_if_assigned()::text, EXISTS (SELECT FROM arcdb.role_memberships)::text",
                     if self.defer_flush.load(Ordering::SeqCst) {
                         RESET_SESSION_DEFER_FLUSH
                     } else {
@@ -259,7 +257,13 @@ impl Runner {
                     }
                 ))
                 .await?;
-            let current: Option<i64> = first_row_value(&reset).and_then(|v| v.parse().ok());
+            let (current, memberships_recorded) = match first_row(&reset) {
+                Some(row) => (
+                    row.get(0).and_then(|v| v.parse::<i64>().ok()),
+                    row.get(1) == Some("true"),
+                ),
+                None => (None, false),
+            };
             if current != Some(xid) {
                 return Err(anyhow!(
                     "{}: a statement in it ended the transaction arcdb ran it in, so what ran before that statement may be committed; it is not recorded as applied: compare the schema with the script by hand before running `arcdb up` again",
@@ -268,7 +272,9 @@ impl Runner {
             }
             match direction {
                 Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
-                Direction::Up => roles::restore(client).await?,
+                // Nothing recorded (the usual case): nothing to grant again.
+                Direction::Up if memberships_recorded => roles::restore(client).await?,
+                Direction::Up => {}
             }
             match direction {
                 Direction::Up => {
