@@ -116,15 +116,15 @@ impl Server {
     }
 }
 
-/// The expected schema of the migrations `applied` (in order) on this server, from the cache
+/// The expected schema of the migrations `applied` (in order) on `server`, from the cache
 /// or built in a scratch database and then cached.
-pub async fn expected_schema(
+async fn expected_schema(
     db: &Db,
+    server: &Server,
     applied: &[Resolved],
     cache: Cache,
 ) -> anyhow::Result<(Schema, Provenance)> {
     let started = Instant::now();
-    let server = Server::read(&db.client).await?;
     let key = server.key(applied);
     let major = server.major;
     if let Some(schema) = cached(db, &key).await {
@@ -215,8 +215,9 @@ async fn store(
 /// Compare the live schema with the one the migrations `applied` build.
 pub async fn check(db: &Db, applied: &[Resolved], cache: Cache) -> anyhow::Result<LiveCheck> {
     let started = Instant::now();
-    let actual = catalog::read(&db.client, SCHEMAS).await?;
-    compare(db, applied, actual, cache, started).await
+    let (actual, server) =
+        try_join(catalog::read(&db.client, SCHEMAS), Server::read(&db.client)).await?;
+    compare(db, &server, applied, actual, cache, started).await
 }
 
 /// Compare the live schema with what the migrations the history records build. The history and
@@ -264,7 +265,7 @@ pub async fn check_recorded(
     })
     .await?;
     let applied = recorded(resolved, &plan::compare(resolved, &applied));
-    let live = compare(db, &applied, actual, cache, started).await?;
+    let live = compare(db, &server, &applied, actual, cache, started).await?;
     if live.is_clean() && cache == Cache::ReadWrite {
         // Best effort, like the expected schema's cache: without it the next check compares
         // object by object again.
@@ -324,12 +325,13 @@ async fn store_fingerprint(db: &Db, key: &str, fingerprint: &str) -> anyhow::Res
 
 async fn compare(
     db: &Db,
+    server: &Server,
     applied: &[Resolved],
     actual: Schema,
     cache: Cache,
     started: Instant,
 ) -> anyhow::Result<LiveCheck> {
-    let (expected, provenance) = expected_schema(db, applied, cache)
+    let (expected, provenance) = expected_schema(db, server, applied, cache)
         .await
         .map_err(|e| e.context(ExpectedUnavailable))?;
     Ok(LiveCheck {
