@@ -41,12 +41,6 @@ fn first_row(messages: &[SimpleQueryMessage]) -> Option<&tokio_postgres::SimpleQ
     })
 }
 
-/// The values of the first row a simple query returned (two columns).
-fn first_row_values(messages: &[SimpleQueryMessage]) -> Option<(String, String)> {
-    let row = first_row(messages)?;
-    Some((row.get(0)?.to_string(), row.get(1)?.to_string()))
-}
-
 /// Reset what a migration may have set on the session, keeping what arcdb holds (its session
 /// advisory lock, which `DISCARD ALL` would release).
 const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
@@ -218,7 +212,9 @@ impl Runner {
             ))
             .await;
         let outcome = async {
-            let (xid, pid) = first_row_values(&opened?)
+            let opened = opened?;
+            let (xid, pid) = first_row(&opened)
+                .and_then(|row| Some((row.get(0)?, row.get(1)?)))
                 .ok_or_else(|| anyhow!("BEGIN returned no transaction id"))?;
             let xid: i64 = xid.parse()?;
             self.pid.store(pid.parse()?, Ordering::SeqCst);
@@ -271,17 +267,18 @@ impl Runner {
                 ));
             }
             match direction {
-                Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
-                // Nothing recorded (the usual case): nothing to grant again.
-                Direction::Up if memberships_recorded => roles::restore(client).await?,
-                Direction::Up => {}
-            }
-            match direction {
                 Direction::Up => {
+                    // Nothing recorded (the usual case): nothing to grant again.
+                    if memberships_recorded {
+                        roles::restore(client).await?;
+                    }
                     history::record(client, m, true, started.elapsed().as_millis() as i64)
                         .await?
                 }
-                Direction::Down => history::remove(client, m.version).await?,
+                Direction::Down => {
+                    roles::save_dropped(client, &members_before, m.version).await?;
+                    history::remove(client, m.version).await?
+                }
             }
             Ok(None)
         }
