@@ -224,11 +224,11 @@ pub async fn check(db: &Db, applied: &[Resolved], cache: Cache) -> anyhow::Resul
 /// the live catalog are read in one snapshot, so a migration another run commits meanwhile is
 /// either in both or in neither (never reported as drift). `db` must not be in a transaction.
 ///
-/// First the catalog's fingerprint (one query, hashed by the server): when it equals the one
-/// stored after the last clean comparison with the same expected schema, the live schema is
-/// what it was then, and nothing more is read, so the check costs the same round trips and
-/// bytes at 1,000 migrations as at 10. Otherwise object by object, and a clean result stores
-/// the fingerprint of the catalog it compared.
+/// First the catalog's fingerprint (one query over the catalogs' row versions, see
+/// [`catalog::fingerprint`]): when it equals the one stored after the last clean comparison
+/// with the same expected schema, no catalog row has changed since, and nothing more is read, so
+/// the check costs the same round trips and bytes at 1,000 migrations as at 10. Otherwise object
+/// by object, and a clean result stores the fingerprint of the catalog it compared.
 pub async fn check_recorded(
     db: &Db,
     resolved: &[Resolved],
@@ -237,7 +237,7 @@ pub async fn check_recorded(
     let started = Instant::now();
     let (applied, (fingerprint, server)) = snapshot(db, async {
         let fingerprint = async {
-            let fingerprint = catalog::fingerprint(&db.client, SCHEMAS).await?;
+            let fingerprint = catalog::fingerprint(&db.client).await?;
             anyhow::Ok((fingerprint, Server::read(&db.client).await?))
         };
         try_join(history::load(&db.client), fingerprint).await
@@ -259,7 +259,7 @@ pub async fn check_recorded(
         try_join3(
             history::load(&db.client),
             catalog::read(&db.client, SCHEMAS),
-            catalog::fingerprint(&db.client, SCHEMAS),
+            catalog::fingerprint(&db.client),
         )
         .await
     })

@@ -20,10 +20,12 @@
 //!   (`column public.tasks.title`), the attribute for a change, and the expected and actual
 //!   values; kind [`Change::Missing`], [`Change::Extra`] or [`Change::Changed`].
 
+mod fingerprint;
 mod read;
 pub mod scratch;
 
-pub use read::{fingerprint, read};
+pub use fingerprint::fingerprint;
+pub use read::read;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -25,8 +25,9 @@ fn not_member(cls: &str, oid: &str) -> String {
 }
 
 /// The catalog queries, one per kind of object, in the order [`read`] fills a [`Schema`] from
-/// their rows; each takes the schema names as `$1`. [`fingerprint`] hashes the rows of the same
-/// queries, so whatever `read` would see differently changes the fingerprint.
+/// their rows; each takes the schema names as `$1`. Every catalog they (and the deparse
+/// functions they call) read is one `super::fingerprint` hashes: a query reading a new catalog
+/// adds it there.
 fn queries() -> [String; QUERIES] {
     [
         "SELECT e.extname::text, n.nspname::text FROM pg_catalog.pg_extension e
@@ -311,22 +312,4 @@ pub async fn read(client: &impl GenericClient, schemas: &[&str]) -> anyhow::Resu
         });
     }
     Ok(s)
-}
-
-/// A hash of every row the catalog queries return for `schemas`, computed by the server in one
-/// round trip whatever the number of objects: equal fingerprints mean [`read`] would return
-/// the same [`Schema`]. Rows are hashed in their text form, sorted, per query.
-pub async fn fingerprint(client: &impl GenericClient, schemas: &[&str]) -> anyhow::Result<String> {
-    let names: Vec<String> = schemas.iter().map(|s| s.to_string()).collect();
-    let per_query: Vec<String> = queries()
-        .iter()
-        .map(|q| {
-            format!(
-                "(SELECT pg_catalog.md5(coalesce(string_agg(r::text, chr(30) ORDER BY r::text), '')) FROM ({q}) AS r)"
-            )
-        })
-        .collect();
-    let sql = format!("SELECT pg_catalog.md5({})", per_query.join(" || "));
-    let row = client.query_one(&sql, &[&names]).await?;
-    Ok(row.get(0))
 }

@@ -92,10 +92,14 @@ fn a_clean_database_reports_no_drift_and_the_expected_schema_is_cached() {
     let started = Instant::now();
     let _ = arcdb(&pg, &dsn, &["status", "--format", "json"]);
     let object_by_object_ms = started.elapsed().as_millis();
-    // Restored: the catalog hashes as it did at the clean comparison.
+    // Restored: the catalog's rows are new versions, so compared object by object once, clean,
+    // and from then on the fingerprint decides again.
     pg.psql("clean", &restore);
     let restored = arcdb(&pg, &dsn, &["status", "--format", "json"]).ok("restored");
-    assert_eq!(restored.json()["live"]["compared"], "fingerprint");
+    assert_eq!(restored.json()["live"]["compared"], "object_by_object");
+    assert_eq!(restored.json()["live"]["differences"], Value::Array(vec![]));
+    let again = arcdb(&pg, &dsn, &["status", "--format", "json"]).ok("restored, again");
+    assert_eq!(again.json()["live"]["compared"], "fingerprint");
     let mut no_live_ms = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
@@ -454,6 +458,12 @@ CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION 
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY notes_mine ON notes USING (id > 0);
 CREATE VIEW notes_view AS SELECT id, note FROM notes;
+GRANT SELECT ON notes TO fp_reader;
+CREATE SCHEMA elsewhere;
+CREATE DOMAIN elsewhere.code AS text;
+ALTER TABLE notes ADD COLUMN code elsewhere.code;
+CREATE MATERIALIZED VIEW notes_total AS SELECT count(*) AS n FROM notes;
+CREATE UNIQUE INDEX notes_total_n ON notes_total (n);
 ";
 
 #[test]
@@ -463,6 +473,8 @@ fn every_kind_of_change_alone_defeats_the_catalog_fingerprint() {
     let source = pg.root().join("kinds");
     support::write_migration(&source, "0001_kinds", EVERY_KIND, "SELECT 1;");
     let source = source.to_str().unwrap().to_string();
+    // A role of the cluster, not of the migration: renamed below.
+    pg.psql("fp", "CREATE ROLE fp_reader");
     let status = |expect: i32| {
         let run = arcdb(
             &pg,
@@ -496,6 +508,14 @@ fn every_kind_of_change_alone_defeats_the_catalog_fingerprint() {
         ("ALTER TABLE notes ALTER COLUMN mood SET NOT NULL", "ALTER TABLE notes ALTER COLUMN mood DROP NOT NULL"),
         ("GRANT SELECT ON notes TO PUBLIC", "REVOKE SELECT ON notes FROM PUBLIC"),
         ("CREATE EXTENSION IF NOT EXISTS pg_trgm", "DROP EXTENSION pg_trgm"),
+        // Changes no row of the objects compared, only what their text names: a role (grants,
+        // owners, policy roles) and a type in a schema arcdb does not compare.
+        ("ALTER ROLE fp_reader RENAME TO fp_renamed", "ALTER ROLE fp_renamed RENAME TO fp_reader"),
+        ("ALTER DOMAIN elsewhere.code RENAME TO code2", "ALTER DOMAIN elsewhere.code2 RENAME TO code"),
+        // A materialized view's catalog row counts by value (a refresh rewrites it).
+        ("ALTER MATERIALIZED VIEW notes_total RENAME TO notes_sum", "ALTER MATERIALIZED VIEW notes_sum RENAME TO notes_total"),
+        ("ALTER MATERIALIZED VIEW notes_total SET (fillfactor = 50)", "ALTER MATERIALIZED VIEW notes_total RESET (fillfactor)"),
+        ("ALTER MATERIALIZED VIEW notes_total OWNER TO fp_reader", "ALTER MATERIALIZED VIEW notes_total OWNER TO CURRENT_USER"),
     ];
     for (change, undo) in changes {
         pg.psql("fp", change);
@@ -516,4 +536,56 @@ fn every_kind_of_change_alone_defeats_the_catalog_fingerprint() {
     }
     // Back where it started: the fingerprint decides again.
     assert_eq!(status(0).json()["live"]["compared"], "fingerprint");
+    // What `arcdb refresh` runs, and routine maintenance, change no schema: still the fingerprint.
+    pg.psql(
+        "fp",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY notes_total; VACUUM ANALYZE notes; ANALYZE notes_total;",
+    );
+    assert_eq!(status(0).json()["live"]["compared"], "fingerprint");
+
+    // PostgreSQL updates an index's validity in place (no new row version): a DROP INDEX
+    // CONCURRENTLY that is cancelled while it waits for a reader of the table leaves the index
+    // invalid, as it happens in production.
+    let reader = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            pg.psql(
+                "fp",
+                "BEGIN; SELECT count(*) FROM notes; SELECT pg_sleep(3); COMMIT;",
+            )
+        });
+        let holding = "SELECT count(*) FROM pg_locks WHERE relation = 'notes'::regclass AND granted AND pid <> pg_backend_pid()";
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while pg.scalar("fp", holding) == "0" {
+            assert!(Instant::now() < deadline, "the reader never locked notes");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let cancelled = pg.try_psql(
+            "fp",
+            "SET statement_timeout = '1s'; DROP INDEX CONCURRENTLY notes_note_idx;",
+        );
+        assert!(
+            cancelled
+                .as_ref()
+                .is_err_and(|e| e.contains("statement timeout")),
+            "{cancelled:?}"
+        );
+        reader.join().unwrap()
+    });
+    assert_eq!(reader.trim(), "0");
+    assert_eq!(
+        pg.scalar(
+            "fp",
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'notes_note_idx'::regclass"
+        ),
+        "f"
+    );
+    let invalid = status(4);
+    assert_eq!(invalid.json()["live"]["compared"], "object_by_object");
+    assert!(
+        differences(&invalid)
+            .iter()
+            .any(|d| d.to_string().contains("notes_note_idx")),
+        "{}",
+        invalid.stdout
+    );
 }
