@@ -75,10 +75,12 @@ for major in "${majors[@]}"; do
   set -e
   row_test[$major]=$(secs $(($(now_ms) - t0)))
 
-  # adopt of the deployed ArcDesk database and a clean live-drift check, on this major too.
+  # adopt of the deployed ArcDesk database, a clean live-drift check and the catalog fingerprint's
+  # soundness (what each major updates in place), on this major too.
   row_extra[$major]=ok
   for extra in "adopt adopt_keeps_every_row_and_the_schema_equals_a_fresh_up" \
-               "drift a_clean_database_reports_no_drift_and_the_expected_schema_is_cached"; do
+               "drift a_clean_database_reports_no_drift_and_the_expected_schema_is_cached" \
+               "drift every_kind_of_change_alone_defeats_the_catalog_fingerprint"; do
     read -r test_bin test_name <<<"$extra"
     if ! ARCDB_PG_BIN=$bin RUST_BACKTRACE=0 cargo test --quiet --test suite -- --exact "$test_bin::$test_name" >>"$log" 2>&1; then
       row_extra[$major]="FAIL: $test_bin"
