@@ -20,7 +20,7 @@ fn tiny_migrations(source: &std::path::Path, n: u32) {
 }
 
 /// A cluster with fsync and synchronous commit on (test clusters have both off), so that each
-/// synchronous commit is a WAL sync pg_stat_wal counts; stopped on drop.
+/// synchronous commit is a WAL sync pg_stat_wal (18: pg_stat_io) counts; stopped on drop.
 struct Durable {
     cluster: Cluster,
     root: tempfile::TempDir,
@@ -68,9 +68,15 @@ impl Durable {
     /// WAL syncs counted so far, once the stats of the sessions that ended are in.
     fn wal_syncs(&self) -> i64 {
         std::thread::sleep(std::time::Duration::from_millis(500));
-        self.scalar("SELECT wal_sync FROM pg_stat_wal")
-            .parse()
-            .unwrap()
+        let major: i32 = self.scalar("SHOW server_version_num").parse().unwrap();
+        self.scalar(if major >= 180000 {
+            // PostgreSQL 18 moved the WAL's I/O counts to pg_stat_io.
+            "SELECT coalesce(sum(fsyncs), 0)::bigint FROM pg_stat_io WHERE object = 'wal'"
+        } else {
+            "SELECT wal_sync FROM pg_stat_wal"
+        })
+        .parse()
+        .unwrap()
     }
 }
 
