@@ -28,9 +28,8 @@ use tokio_postgres::GenericClient;
 /// The schemas the migrations own and drift is checked in.
 pub const SCHEMAS: &[&str] = &["public"];
 
-/// `arcdb.expected_schema` and `arcdb.live_fingerprint`, created when first needed: before a
-/// comparison whose fingerprint may be stored, and by each store.
-const CACHE_TABLE: &str = include_str!("drift_cache.sql");
+/// `arcdb.expected_schema`, created by `history::ensure` with the history (and on first store).
+pub const CACHE_TABLE: &str = include_str!("drift_cache.sql");
 
 /// What the cache key must change with besides the migrations: the catalog reader itself (a
 /// reader that reads more would otherwise compare against a stale expected schema).
@@ -256,12 +255,6 @@ pub async fn check_recorded(
         });
     }
 
-    if cache == Cache::ReadWrite {
-        // Before the snapshot whose fingerprint is stored, not after it: creating the cache
-        // changes the catalog, and a fingerprint taken before would never match again. Best
-        // effort (a role that cannot create them gets no cache), like the stores themselves.
-        let _ = db.client.batch_execute(CACHE_TABLE).await;
-    }
     let (applied, actual, fingerprint) = snapshot(db, async {
         try_join3(
             history::load(&db.client),

@@ -10,8 +10,8 @@ const CREATE: &str = include_str!("history.sql");
 /// concurrent `CREATE … IF NOT EXISTS` can still collide on the catalog's unique index.
 pub async fn ensure(client: &impl GenericClient) -> anyhow::Result<()> {
     client.batch_execute(CREATE).await?;
-    // Not the drift check's cache: `status` creates it when it first has something to keep, so
-    // that a first `up` does not pay for tables it may never use.
+    // The drift check's cache lives next to the history, created with it (under the lock).
+    client.batch_execute(crate::drift::CACHE_TABLE).await?;
     Ok(())
 }
 
