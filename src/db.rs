@@ -393,8 +393,13 @@ impl Db {
     }
 
     /// A second, independent session to the same database (locks, probes, heartbeats).
-    pub async fn reconnect(&self) -> anyhow::Result<Db> {
-        connect(&self.dsn, self.timeout).await
+    ///
+    /// The future owns what it needs, so it can be spawned and awaited later.
+    pub fn reconnect(
+        &self,
+    ) -> impl std::future::Future<Output = anyhow::Result<Db>> + Send + 'static {
+        let (dsn, timeout) = (self.dsn.clone(), self.timeout);
+        async move { connect(&dsn, timeout).await }
     }
 
     /// A session to another database of the same server, as the same user and with the same

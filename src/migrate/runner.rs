@@ -99,12 +99,50 @@ pub struct Runner {
     /// PostgreSQL: a second session that watches the migrating one, whose backend is `pid`
     /// (read again inside each transaction: behind PgBouncer in transaction mode the server
     /// connection can change between transactions).
-    monitor: Option<Db>,
+    monitor: Option<Watcher>,
     pid: AtomicI32,
     postgres: bool,
     /// Commit the next transactional migration without waiting for its WAL flush (see
     /// [`Runner::defer_flush`]).
     defer_flush: AtomicBool,
+}
+
+/// The second session, connected in the background while the migrations run: a run waits for
+/// it only when it needs it (a statement that waits for a lock; a cancel that cannot be sent
+/// directly), not before its first migration.
+struct Watcher {
+    connecting: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<Db>>>>,
+    session: tokio::sync::OnceCell<Option<Db>>,
+}
+
+impl Watcher {
+    fn connect(db: &Db) -> Watcher {
+        let connecting = tokio::spawn(db.reconnect());
+        Watcher {
+            connecting: std::sync::Mutex::new(Some(connecting)),
+            session: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The session, once connected; `None` (said once on stderr) when it could not be opened:
+    /// the migrations run the same, lock waits are reported without their holders.
+    async fn session(&self) -> Option<&Db> {
+        self.session
+            .get_or_init(|| async {
+                let connecting = self.connecting.lock().ok()?.take()?;
+                let failed = match connecting.await {
+                    Ok(Ok(session)) => return Some(session),
+                    Ok(Err(err)) => crate::error::one_line(&err),
+                    Err(err) => err.to_string(),
+                };
+                notice(format!(
+                    "cannot open the second session that watches the migration's lock waits ({failed}): a wait is reported without what holds the lock"
+                ));
+                None
+            })
+            .await
+            .as_ref()
+    }
 }
 
 impl Runner {
@@ -116,10 +154,7 @@ impl Runner {
                 .query_typed_one("SELECT pg_backend_pid()", &[])
                 .await?
                 .get(0);
-            let watcher = db.reconnect().await.map_err(|e| {
-                e.context("cannot open the second session that watches the migration's lock waits")
-            })?;
-            (Some(watcher), pid)
+            (Some(Watcher::connect(db)), pid)
         } else {
             (None, 0)
         };
@@ -424,7 +459,7 @@ impl Runner {
         loop {
             tokio::select! {
                 result = &mut statement => return (result, blocker),
-                _ = sample.tick(), if self.monitor.is_some() => {
+                _ = sample.tick(), if self.postgres => {
                     if let Some(found) = self.blockers().await {
                         blocker = Some(found);
                     }
@@ -439,7 +474,7 @@ impl Runner {
 
     /// " — it waits for <mode> on <object>, held by pid N (…)" while the statement waits.
     async fn blockers(&self) -> Option<String> {
-        let watcher = self.monitor.as_ref()?;
+        let watcher = self.monitor.as_ref()?.session().await?;
         let pid = &self.pid.load(Ordering::SeqCst);
         let rows = watcher
             .client
@@ -483,7 +518,11 @@ impl Runner {
             .cancel_query(tokio_postgres::NoTls)
             .await;
         let Err(direct) = direct else { return };
-        let fallback = match &self.monitor {
+        let watcher = match &self.monitor {
+            Some(monitor) => monitor.session().await,
+            None => None,
+        };
+        let fallback = match watcher {
             Some(watcher) => watcher
                 .client
                 .query_typed_one(
