@@ -1,6 +1,7 @@
 //! Running one migration script on a live database. One runner for every mode (one
-//! transaction; `-- arcdb:no-transaction`; CockroachDB's statement at a time), statement by
-//! statement, so that a failure names its statement and a lock wait names its blocker:
+//! transaction, the script sent in one round trip; `-- arcdb:no-transaction` and CockroachDB,
+//! statement by statement), and in each a failure names its statement and a lock wait names
+//! its blocker:
 //!
 //! * every statement runs under `lock_timeout` (`--ddl-lock-timeout`): a DDL statement queued
 //!   behind a long reader would otherwise queue every application query behind it. A migration
@@ -20,12 +21,13 @@ use super::catalog::{Resolved, Script};
 use super::history;
 use super::interrupt::{interrupted, Interrupt};
 use super::roles;
-use super::statements::{self, Statement};
+use super::statements::{self, Batch, Statement};
 use super::txmode::{concurrent_index, ConcurrentIndex, TxMode};
 use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::output::notice;
 use anyhow::anyhow;
+use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
@@ -257,10 +259,12 @@ impl Runner {
                 Direction::Down => roles::memberships(client).await?,
                 Direction::Up => Vec::new(),
             };
-            for statement in statements {
-                self.interrupt.check(state)?;
-                let (result, blocker) = self.execute(db, &statement.text).await;
-                let Err(err) = result else { continue };
+            // The whole script in one round trip: inside the transaction it runs exactly as
+            // statement after statement would, and the error still names its statement.
+            self.interrupt.check(state)?;
+            let batch = Batch::join(statements);
+            let (result, blocker) = self.execute(db, &batch.sql).await;
+            if let Err((completed, err)) = result {
                 if let Some(signal) = self.interrupt.signal() {
                     return Err(interrupted(
                         signal,
@@ -270,10 +274,14 @@ impl Runner {
                         ),
                     ));
                 }
+                let (failed, offset) = batch.failed(completed, original_position(&err));
+                let Some(statement) = statements.get(failed) else {
+                    return Err(anyhow!("{}: {err}; {state}", script.file));
+                };
                 if is_lock_timeout(&err) {
                     return Ok(Some(lock_wait(statement, blocker)));
                 }
-                return Err(statement_error(script, statement, &err, state));
+                return Err(statement_error(script, statement, &err, offset, state));
             }
             // synchronous_commit is read at COMMIT: set after the reset, which would undo it.
             // The same round trip asks whether the script's transaction is still the one
@@ -377,7 +385,7 @@ impl Runner {
                     }
                 }
                 let (result, blocker) = self.execute(db, &statement.text).await;
-                let Err(err) = result else { break };
+                let Err((_, err)) = result else { break };
                 if let Some(signal) = self.interrupt.signal() {
                     return Err(interrupted(
                         signal,
@@ -388,7 +396,7 @@ impl Runner {
                     ));
                 }
                 if !is_lock_timeout(&err) {
-                    return Err(statement_error(script, statement, &err, &state));
+                    return Err(statement_error(script, statement, &err, 0, &state));
                 }
                 let wait = lock_wait(statement, blocker);
                 self.wait_before_retry(
@@ -442,13 +450,26 @@ impl Runner {
         )
     }
 
-    /// Run one statement; meanwhile sample what it waits for, and cancel it on a signal.
+    /// Run `sql` (one statement, or a [`Batch`]); meanwhile sample what it waits for, and
+    /// cancel it on a signal. An error comes with the number of statements completed before it.
     async fn execute(
         &self,
         db: &Db,
         sql: &str,
-    ) -> (Result<(), tokio_postgres::Error>, Option<String>) {
-        let statement = db.client.batch_execute(sql);
+    ) -> (Result<(), (usize, tokio_postgres::Error)>, Option<String>) {
+        let statement = async {
+            let messages = db.client.simple_query_raw(sql).await.map_err(|e| (0, e))?;
+            tokio::pin!(messages);
+            let mut completed = 0;
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
+                    Ok(_) => {}
+                    Err(err) => return Err((completed, err)),
+                }
+            }
+            Ok(())
+        };
         tokio::pin!(statement);
         let mut blocker = None;
         let mut cancelled = false;
@@ -710,10 +731,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// "migrations/0007_x/up.sql, line 3 (`ALTER TABLE …`): <message> (SQLSTATE …); <state>".
+/// Where in the query sent a server error points, in characters (1-based).
+fn original_position(err: &tokio_postgres::Error) -> Option<u32> {
+    match err.as_db_error()?.position()? {
+        tokio_postgres::error::ErrorPosition::Original(p) => Some(*p),
+        _ => None,
+    }
+}
+
+/// `offset`: the characters sent before `statement` in the same query (a [`Batch`]).
 fn statement_error(
     script: &Script,
     statement: &Statement,
     err: &tokio_postgres::Error,
+    offset: usize,
     state: &str,
 ) -> anyhow::Error {
     let mut at = format!("line {}", statement.line);
@@ -721,8 +752,9 @@ fn statement_error(
     let Some(dberr) = err.as_db_error() else {
         return anyhow!("{}, {at} ({what}) failed: {err}; {state}", script.file);
     };
-    if let Some(tokio_postgres::error::ErrorPosition::Original(p)) = dberr.position() {
-        let (line, mut column) = super::line_column(&statement.text, *p as usize);
+    if let Some(p) = original_position(err) {
+        let p = (p as usize).saturating_sub(offset);
+        let (line, mut column) = super::line_column(&statement.text, p);
         if line == 1 {
             // The statement may start mid-line: count the characters before it on its line.
             let first = statement.text.lines().next().unwrap_or("");

@@ -15,6 +15,41 @@ pub struct Statement {
     pub line: usize,
 }
 
+/// Statements sent as one simple query (one round trip), and which of them an error came from.
+pub struct Batch {
+    pub sql: String,
+    /// Where each statement starts in `sql`, in characters (the unit of an error's position).
+    starts: Vec<usize>,
+}
+
+impl Batch {
+    pub fn join(statements: &[Statement]) -> Batch {
+        let (mut sql, mut starts, mut chars) = (String::new(), Vec::new(), 0);
+        for statement in statements {
+            starts.push(chars);
+            sql.push_str(&statement.text);
+            sql.push_str(";\n");
+            chars += statement.text.chars().count() + 2;
+        }
+        Batch { sql, starts }
+    }
+
+    /// The statement an error came from, and how many characters of `sql` precede it: the one
+    /// its position (1-based, in characters) falls in, else the one after the `completed`
+    /// statements (the server answers each statement it completes before the error).
+    pub fn failed(&self, completed: usize, position: Option<u32>) -> (usize, usize) {
+        let index = match position {
+            Some(p) => self
+                .starts
+                .iter()
+                .rposition(|&start| start < p as usize)
+                .unwrap_or(0),
+            None => completed.min(self.starts.len().saturating_sub(1)),
+        };
+        (index, self.starts.get(index).copied().unwrap_or(0))
+    }
+}
+
 /// What a token is. Comments and whitespace produce none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
@@ -375,6 +410,24 @@ impl Lexer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_names_the_statement_an_error_came_from() {
+        let statements = split("CREATE TABLE é (id int);\nINSERT INTO é VALUES (1);\nSELECT nope;");
+        let batch = Batch::join(&statements);
+        assert_eq!(
+            batch.sql,
+            "CREATE TABLE é (id int);\nINSERT INTO é VALUES (1);\nSELECT nope;\n"
+        );
+        // Characters, not bytes: each é is one. The statements start at 0, 25 and 51.
+        // By position: "nope" is character 59 (1-based) of the batch, 8 of its statement.
+        assert_eq!(batch.failed(0, Some(59)), (2, 51));
+        assert_eq!(batch.failed(0, Some(25)), (0, 0));
+        assert_eq!(batch.failed(0, Some(26)), (1, 25));
+        // Without a position, by the statements completed before it.
+        assert_eq!(batch.failed(1, None), (1, 25));
+        assert_eq!(batch.failed(9, None), (2, 51));
+    }
 
     fn texts(sql: &str) -> Vec<(usize, String)> {
         split(sql).into_iter().map(|s| (s.line, s.text)).collect()
