@@ -326,6 +326,43 @@ fn a_failing_migration_leaves_the_database_unchanged_and_names_file_line_and_mes
     );
 }
 
+/// An error without a position (a unique violation) in the middle of a script sent in one round
+/// trip: named by its line, nothing of the migration remains.
+#[test]
+fn an_error_without_a_position_names_its_statement() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("dup");
+    let source = migrations_copy(pg.root(), "migrations-copy");
+    let source_arg = source.to_str().unwrap();
+    arcdb(&pg, &dsn, &["up"]).ok("up");
+    write_migration(
+        &source,
+        "0099_dup",
+        "CREATE TABLE dup (id int PRIMARY KEY);\nINSERT INTO dup VALUES (1);\n\nINSERT INTO dup VALUES (1);\nCREATE TABLE after_dup (id int);\n",
+        "DROP TABLE dup;",
+    );
+    let failed = arcdb(&pg, &dsn, &["up", "--source", source_arg]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let line = failed.stderr.trim();
+    assert!(
+        line.contains("0099_dup/up.sql, line 4 (`INSERT INTO dup VALUES (1)")
+            && line.contains("23505")
+            && line.contains("nothing of it was applied"),
+        "{line}"
+    );
+    assert_eq!(
+        pg.scalar(
+            "dup",
+            "SELECT to_regclass('dup') IS NULL AND to_regclass('after_dup') IS NULL"
+        ),
+        "t"
+    );
+    assert_eq!(
+        pg.scalar("dup", "SELECT max(version) FROM arcdb.schema_history"),
+        latest_version().to_string()
+    );
+}
+
 #[test]
 fn concurrent_ups_apply_each_version_exactly_once() {
     let pg = TestCluster::start();
