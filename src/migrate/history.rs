@@ -54,23 +54,48 @@ pub async fn record(
     complete: bool,
     execution_ms: i64,
 ) -> anyhow::Result<()> {
-    let script =
-        m.up.file
-            .rsplit('/')
-            .next()
-            .unwrap_or(&m.up.file)
-            .to_string();
     client
-        .execute_typed(
-            "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (version) DO UPDATE
-                SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
-                    complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
-            &[(&(m.version as i32), tokio_postgres::types::Type::INT4), (&m.name, tokio_postgres::types::Type::TEXT), (&m.checksum, tokio_postgres::types::Type::TEXT), (&script, tokio_postgres::types::Type::TEXT), (&complete, tokio_postgres::types::Type::BOOL), (&execution_ms, tokio_postgres::types::Type::INT8)],
-        )
+        .batch_execute(&record_statement(m, complete, execution_ms, None))
         .await?;
     Ok(())
+}
+
+/// The statement [`record`] runs, as text (its values quoted as literals) so that it can share
+/// a round trip with other statements. `only_in`: it records nothing unless the transaction
+/// with that id is still the current one (a script that ended it is not recorded).
+pub fn record_statement(
+    m: &Resolved,
+    complete: bool,
+    execution_ms: i64,
+    only_in: Option<i64>,
+) -> String {
+    let script = m.up.file.rsplit('/').next().unwrap_or(&m.up.file);
+    let guard = only_in
+        .map(|xid| format!(" WHERE txid_current_if_assigned() = {xid}"))
+        .unwrap_or_default();
+    format!(
+        "INSERT INTO arcdb.schema_history (version, name, checksum, script, complete, execution_ms)
+         SELECT {}, {}, {}, {}, {complete}, {execution_ms}{guard}
+         ON CONFLICT (version) DO UPDATE
+            SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
+                complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
+        m.version,
+        literal(&m.name),
+        literal(&m.checksum),
+        literal(script)
+    )
+}
+
+/// `text` as a string literal, as PostgreSQL's `quote_literal` writes it: quotes doubled, and
+/// with backslashes an `E''` string with them doubled too, which reads the same whatever
+/// `standard_conforming_strings` is.
+fn literal(text: &str) -> String {
+    let quoted = text.replace('\'', "''");
+    if text.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 /// Remove `version`'s record (in the same transaction as its down script).
@@ -114,4 +139,16 @@ pub async fn record_existing_schema(
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal;
+
+    #[test]
+    fn literals_are_written_as_quote_literal_writes_them() {
+        assert_eq!(literal("0001_init"), "'0001_init'");
+        assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(literal(r"a\b'c"), r"E'a\\b''c'");
+    }
 }

@@ -284,11 +284,24 @@ impl Runner {
                 return Err(statement_error(script, statement, &err, offset, state));
             }
             // synchronous_commit is read at COMMIT: set after the reset, which would undo it.
-            // The same round trip asks whether the script's transaction is still the one
-            // arcdb opened.
+            // The same round trip records an up as applied (as the connecting role, after the
+            // reset; only in the transaction arcdb opened) and asks whether the script's
+            // transaction is still that one.
+            let record = match direction {
+                Direction::Up => format!(
+                    "{}; ",
+                    history::record_statement(
+                        m,
+                        true,
+                        started.elapsed().as_millis() as i64,
+                        Some(xid)
+                    )
+                ),
+                Direction::Down => String::new(),
+            };
             let reset = client
                 .simple_query(&format!(
-                    "{}; SELECT txid_current_if_assigned()::text, EXISTS (SELECT FROM arcdb.role_memberships)::text",
+                    "{}; {record}SELECT txid_current_if_assigned()::text, EXISTS (SELECT FROM arcdb.role_memberships)::text",
                     if self.defer_flush.load(Ordering::SeqCst) {
                         RESET_SESSION_DEFER_FLUSH
                     } else {
@@ -315,8 +328,6 @@ impl Runner {
                     if memberships_recorded {
                         roles::restore(client).await?;
                     }
-                    history::record(client, m, true, started.elapsed().as_millis() as i64)
-                        .await?
                 }
                 Direction::Down => {
                     roles::save_dropped(client, &members_before, m.version).await?;
