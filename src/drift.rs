@@ -28,8 +28,9 @@ use tokio_postgres::GenericClient;
 /// The schemas the migrations own and drift is checked in.
 pub const SCHEMAS: &[&str] = &["public"];
 
-/// `arcdb.expected_schema`, created by `history::ensure` with the history (and on first store).
-pub const CACHE_TABLE: &str = include_str!("drift_cache.sql");
+/// `arcdb.expected_schema` and `arcdb.live_fingerprint`: created by the first command that
+/// may ([`Cache::ReadWrite`]), not by `up`.
+const CACHE_TABLE: &str = include_str!("drift_cache.sql");
 
 /// What the cache key must change with besides the migrations: the catalog reader itself (a
 /// reader that reads more would otherwise compare against a stale expected schema).
@@ -38,11 +39,15 @@ const READER_SOURCE: [&str; 2] = [
     include_str!("catalog/mod.rs"),
 ];
 
-/// Whether a freshly built expected schema may be written to `arcdb.expected_schema`.
+/// Whether a freshly built expected schema (and the catalog's fingerprint) may be written to
+/// arcdb's cache tables, and whether they may be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cache {
-    /// Read and store (status, up, repair: databases arcdb manages).
+    /// Read and store, creating the cache tables when missing (status, repair).
     ReadWrite,
+    /// Read, and store only where the cache tables exist: `up` checks for drift before it
+    /// applies anything, and leaves a database it does not change as it was.
+    Existing,
     /// Read only: the command promises to touch nothing unless it succeeds (baseline, adopt).
     ReadOnly,
 }
@@ -142,10 +147,23 @@ async fn expected_schema(
     let version = applied.last().map(|m| m.version).unwrap_or(0);
     let not_cached = match cache {
         Cache::ReadOnly => Some("this command writes nothing unless it succeeds".into()),
-        Cache::ReadWrite => store(db, &key, version, major, &schema, build_ms)
-            .await
-            .err()
-            .map(|e| crate::error::one_line(&e)),
+        Cache::ReadWrite | Cache::Existing => {
+            store(db, cache, &key, version, major, &schema, build_ms)
+                .await
+                .err()
+                .map(|e| {
+                    match e
+                        .downcast_ref::<tokio_postgres::Error>()
+                        .and_then(|e| e.code())
+                    {
+                        Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                            "no cache in this database yet: the first `arcdb status` creates it"
+                                .into()
+                        }
+                        _ => crate::error::one_line(&e),
+                    }
+                })
+        }
     };
     Ok((
         schema,
@@ -189,13 +207,16 @@ async fn cached(db: &Db, key: &str) -> Option<Schema> {
 
 async fn store(
     db: &Db,
+    cache: Cache,
     key: &str,
     version: u32,
     major: i32,
     schema: &Schema,
     build_ms: u64,
 ) -> anyhow::Result<()> {
-    db.client.batch_execute(CACHE_TABLE).await?;
+    if cache == Cache::ReadWrite {
+        db.client.batch_execute(CACHE_TABLE).await?;
+    }
     db.client
         .execute(
             "INSERT INTO arcdb.expected_schema (key, version, server_major, schema, build_ms)
@@ -255,6 +276,12 @@ pub async fn check_recorded(
         });
     }
 
+    if cache == Cache::ReadWrite {
+        // Before the snapshot whose fingerprint is stored, not after it: creating the cache
+        // changes the catalog, and a fingerprint taken before would never match again. Best
+        // effort (a role that cannot create them gets no cache), like the stores themselves.
+        let _ = db.client.batch_execute(CACHE_TABLE).await;
+    }
     let (applied, actual, fingerprint) = snapshot(db, async {
         try_join3(
             history::load(&db.client),
@@ -311,8 +338,8 @@ async fn stored_fingerprint(db: &Db, key: &str) -> Option<String> {
         .map(|row| row.get(0))
 }
 
+/// Only after a [`Cache::ReadWrite`] comparison, which created the table before its snapshot.
 async fn store_fingerprint(db: &Db, key: &str, fingerprint: &str) -> anyhow::Result<()> {
-    db.client.batch_execute(CACHE_TABLE).await?;
     db.client
         .execute(
             "INSERT INTO arcdb.live_fingerprint (key, fingerprint) VALUES ($1, $2)
@@ -586,7 +613,7 @@ pub async fn refuse_drift(db: &Db, set: &MigrationSet, lock_wait: Duration) -> a
             &crate::migrate::interrupt::Interrupt::listen(),
         )
         .await?;
-    let outcome = check_recorded(db, &resolved, Cache::ReadWrite).await;
+    let outcome = check_recorded(db, &resolved, Cache::Existing).await;
     let released = guard.release(db).await;
     let live = outcome?;
     released?;

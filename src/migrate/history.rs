@@ -9,11 +9,9 @@ const CREATE: &str = include_str!("history.sql");
 /// Create the history table if needed. Call it only while holding the migration lock: two
 /// concurrent `CREATE … IF NOT EXISTS` can still collide on the catalog's unique index.
 pub async fn ensure(client: &impl GenericClient) -> anyhow::Result<()> {
-    // The drift check's cache lives next to the history, created with it (under the lock, in
-    // the same round trip and implicit transaction).
-    client
-        .batch_execute(&format!("{CREATE}\n{}", crate::drift::CACHE_TABLE))
-        .await?;
+    // Not the drift check's cache: `status` creates it when it first has something to keep,
+    // so that a first `up` does not pay for tables it may never use.
+    client.batch_execute(CREATE).await?;
     Ok(())
 }
 
