@@ -8,6 +8,11 @@
 use crate::output::notice;
 use tokio_postgres::Client;
 
+const TABLE: &str = include_str!("role_memberships.sql");
+
+/// Whether `arcdb.role_memberships` exists (it cannot be named in a query before it does).
+pub const TABLE_EXISTS: &str = "to_regclass('arcdb.role_memberships') IS NOT NULL";
+
 /// (role, member, admin option) of every membership in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
@@ -36,12 +41,14 @@ pub async fn memberships(client: &Client) -> anyhow::Result<Vec<Membership>> {
         .collect())
 }
 
-/// After a down script: record the memberships in `before` whose role no longer exists.
+/// After a down script: record the memberships in `before` whose role no longer exists;
+/// whether any was (the table then exists).
 pub async fn save_dropped(
     client: &Client,
     before: &[Membership],
     version: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
+    let mut recorded = false;
     for m in before {
         let role_left: bool = client
             .query_typed_one(
@@ -52,6 +59,10 @@ pub async fn save_dropped(
             .get(0);
         if role_left {
             continue;
+        }
+        if !recorded {
+            client.batch_execute(TABLE).await?;
+            recorded = true;
         }
         client
             .execute_typed(
@@ -73,7 +84,7 @@ pub async fn save_dropped(
             m.role, m.member
         ));
     }
-    Ok(())
+    Ok(recorded)
 }
 
 /// After an up script: grant again the recorded memberships whose role and member exist.

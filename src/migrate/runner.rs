@@ -107,6 +107,9 @@ pub struct Runner {
     /// Commit the next transactional migration without waiting for its WAL flush (see
     /// [`Runner::defer_flush`]).
     defer_flush: AtomicBool,
+    /// Whether `arcdb.role_memberships` exists: read at the start, set when a down script of
+    /// this run records a membership (nothing else creates it while the run holds the lock).
+    memberships_table: AtomicBool,
 }
 
 /// The second session, connected in the background while the migrations run: a run waits for
@@ -150,15 +153,17 @@ impl Watcher {
 impl Runner {
     pub async fn start(db: &Db, opts: LiveOptions, interrupt: Interrupt) -> anyhow::Result<Runner> {
         let postgres = db.engine.kind == EngineKind::Postgres;
-        let (monitor, pid) = if postgres {
-            let pid: i32 = db
+        let (monitor, pid, memberships_table) = if postgres {
+            let row = db
                 .client
-                .query_typed_one("SELECT pg_backend_pid()", &[])
-                .await?
-                .get(0);
-            (Some(Watcher::connect(db)), pid)
+                .query_typed_one(
+                    &format!("SELECT pg_backend_pid(), {}", roles::TABLE_EXISTS),
+                    &[],
+                )
+                .await?;
+            (Some(Watcher::connect(db)), row.get(0), row.get(1))
         } else {
-            (None, 0)
+            (None, 0, false)
         };
         Ok(Runner {
             opts,
@@ -167,6 +172,7 @@ impl Runner {
             pid: AtomicI32::new(pid),
             postgres,
             defer_flush: AtomicBool::new(false),
+            memberships_table: AtomicBool::new(memberships_table),
         })
     }
 
@@ -179,6 +185,19 @@ impl Runner {
     pub fn defer_flush(&self, yes: bool) {
         self.defer_flush
             .store(yes && self.postgres, Ordering::SeqCst);
+    }
+
+    /// [`roles::save_dropped`], remembering that the table exists once it recorded one.
+    async fn saved_dropped(
+        &self,
+        client: &tokio_postgres::Client,
+        before: &[roles::Membership],
+        version: u32,
+    ) -> anyhow::Result<()> {
+        if roles::save_dropped(client, before, version).await? {
+            self.memberships_table.store(true, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     pub fn interrupt(&self) -> &Interrupt {
@@ -301,11 +320,16 @@ impl Runner {
             };
             let reset = client
                 .simple_query(&format!(
-                    "{}; {record}SELECT txid_current_if_assigned()::text, EXISTS (SELECT FROM arcdb.role_memberships)::text",
+                    "{}; {record}SELECT txid_current_if_assigned()::text, {}::text",
                     if self.defer_flush.load(Ordering::SeqCst) {
                         RESET_SESSION_DEFER_FLUSH
                     } else {
                         RESET_SESSION
+                    },
+                    if self.memberships_table.load(Ordering::SeqCst) {
+                        "EXISTS (SELECT FROM arcdb.role_memberships)"
+                    } else {
+                        "false"
                     }
                 ))
                 .await?;
@@ -330,7 +354,8 @@ impl Runner {
                     }
                 }
                 Direction::Down => {
-                    roles::save_dropped(client, &members_before, m.version).await?;
+                    self.saved_dropped(client, &members_before, m.version)
+                        .await?;
                     history::remove(client, m.version).await?
                 }
             }
@@ -425,8 +450,14 @@ impl Runner {
         if self.postgres {
             client.batch_execute(RESET_SESSION).await?;
             match direction {
-                Direction::Down => roles::save_dropped(client, &members_before, m.version).await?,
-                Direction::Up => roles::restore(client).await?,
+                Direction::Down => {
+                    self.saved_dropped(client, &members_before, m.version)
+                        .await?
+                }
+                Direction::Up if self.memberships_table.load(Ordering::SeqCst) => {
+                    roles::restore(client).await?
+                }
+                Direction::Up => {}
             }
         }
         match direction {
