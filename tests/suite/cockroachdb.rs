@@ -62,8 +62,11 @@ fn stepwise_runner_builds_and_removes_the_same_schema_as_the_transactional_one()
         ),
         "0"
     );
-    let status = arcdb(&pg, &step, &[STEPWISE], &["status"]);
-    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    // Both databases get the same commands: the first status creates arcdb's cache tables.
+    for (dsn, env) in [(&tx, vec![]), (&step, vec![STEPWISE])] {
+        let status = arcdb(&pg, dsn, &env, &["status"]);
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    }
 
     for (dsn, env) in [(&tx, vec![]), (&step, vec![STEPWISE])] {
         let back = arcdb(&pg, dsn, &env, &["rollback", "--to", "0", "--yes"]);
