@@ -71,10 +71,10 @@ fn valid(expr: &str, ty: &str, has_input_is_valid: bool, target: &Schema) -> Str
         .iter()
         .find(|e| bare(&e.name) == ty || e.name == ty)
     {
-        let labels: Vec<String> = e.values.iter().map(|v| super::plan::literal(v)).collect();
+        let labels: Vec<String> = e.values.iter().map(|v| crate::db::literal(v)).collect();
         return format!("{expr} = ANY (ARRAY[{}]::text[])", labels.join(", "));
     }
-    let lit = super::plan::literal(ty);
+    let lit = crate::db::literal(ty);
     let base = if has_input_is_valid {
         format!("pg_input_is_valid({expr}, {lit})")
     } else {

@@ -7,6 +7,7 @@
 //! column for, and was not added by hand, is a [`Gap`] that stops the adoption.
 
 use crate::catalog::{Column, Index, Schema};
+use crate::db::literal;
 use crate::migrate::catalog::Resolved;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -542,11 +543,6 @@ pub fn deferred_build(target: &Schema, copies: &[TableCopy]) -> DeferredBuild {
     }
     out.build.extend(fk_builds);
     out
-}
-
-/// A string literal.
-pub fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Every role other than the owner that the deployed tables grant privileges to (`app_user`):

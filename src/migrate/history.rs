@@ -78,22 +78,10 @@ pub fn record_statement(
             SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, script = EXCLUDED.script,
                 complete = EXCLUDED.complete, execution_ms = EXCLUDED.execution_ms, applied_at = now()",
         m.version,
-        literal(&m.name),
-        literal(&m.checksum),
-        literal(script)
+        crate::db::literal(&m.name),
+        crate::db::literal(&m.checksum),
+        crate::db::literal(script)
     )
-}
-
-/// `text` as a string literal, as PostgreSQL's `quote_literal` writes it: quotes doubled, and
-/// with backslashes an `E''` string with them doubled too, which reads the same whatever
-/// `standard_conforming_strings` is.
-fn literal(text: &str) -> String {
-    let quoted = text.replace('\'', "''");
-    if text.contains('\\') {
-        format!("E'{}'", quoted.replace('\\', "\\\\"))
-    } else {
-        format!("'{quoted}'")
-    }
 }
 
 /// Remove `version`'s record (in the same transaction as its down script).
@@ -137,16 +125,4 @@ pub async fn record_existing_schema(
     }
     tx.commit().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::literal;
-
-    #[test]
-    fn literals_are_written_as_quote_literal_writes_them() {
-        assert_eq!(literal("0001_init"), "'0001_init'");
-        assert_eq!(literal("it's"), "'it''s'");
-        assert_eq!(literal(r"a\b'c"), r"E'a\\b''c'");
-    }
 }
