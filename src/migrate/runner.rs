@@ -27,6 +27,7 @@ use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::output::notice;
 use anyhow::anyhow;
+use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -112,41 +113,86 @@ pub struct Runner {
     memberships_table: AtomicBool,
 }
 
-/// The second session, connected in the background while the migrations run: a run waits for
-/// it only when it needs it (a statement that waits for a lock; a cancel that cannot be sent
-/// directly), not before its first migration.
+/// The second session, opened only when a run needs it: a statement still running after one
+/// sampling period (to say what it waits for), or a cancel that cannot be sent directly. A run
+/// whose statements finish sooner never opens it: the backend it forks cost an `up` of ten small
+/// migrations about 1–2 ms on two cores. It connects in the background, so a slow or refused
+/// connection never delays the migration or a Ctrl-C; the samples start once it is there.
 struct Watcher {
-    connecting: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<Db>>>>,
-    session: tokio::sync::OnceCell<Option<Db>>,
+    state: tokio::sync::Mutex<WatcherState>,
+}
+
+enum WatcherState {
+    /// The connection, not started yet.
+    Unopened(BoxFuture<'static, anyhow::Result<Db>>),
+    Connecting(tokio::task::JoinHandle<anyhow::Result<Db>>),
+    Open(Box<Db>),
+    /// Could not be opened (said once on stderr): waits are reported without their holders.
+    Failed,
 }
 
 impl Watcher {
-    fn connect(db: &Db) -> Watcher {
-        let connecting = tokio::spawn(db.reconnect());
+    fn new(db: &Db) -> Watcher {
         Watcher {
-            connecting: std::sync::Mutex::new(Some(connecting)),
-            session: tokio::sync::OnceCell::new(),
+            state: tokio::sync::Mutex::new(WatcherState::Unopened(Box::pin(db.reconnect()))),
         }
     }
 
-    /// The session, once connected; `None` (said once on stderr) when it could not be opened:
-    /// the migrations run the same, lock waits are reported without their holders.
-    async fn session(&self) -> Option<&Db> {
-        self.session
-            .get_or_init(|| async {
-                let connecting = self.connecting.lock().ok()?.take()?;
-                let failed = match connecting.await {
-                    Ok(Ok(session)) => return Some(session),
-                    Ok(Err(err)) => crate::error::one_line(&err),
-                    Err(err) => err.to_string(),
-                };
-                notice(format!(
-                    "cannot open the second session that watches the migration's lock waits ({failed}): a wait is reported without what holds the lock"
-                ));
-                None
-            })
-            .await
-            .as_ref()
+    /// The session if it is open now; starts connecting it if nobody has yet.
+    async fn ready(&self) -> Option<tokio::sync::MappedMutexGuard<'_, Db>> {
+        let mut state = self.state.lock().await;
+        match &*state {
+            WatcherState::Unopened(_) => {
+                if let WatcherState::Unopened(connect) =
+                    std::mem::replace(&mut *state, WatcherState::Failed)
+                {
+                    *state = WatcherState::Connecting(tokio::spawn(connect));
+                }
+                return None;
+            }
+            WatcherState::Connecting(handle) if !handle.is_finished() => return None,
+            _ => {}
+        }
+        Self::settle(&mut state).await;
+        Self::open(state)
+    }
+
+    /// The session, connecting it and waiting for that if need be (a cancel's fallback).
+    async fn session(&self) -> Option<tokio::sync::MappedMutexGuard<'_, Db>> {
+        if let Some(open) = self.ready().await {
+            return Some(open);
+        }
+        let mut state = self.state.lock().await;
+        Self::settle(&mut state).await;
+        Self::open(state)
+    }
+
+    fn open(
+        state: tokio::sync::MutexGuard<'_, WatcherState>,
+    ) -> Option<tokio::sync::MappedMutexGuard<'_, Db>> {
+        tokio::sync::MutexGuard::try_map(state, |state| match state {
+            WatcherState::Open(db) => Some(&mut **db),
+            _ => None,
+        })
+        .ok()
+    }
+
+    /// Wait for a connection under way and keep its outcome.
+    async fn settle(state: &mut WatcherState) {
+        if let WatcherState::Connecting(handle) = state {
+            let failed = match handle.await {
+                Ok(Ok(session)) => {
+                    *state = WatcherState::Open(Box::new(session));
+                    return;
+                }
+                Ok(Err(err)) => crate::error::one_line(&err),
+                Err(err) => err.to_string(),
+            };
+            notice(format!(
+                "cannot open the second session that watches the migration's lock waits ({failed}): a wait is reported without what holds the lock"
+            ));
+            *state = WatcherState::Failed;
+        }
     }
 }
 
@@ -161,7 +207,7 @@ impl Runner {
                     &[],
                 )
                 .await?;
-            (Some(Watcher::connect(db)), row.get(0), row.get(1))
+            (Some(Watcher::new(db)), row.get(0), row.get(1))
         } else {
             (None, 0, false)
         };
@@ -537,7 +583,7 @@ impl Runner {
 
     /// " — it waits for <mode> on <object>, held by pid N (…)" while the statement waits.
     async fn blockers(&self) -> Option<String> {
-        let watcher = self.monitor.as_ref()?.session().await?;
+        let watcher = self.monitor.as_ref()?.ready().await?;
         let pid = &self.pid.load(Ordering::SeqCst);
         let rows = watcher
             .client
