@@ -74,47 +74,22 @@ impl MigrationSet {
     }
 
     pub fn from_dir(dir: &Path) -> anyhow::Result<MigrationSet> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            Refusal::usage(format!(
-                "cannot read migrations directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        let mut files = Vec::new();
-        for entry in entries.flatten() {
-            let sub = entry.path();
-            let dir_name = entry.file_name().to_string_lossy().into_owned();
-            if dir_name.starts_with('.') {
-                continue; // .git, editor state
-            }
-            if !sub.is_dir() {
-                if dir_name.ends_with(".sql") {
-                    // Refused by from_files (a flat file), not skipped.
-                    files.push((dir_name, String::new()));
-                }
-                continue;
-            }
-            let before = files.len();
-            for file in std::fs::read_dir(&sub)?.flatten() {
-                let name = file.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".sql") {
-                    let text = std::fs::read_to_string(file.path())
-                        .with_context(|| format!("cannot read {}", file.path().display()))?;
-                    // psql accepts a UTF-8 byte-order mark at the start of a file; so do we.
-                    let text = text
-                        .strip_prefix('\u{feff}')
-                        .map(str::to_string)
-                        .unwrap_or(text);
-                    files.push((format!("{dir_name}/{name}"), text));
-                }
-            }
-            if files.len() == before {
-                return Err(Refusal::usage(format!(
-                    "{}: no up.sql/down.sql in this migration directory; add them or remove the directory",
-                    sub.display()
+        let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
+            .map_err(|e| {
+                Refusal::usage(format!(
+                    "cannot read migrations directory {}: {e}",
+                    dir.display()
                 ))
-                .into());
-            }
+            })?
+            .flatten()
+            // .git, editor state
+            .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        // Opening a thousand migration directories and their two thousand files is most of a
+        // no-op `up`'s own time (~12 ms on one core): they are read on every core.
+        let mut files = Vec::new();
+        for read in on_every_core(&entries, read_entry) {
+            files.extend(read?);
         }
         if files.is_empty() {
             return Err(Refusal::usage(format!(
@@ -198,6 +173,70 @@ impl MigrationSet {
     pub fn latest_version(&self) -> u32 {
         self.migrations.last().map(|m| m.version).unwrap_or(0)
     }
+}
+
+/// The `.sql` files of one entry of a migrations directory, as `(NNNN_name/file.sql, text)`.
+fn read_entry(entry: &std::fs::DirEntry) -> anyhow::Result<Vec<(String, String)>> {
+    let sub = entry.path();
+    let dir_name = entry.file_name().to_string_lossy().into_owned();
+    // The entry's type comes with the directory listing; only a symlink costs a stat.
+    let is_dir = match entry.file_type() {
+        Ok(kind) if kind.is_symlink() => sub.is_dir(),
+        Ok(kind) => kind.is_dir(),
+        Err(_) => sub.is_dir(),
+    };
+    if !is_dir {
+        // Refused by from_files (a flat file), not skipped.
+        return Ok(if dir_name.ends_with(".sql") {
+            vec![(dir_name, String::new())]
+        } else {
+            Vec::new()
+        });
+    }
+    let mut files = Vec::new();
+    for file in std::fs::read_dir(&sub)?.flatten() {
+        let name = file.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sql") {
+            let text = std::fs::read_to_string(file.path())
+                .with_context(|| format!("cannot read {}", file.path().display()))?;
+            // psql accepts a UTF-8 byte-order mark at the start of a file; so do we.
+            let text = text
+                .strip_prefix('\u{feff}')
+                .map(str::to_string)
+                .unwrap_or(text);
+            files.push((format!("{dir_name}/{name}"), text));
+        }
+    }
+    if files.is_empty() {
+        return Err(Refusal::usage(format!(
+            "{}: no up.sql/down.sql in this migration directory; add them or remove the directory",
+            sub.display()
+        ))
+        .into());
+    }
+    Ok(files)
+}
+
+/// `items.iter().map(f)`, in order, spread over the machine's cores in contiguous chunks
+/// (one thread below a few dozen items, where starting threads costs more than it saves).
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const PER_THREAD_AT_LEAST: usize = 32;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(8).min(items.len() / PER_THREAD_AT_LEAST).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let chunks: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        chunks
+            .into_iter()
+            .flat_map(|chunk| chunk.join().expect("a migration reader thread panicked"))
+            .collect()
+    })
 }
 
 /// A parsed file name: direction ("up"/"down"), engine tag, minimum engine version.
@@ -321,8 +360,14 @@ pub fn required_extensions(resolved: &[Resolved]) -> Vec<String> {
 }
 
 pub fn checksum(sql: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(sql.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    hex
 }
 
 #[cfg(test)]
