@@ -13,16 +13,14 @@ use crate::catalog::{self, Difference, Schema};
 use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::error::{ExitStatus, Refusal};
-use crate::lock::MigrationLock;
 use crate::migrate::catalog::{MigrationSet, Resolved};
 use crate::migrate::plan::{self, State};
 use crate::migrate::{self, history, StatusReport};
 use crate::output::{table, Report};
-use futures_util::future::{try_join, try_join3};
+use futures_util::future::{try_join, try_join3, BoxFuture};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio_postgres::GenericClient;
 
 /// The schemas the migrations own and drift is checked in.
@@ -559,13 +557,8 @@ pub fn differences_table(differences: &[Difference]) -> String {
 }
 
 /// `arcdb status`: history, then (unless `no_live`) the live schema.
-pub async fn status(
-    db: &Db,
-    source: Option<&Path>,
-    no_live: bool,
-) -> anyhow::Result<StatusWithDrift> {
-    let set = MigrationSet::load(source)?;
-    let status = migrate::status(db, &set).await?;
+pub async fn status(db: &Db, set: &MigrationSet, no_live: bool) -> anyhow::Result<StatusWithDrift> {
+    let status = migrate::status(db, set).await?;
     let mut report = StatusWithDrift {
         status,
         live: None,
@@ -592,40 +585,31 @@ pub async fn status(
     Ok(report)
 }
 
-/// Before `up` applies anything: refuse (exit 4, nothing changed) when the live schema differs
-/// from the recorded version's, naming the differences. Nothing pending, an empty history or
-/// another engine: nothing to check. The comparison holds the migration lock (waiting up to
-/// `lock_wait`), so no other run's migration lands between reading the history and the schema.
-pub async fn refuse_drift(db: &Db, set: &MigrationSet, lock_wait: Duration) -> anyhow::Result<()> {
-    let resolved = set.resolve(&db.engine);
-    let entries = plan::compare(&resolved, &history::load(&db.client).await?);
-    let pending = entries.iter().any(|e| e.state == State::Pending);
-    if !pending
-        || not_comparable(db, plan::current_version(&entries)).is_some()
-        || incomplete(&entries).is_some()
-    {
-        return Ok(());
-    }
-    let guard = MigrationLock::for_engine(&db.engine)
-        .acquire(
-            db,
-            lock_wait,
-            &crate::migrate::interrupt::Interrupt::listen(),
-        )
-        .await?;
-    let outcome = check_recorded(db, &resolved, Cache::Existing).await;
-    let released = guard.release(db).await;
-    let live = outcome?;
-    released?;
-    if live.is_clean() {
-        return Ok(());
-    }
-    Err(Refusal::drift(format!(
-        "the live schema differs from what version {} must contain ({}): nothing was applied; restore the objects (`arcdb status` lists every difference), or pass --allow-drift to apply on top of them",
-        live.version,
-        summarize(&live.differences)
-    ))
-    .into())
+/// Before `up` applies anything (its [`migrate::BeforeApply`], under its migration lock):
+/// refuse (exit 4, nothing changed) when the live schema differs from the recorded version's,
+/// naming the differences. An empty history or another engine: nothing to check.
+pub fn refuse_drift<'a>(
+    db: &'a Db,
+    resolved: &'a [Resolved],
+    entries: &'a [plan::Entry],
+) -> BoxFuture<'a, anyhow::Result<()>> {
+    Box::pin(async move {
+        if not_comparable(db, plan::current_version(entries)).is_some()
+            || incomplete(entries).is_some()
+        {
+            return Ok(());
+        }
+        let live = check_recorded(db, resolved, Cache::Existing).await?;
+        if live.is_clean() {
+            return Ok(());
+        }
+        Err(Refusal::drift(format!(
+            "the live schema differs from what version {} must contain ({}): nothing was applied; restore the objects (`arcdb status` lists every difference), or pass --allow-drift to apply on top of them",
+            live.version,
+            summarize(&live.differences)
+        ))
+        .into())
+    })
 }
 
 /// The first differences in one line: "index public.x is missing; …; and 3 more".

@@ -26,6 +26,7 @@ pub mod refinery_adopt;
 pub mod refinery_files;
 pub mod repair;
 
+use anyhow::Context;
 use cli::{Cli, Command, GlobalArgs};
 use config::Target;
 use db::{Db, Dsn};
@@ -109,17 +110,12 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
             emit(&report, format)
         }
         Command::Status(args) => {
-            let (db, config) = connect_reporting(&cli.global).await?;
-            let source = args.source.source.as_deref();
-            let report = drift::status(&db, source, args.no_live).await?;
+            let (db, config, set) = connect_reading(&cli.global, &args.source.source).await?;
+            let report = drift::status(&db, &set, args.no_live).await?;
             emit(&config::WithConfig { report, config }, format)
         }
         Command::Up(args) => {
-            let mut db = connect(&cli.global).await?;
-            let set = migrate::catalog::MigrationSet::load(args.source.source.as_deref())?;
-            if !args.allow_drift && !args.dry_run {
-                drift::refuse_drift(&db, &set, Duration::from_secs(args.lock_timeout)).await?;
-            }
+            let (mut db, _, set) = connect_reading(&cli.global, &args.source.source).await?;
             let opts = migrate::UpOptions {
                 to: args.to,
                 dry_run: args.dry_run,
@@ -128,6 +124,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
                 live: (&args.live).into(),
                 lock: args.live.lock,
                 strict: args.strict,
+                before_apply: (!args.allow_drift).then_some(drift::refuse_drift as _),
             };
             emit(&migrate::up(&mut db, opts).await?, format)
         }
@@ -334,6 +331,23 @@ fn confirm_repair(drifted: &[repair::Rechecksum], yes: bool) -> anyhow::Result<b
 /// Resolve the target (starting the local server when no database is named) and connect.
 async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
     Ok(connect_reporting(global).await?.0)
+}
+
+/// [`connect_reporting`], and the migration set of `--source` (or the embedded one), read on
+/// other threads while the connection is set up: reading a thousand migration directories
+/// takes about as long as a TCP connection and its authentication. A failed connection is
+/// reported first, as when the set was read after it.
+async fn connect_reading(
+    global: &GlobalArgs,
+    source: &Option<std::path::PathBuf>,
+) -> anyhow::Result<(Db, config::ConfigUsed, migrate::catalog::MigrationSet)> {
+    let source = source.clone();
+    let reading = tokio::task::spawn_blocking(move || {
+        migrate::catalog::MigrationSet::load(source.as_deref())
+    });
+    let (db, used) = connect_reporting(global).await?;
+    let set = reading.await.context("reading the migrations")??;
+    Ok((db, used, set))
 }
 
 /// [`connect`], also saying which configuration file and profile were used.

@@ -178,7 +178,16 @@ pub struct UpOptions {
     pub lock: Option<MigrationLock>,
     /// Refuse error-level safety findings instead of printing them.
     pub strict: bool,
+    /// Asked under the migration lock, before anything is applied, when something is pending:
+    /// `drift::refuse_drift` unless `--allow-drift`.
+    pub before_apply: Option<BeforeApply>,
 }
+
+/// A check `up` makes under the migration lock once it knows what is pending, before it
+/// applies anything: it sees the migrations the engine runs and the history compared with
+/// them, read under that lock (so nothing lands between the check and the first migration).
+pub type BeforeApply =
+    for<'a> fn(&'a Db, &'a [Resolved], &'a [Entry]) -> BoxFuture<'a, anyhow::Result<()>>;
 
 pub struct RollbackOptions {
     pub to: u32,
@@ -250,6 +259,7 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
                     to: opts.to,
                     live: opts.live,
                     strict: opts.strict,
+                    before_apply: opts.before_apply,
                 };
                 apply_pending(db, &resolved, pending, interrupt, &mut report).await?;
                 Ok(report)
@@ -319,12 +329,18 @@ struct Pending {
     to: Option<u32>,
     live: LiveOptions,
     strict: bool,
+    before_apply: Option<BeforeApply>,
 }
 
 async fn apply_pending(
     db: &mut Db,
     resolved: &[Resolved],
-    Pending { to, live, strict }: Pending,
+    Pending {
+        to,
+        live,
+        strict,
+        before_apply,
+    }: Pending,
     interrupt: Interrupt,
     report: &mut ChangeReport,
 ) -> anyhow::Result<()> {
@@ -332,15 +348,19 @@ async fn apply_pending(
     let planned = plan::plan_up(&entries, to)?;
     report.from_version = plan::current_version(&entries);
     report.to_version = report.from_version;
+    // Nothing to apply: nothing is checked, created or written.
+    if planned.is_empty() {
+        return Ok(());
+    }
+    if let Some(check) = before_apply {
+        check(db, resolved, &entries).await?;
+    }
     let migrations: Vec<&Resolved> = planned.iter().map(|v| find(resolved, *v)).collect();
     for m in &migrations {
         txmode::refuse_transaction_control(&m.up)?;
     }
     safety_check(db, &migrations, strict).await?;
     history::ensure(&db.client).await?;
-    if migrations.is_empty() {
-        return Ok(());
-    }
     let runner = Runner::start(db, live, interrupt).await?;
     let count = migrations.len();
     for (i, m) in migrations.into_iter().enumerate() {
