@@ -332,12 +332,22 @@ impl Migration {
 pub fn required_extensions(resolved: &[Resolved]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for m in resolved {
-        let words: Vec<String> =
+        // Most scripts name no extension: they are not split into words at all.
+        let mentions = |word: &[u8]| {
+            m.up.sql
+                .as_bytes()
+                .windows(word.len())
+                .any(|w| w.eq_ignore_ascii_case(word))
+        };
+        if !mentions(b"extension") {
+            continue;
+        }
+        let words: Vec<&str> =
             m.up.sql
                 .lines()
                 .map(|l| l.split("--").next().unwrap_or(""))
                 .flat_map(|l| l.split_whitespace())
-                .map(|w| w.trim_end_matches(';').to_string())
+                .map(|w| w.trim_end_matches(';'))
                 .collect();
         for (i, pair) in words.windows(2).enumerate() {
             if pair[0].eq_ignore_ascii_case("create") && pair[1].eq_ignore_ascii_case("extension") {
