@@ -18,6 +18,7 @@ use crate::migrate::plan::{self, State};
 use crate::migrate::{self, history, StatusReport};
 use crate::output::{table, Report};
 use futures_util::future::{try_join, try_join3, BoxFuture};
+use futures_util::TryFutureExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::time::Instant;
@@ -106,7 +107,7 @@ const SERVER: &str =
 
 impl Server {
     async fn read(client: &impl GenericClient) -> anyhow::Result<Server> {
-        let row = client.query_one(SERVER, &[]).await?;
+        let row = client.query_typed_one(SERVER, &[]).await?;
         Ok(Server {
             major: row.get(0),
             role: row.get(1),
@@ -304,12 +305,14 @@ async fn snapshot<T>(
     db: &Db,
     reads: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    db.client
-        .batch_execute(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO \"$user\", public",
-        )
-        .await?;
-    let outcome = reads.await;
+    // The BEGIN is sent with the first reads, not a round trip before them (the connection
+    // sends requests in the order they are first polled, and try_join polls the left first).
+    let begin = db.client.batch_execute(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO \"$user\", public",
+    );
+    let outcome = try_join(begin.map_err(anyhow::Error::from), reads)
+        .await
+        .map(|((), value)| value);
     let end = db
         .client
         .batch_execute(if outcome.is_ok() {
@@ -327,12 +330,13 @@ async fn snapshot<T>(
 /// a missing table or row is a miss.
 async fn stored_fingerprint(db: &Db, key: &str) -> Option<String> {
     db.client
-        .query_opt(
+        .query_typed(
             "SELECT fingerprint FROM arcdb.live_fingerprint WHERE key = $1",
-            &[&key],
+            &[(&key, tokio_postgres::types::Type::TEXT)],
         )
         .await
         .ok()?
+        .first()
         .map(|row| row.get(0))
 }
 

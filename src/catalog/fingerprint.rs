@@ -101,7 +101,7 @@ fn query() -> String {
 /// The fingerprint of the catalog as the current snapshot sees it: equal fingerprints (in one
 /// database, as the same role) mean [`read`](super::read) would return the same schema.
 pub async fn fingerprint(client: &impl GenericClient) -> anyhow::Result<String> {
-    Ok(client.query_one(&query(), &[]).await?.get(0))
+    Ok(client.query_typed_one(&query(), &[]).await?.get(0))
 }
 
 #[cfg(test)]
