@@ -216,3 +216,54 @@ fn a_noop_up_and_status_make_the_same_round_trips_at_1000_migrations_as_at_10() 
     );
     assert_eq!(counts[0], counts[1], "round trips grow with the migrations");
 }
+
+/// Sessions opened by connections named `app` (log_connections, the application name in the
+/// "connection authorized" line).
+fn sessions_of(pg: &support::TestCluster, app: &str) -> usize {
+    let log = std::fs::read_to_string(pg.cluster().log_path()).unwrap();
+    log.lines()
+        .filter(|l| l.contains("connection authorized") && l.contains(&format!("={app}")))
+        .count()
+}
+
+#[test]
+fn the_lock_wait_watcher_is_opened_only_by_a_statement_that_outlasts_a_sampling_period() {
+    let pg = support::TestCluster::start();
+    pg.psql(
+        "postgres",
+        "ALTER SYSTEM SET log_connections = on; SELECT pg_reload_conf();",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Quick migrations: the run's own session only.
+    let dsn = pg.create_db("quick");
+    let quick = pg.root().join("quick");
+    tiny_migrations(&quick, 5);
+    let quick = quick.to_str().unwrap();
+    run(pg.arcdb_at(
+        &format!("{dsn} application_name=quick_up"),
+        &["up", "--source", quick],
+    ))
+    .ok("up of quick migrations");
+    // A statement that runs past the first sample (a quarter of the 2 s lock timeout, at most
+    // 500 ms) opens the watcher: the count above could have seen it.
+    let dsn = pg.create_db("slow");
+    let slow = pg.root().join("slow");
+    write_migration(
+        &slow,
+        "0001_slow",
+        "CREATE TABLE s (id int);\nSELECT pg_sleep(1.5);\n",
+        "DROP TABLE s;",
+    );
+    let slow = slow.to_str().unwrap();
+    run(pg.arcdb_at(
+        &format!("{dsn} application_name=slow_up"),
+        &["up", "--source", slow],
+    ))
+    .ok("up of a slow migration");
+    pg.psql(
+        "postgres",
+        "ALTER SYSTEM RESET log_connections; SELECT pg_reload_conf();",
+    );
+    assert_eq!(sessions_of(&pg, "quick_up"), 1, "quick migrations");
+    assert_eq!(sessions_of(&pg, "slow_up"), 2, "a statement of 1.5 s");
+}
