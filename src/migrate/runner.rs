@@ -818,7 +818,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// "migrations/0007_x/up.sql, line 3 (`ALTER TABLE …`): <message> (SQLSTATE …); <state>".
 /// Where in the query sent a server error points, in characters (1-based).
 fn original_position(err: &tokio_postgres::Error) -> Option<u32> {
     match err.as_db_error()?.position()? {
@@ -827,6 +826,7 @@ fn original_position(err: &tokio_postgres::Error) -> Option<u32> {
     }
 }
 
+/// "migrations/0007_x/up.sql, line 3 (`ALTER TABLE …`): <message> (SQLSTATE …); <state>".
 /// `offset`: the characters sent before `statement` in the same query (a [`Batch`]).
 fn statement_error(
     script: &Script,
