@@ -562,7 +562,8 @@ pub fn differences_table(differences: &[Difference]) -> String {
 
 /// `arcdb status`: history, then (unless `no_live`) the live schema.
 pub async fn status(db: &Db, set: &MigrationSet, no_live: bool) -> anyhow::Result<StatusWithDrift> {
-    let status = migrate::status(db, set).await?;
+    let resolved = set.resolve(&db.engine);
+    let status = migrate::status(db, &resolved).await?;
     let mut report = StatusWithDrift {
         status,
         live: None,
@@ -578,7 +579,6 @@ pub async fn status(db: &Db, set: &MigrationSet, no_live: bool) -> anyhow::Resul
         report.live_skipped = Some(why);
         return Ok(report);
     }
-    let resolved = set.resolve(&db.engine);
     match check_recorded(db, &resolved, Cache::ReadWrite).await {
         Ok(live) => report.live = Some(live),
         Err(e) if e.downcast_ref::<ExpectedUnavailable>().is_some() => {

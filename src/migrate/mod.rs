@@ -212,14 +212,14 @@ async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
     Ok(plan::compare(resolved, &applied))
 }
 
-pub async fn status(db: &Db, set: &MigrationSet) -> anyhow::Result<StatusReport> {
-    let resolved = set.resolve(&db.engine);
-    let migrations = entries(db, &resolved).await?;
+/// The history compared with `resolved` (every migration of the set, oldest first).
+pub async fn status(db: &Db, resolved: &[Resolved]) -> anyhow::Result<StatusReport> {
+    let migrations = entries(db, resolved).await?;
     Ok(StatusReport {
         target: db.target(),
         engine: db.engine.describe(),
         current_version: plan::current_version(&migrations),
-        latest_version: set.latest_version(),
+        latest_version: resolved.last().map(|m| m.version).unwrap_or(0),
         migrations,
     })
 }
