@@ -1,7 +1,15 @@
 //! `arcdb views`: every managed materialized view with its size, rows, refresh mode, tenant
 //! path and latest refresh.
 
-use super::*;
+use super::catalog::{managed_views, MatView, TenantView};
+use super::log::last_refreshes;
+use super::mode::{decide, Mode};
+use super::{lock_holders, TenantTable, MANAGED_SCHEMA};
+use crate::db::{server_message, Db};
+use crate::output::{table, Report};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::error::SqlState;
 
 /// `arcdb views` counts the rows of a view whose heap is at most this big; above, it shows the
 /// planner's estimate (`pg_class.reltuples`).

@@ -10,7 +10,7 @@
 //! ones), which takes only ROW EXCLUSIVE on the table: no reader ever waits, and readers see
 //! the new contents when the refresh commits.
 
-use super::quote_ident;
+use super::catalog::quote_ident;
 use crate::catalog::Schema;
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
