@@ -644,7 +644,7 @@ mod tests {
             version,
             name: format!("m{version}"),
             up: script.clone(),
-            down: script,
+            down: Some(script),
             checksum: checksum.into(),
         }
     }

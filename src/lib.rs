@@ -335,7 +335,8 @@ async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
 
 /// [`connect_reporting`], and the migration set of `--source` (or the embedded one), read on
 /// other threads while the connection is set up: reading a thousand migration directories
-/// takes about as long as a TCP connection and its authentication. A failed connection is
+/// takes about as long as a TCP connection and its authentication. Only the up scripts are
+/// read: `up` and `status`, its callers, never run a down script. A failed connection is
 /// reported first, as when the set was read after it.
 async fn connect_reading(
     global: &GlobalArgs,
@@ -343,7 +344,7 @@ async fn connect_reading(
 ) -> anyhow::Result<(Db, config::ConfigUsed, migrate::catalog::MigrationSet)> {
     let source = source.clone();
     let reading = tokio::task::spawn_blocking(move || {
-        migrate::catalog::MigrationSet::load(source.as_deref())
+        migrate::catalog::MigrationSet::load_up_scripts(source.as_deref())
     });
     let (db, used) = connect_reporting(global).await?;
     let set = reading.await.context("reading the migrations")??;

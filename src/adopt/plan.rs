@@ -662,7 +662,7 @@ mod tests {
             version,
             name: "x".into(),
             up: script.clone(),
-            down: script,
+            down: Some(script),
             checksum: String::new(),
         }
     }

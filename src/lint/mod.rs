@@ -334,7 +334,7 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
     };
     let resolved = set.resolve(&engine);
     for migration in &resolved {
-        for script in [&migration.up, &migration.down] {
+        for script in [&migration.up, migration.down_script()] {
             report.files.push(script.file.clone());
             lint_script(script, &rules, &mut report);
             no_transaction_findings(script, &mut report);
@@ -352,7 +352,10 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         .filter(|r| r.scope == Scope::Set)
         .collect();
     if !set_rules.is_empty() {
-        let scripts: Vec<&Script> = resolved.iter().flat_map(|m| [&m.up, &m.down]).collect();
+        let scripts: Vec<&Script> = resolved
+            .iter()
+            .flat_map(|m| [&m.up, m.down_script()])
+            .collect();
         report
             .findings
             .extend(citus::check_set(&scripts, &set_rules));

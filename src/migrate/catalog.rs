@@ -26,8 +26,9 @@ pub struct Script {
 pub struct Migration {
     pub version: u32,
     pub name: String,
-    /// File name → contents (`up.sql`, `down.sql`, `up.cockroachdb.sql`, …).
-    files: BTreeMap<String, String>,
+    /// File name → contents (`up.sql`, `down.sql`, `up.cockroachdb.sql`, …); `None` for a down
+    /// script listed but not read ([`MigrationSet::load_up_scripts`]).
+    files: BTreeMap<String, Option<String>>,
     dir: String,
 }
 
@@ -37,12 +38,21 @@ pub struct Resolved {
     pub version: u32,
     pub name: String,
     pub up: Script,
-    pub down: Script,
+    /// `None` only in a set read by [`MigrationSet::load_up_scripts`]: see [`Resolved::down_script`].
+    pub down: Option<Script>,
     /// sha256 of the up script the engine runs, hex.
     pub checksum: String,
 }
 
 impl Resolved {
+    /// The down script. Every command that runs or shows down scripts reads the set with
+    /// [`MigrationSet::load`]; only `up` and `status` skip them, and they never ask.
+    pub fn down_script(&self) -> &Script {
+        self.down
+            .as_ref()
+            .expect("the down scripts are read by every command that uses them")
+    }
+
     /// `0002_core_schema`.
     pub fn label(&self) -> String {
         format!("{:04}_{}", self.version, self.name)
@@ -69,11 +79,25 @@ impl MigrationSet {
     pub fn load(source: Option<&Path>) -> anyhow::Result<MigrationSet> {
         match source {
             None => Self::embedded(),
-            Some(dir) => Self::from_dir(dir),
+            Some(dir) => Self::read_dir(dir, Scripts::All),
+        }
+    }
+
+    /// [`MigrationSet::load`] for `up` and `status`, which never run a down script: a
+    /// `--source` directory's down scripts are listed (each migration must still have one) but
+    /// not read, a third of the files of a set.
+    pub fn load_up_scripts(source: Option<&Path>) -> anyhow::Result<MigrationSet> {
+        match source {
+            None => Self::embedded(),
+            Some(dir) => Self::read_dir(dir, Scripts::Up),
         }
     }
 
     pub fn from_dir(dir: &Path) -> anyhow::Result<MigrationSet> {
+        Self::read_dir(dir, Scripts::All)
+    }
+
+    fn read_dir(dir: &Path, scripts: Scripts) -> anyhow::Result<MigrationSet> {
         let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
             .map_err(|e| {
                 Refusal::usage(format!(
@@ -88,7 +112,7 @@ impl MigrationSet {
         // Opening a thousand migration directories and their two thousand files is most of a
         // no-op `up`'s own time (~12 ms on one core): they are read on every core.
         let mut files = Vec::new();
-        for read in on_every_core(&entries, read_entry) {
+        for read in on_every_core(&entries, |entry| read_entry(entry, scripts)) {
             files.extend(read?);
         }
         if files.is_empty() {
@@ -98,7 +122,7 @@ impl MigrationSet {
             ))
             .into());
         }
-        Self::from_files(&dir.display().to_string(), files)
+        Self::from_listing(&dir.display().to_string(), files)
     }
 
     /// Build and validate a set from `(NNNN_name/file.sql, contents)` pairs.
@@ -106,7 +130,18 @@ impl MigrationSet {
         root: &str,
         files: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<MigrationSet> {
-        let mut by_dir: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        Self::from_listing(
+            root,
+            files.into_iter().map(|(path, text)| (path, Some(text))),
+        )
+    }
+
+    /// [`MigrationSet::from_files`] where a file may be listed without its contents.
+    fn from_listing(
+        root: &str,
+        files: impl IntoIterator<Item = (String, Option<String>)>,
+    ) -> anyhow::Result<MigrationSet> {
+        let mut by_dir: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
         for (path, contents) in files {
             let Some((dir, file)) = path.split_once('/') else {
                 return Err(Refusal::usage(format!(
@@ -175,8 +210,20 @@ impl MigrationSet {
     }
 }
 
-/// The `.sql` files of one entry of a migrations directory, as `(NNNN_name/file.sql, text)`.
-fn read_entry(entry: &std::fs::DirEntry) -> anyhow::Result<Vec<(String, String)>> {
+/// Which scripts of a `--source` directory are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scripts {
+    All,
+    /// The down scripts are listed, not read.
+    Up,
+}
+
+/// The `.sql` files of one entry of a migrations directory, as `(NNNN_name/file.sql, text)`;
+/// the text of a down script is `None` when only the up scripts are read.
+fn read_entry(
+    entry: &std::fs::DirEntry,
+    scripts: Scripts,
+) -> anyhow::Result<Vec<(String, Option<String>)>> {
     let sub = entry.path();
     let dir_name = entry.file_name().to_string_lossy().into_owned();
     // The entry's type comes with the directory listing; only a symlink costs a stat.
@@ -188,7 +235,7 @@ fn read_entry(entry: &std::fs::DirEntry) -> anyhow::Result<Vec<(String, String)>
     if !is_dir {
         // Refused by from_files (a flat file), not skipped.
         return Ok(if dir_name.ends_with(".sql") {
-            vec![(dir_name, String::new())]
+            vec![(dir_name, Some(String::new()))]
         } else {
             Vec::new()
         });
@@ -196,7 +243,14 @@ fn read_entry(entry: &std::fs::DirEntry) -> anyhow::Result<Vec<(String, String)>
     let mut files = Vec::new();
     for file in std::fs::read_dir(&sub)?.flatten() {
         let name = file.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sql") {
+        if !name.ends_with(".sql") {
+            continue;
+        }
+        if scripts == Scripts::Up && name.starts_with("down") {
+            files.push((format!("{dir_name}/{name}"), None));
+            continue;
+        }
+        {
             let text = std::fs::read_to_string(file.path())
                 .with_context(|| format!("cannot read {}", file.path().display()))?;
             // psql accepts a UTF-8 byte-order mark at the start of a file; so do we.
@@ -204,7 +258,7 @@ fn read_entry(entry: &std::fs::DirEntry) -> anyhow::Result<Vec<(String, String)>
                 .strip_prefix('\u{feff}')
                 .map(str::to_string)
                 .unwrap_or(text);
-            files.push((format!("{dir_name}/{name}"), text));
+            files.push((format!("{dir_name}/{name}"), Some(text)));
         }
     }
     if files.is_empty() {
@@ -278,9 +332,10 @@ fn parse_variant(file: &str) -> Option<Variant<'_>> {
 }
 
 impl Migration {
-    /// The contents of one file of the migration (`up.sql`, `up.cockroachdb.sql`, …).
+    /// The contents of one file of the migration (`up.sql`, `up.cockroachdb.sql`, …), if it was
+    /// read.
     pub fn file(&self, name: &str) -> Option<&str> {
-        self.files.get(name).map(String::as_str)
+        self.files.get(name).and_then(|text| text.as_deref())
     }
 
     /// The names of the migration's files, sorted.
@@ -294,7 +349,9 @@ impl Migration {
     }
 
     fn resolve(&self, engine: &Engine) -> Resolved {
-        let up = self.script_for("up", engine);
+        let up = self
+            .script_for("up", engine)
+            .expect("the up scripts are always read");
         let down = self.script_for("down", engine);
         let checksum = checksum(&up.sql);
         Resolved {
@@ -307,8 +364,9 @@ impl Migration {
     }
 
     /// The most specific file for this engine: `<dir>.<engine>-<v>.sql` with the highest
-    /// v ≤ server version, else `<dir>.<engine>.sql`, else `<dir>.sql`.
-    fn script_for(&self, direction: &str, engine: &Engine) -> Script {
+    /// v ≤ server version, else `<dir>.<engine>.sql`, else `<dir>.sql`; `None` when that file was
+    /// listed but not read.
+    fn script_for(&self, direction: &str, engine: &Engine) -> Option<Script> {
         let tag = engine.kind.tag();
         let best = self
             .files
@@ -320,10 +378,10 @@ impl Migration {
             .max_by_key(|(_, v)| (v.engine.is_some(), v.since))
             .map(|(f, _)| f.clone())
             .expect("up.sql and down.sql are checked when the set is built");
-        Script {
+        Some(Script {
             file: format!("{}/{best}", self.dir),
-            sql: self.files[&best].clone(),
-        }
+            sql: self.files[&best].clone()?,
+        })
     }
 }
 
@@ -423,7 +481,7 @@ mod tests {
             s.resolve(&new)[0].up.file,
             "m/0001_a/up.cockroachdb-25.2.sql"
         );
-        assert_eq!(s.resolve(&new)[0].down.sql, "d");
+        assert_eq!(s.resolve(&new)[0].down_script().sql, "d");
         assert_ne!(s.resolve(&pg)[0].checksum, s.resolve(&new)[0].checksum);
     }
 
@@ -471,5 +529,41 @@ mod tests {
             let err = set(&files).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn up_and_status_list_the_down_scripts_without_reading_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("0001_a/up.sql", "CREATE TABLE a ();");
+        write("0001_a/down.sql", "DROP TABLE a;");
+        write("0001_a/down.cockroachdb.sql", "DROP TABLE a CASCADE;");
+        let pg = Engine::detect("PostgreSQL 15.4 on x86_64").unwrap();
+
+        let full = MigrationSet::load(Some(dir.path())).unwrap().resolve(&pg);
+        assert_eq!(full[0].down_script().sql, "DROP TABLE a;");
+        let up_only = MigrationSet::load_up_scripts(Some(dir.path()))
+            .unwrap()
+            .resolve(&pg);
+        assert_eq!(up_only[0].up.sql, "CREATE TABLE a ();");
+        assert_eq!(up_only[0].checksum, full[0].checksum);
+        assert!(up_only[0].down.is_none());
+
+        // A down script that cannot be read does not stop `up`; `rollback` reads it and says so.
+        std::fs::remove_file(dir.path().join("0001_a/down.sql")).unwrap();
+        std::fs::create_dir(dir.path().join("0001_a/down.sql")).unwrap();
+        assert!(MigrationSet::load_up_scripts(Some(dir.path())).is_ok());
+        let err = MigrationSet::load(Some(dir.path())).unwrap_err();
+        assert!(format!("{err:#}").contains("down.sql"), "{err:#}");
+
+        // A migration without a down script is still refused.
+        std::fs::remove_dir(dir.path().join("0001_a/down.sql")).unwrap();
+        std::fs::remove_file(dir.path().join("0001_a/down.cockroachdb.sql")).unwrap();
+        let err = MigrationSet::load_up_scripts(Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("down.sql is missing"), "{err}");
     }
 }

@@ -524,7 +524,7 @@ pub async fn rollback(
     let entries = entries(db, &resolved).await?;
     let planned = plan::plan_rollback(&entries, opts.to)?;
     for version in &planned {
-        txmode::refuse_transaction_control(&find(&resolved, *version).down)?;
+        txmode::refuse_transaction_control(find(&resolved, *version).down_script())?;
     }
     let mut report = ChangeReport {
         command: "rollback",
@@ -536,7 +536,7 @@ pub async fn rollback(
         steps: Vec::new(),
     };
     if opts.dry_run || planned.is_empty() {
-        report.steps = steps(&resolved, &planned, &db.engine, |m| &m.down);
+        report.steps = steps(&resolved, &planned, &db.engine, Resolved::down_script);
         if planned.is_empty() {
             report.to_version = report.from_version;
         }
@@ -605,8 +605,8 @@ async fn undo(
         report.steps.push(Step {
             version,
             name: m.name.clone(),
-            file: m.down.file.clone(),
-            transaction: txmode::TxMode::of(&m.down, &db.engine),
+            file: m.down_script().file.clone(),
+            transaction: txmode::TxMode::of(m.down_script(), &db.engine),
             sql: None,
             duration_ms: Some(started.elapsed().as_millis() as u64),
         });
@@ -645,7 +645,7 @@ async fn dropped_tables(
 ) -> anyhow::Result<Vec<(String, i64)>> {
     let mut names: Vec<String> = Vec::new();
     for version in versions {
-        let sql = &find(resolved, *version).down.sql;
+        let sql = &find(resolved, *version).down_script().sql;
         for (_, tokens) in statements::split_tokens(sql) {
             let word = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, w));
             if !(word(0, "DROP") && word(1, "TABLE")) {

@@ -197,7 +197,7 @@ mod tests {
             version,
             name: format!("m{version}"),
             up: script.clone(),
-            down: script,
+            down: Some(script),
             checksum: crate::migrate::catalog::checksum(sql),
         }
     }

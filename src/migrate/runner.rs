@@ -83,7 +83,7 @@ impl Direction {
     pub fn script(self, m: &Resolved) -> &Script {
         match self {
             Direction::Up => &m.up,
-            Direction::Down => &m.down,
+            Direction::Down => m.down_script(),
         }
     }
 }
