@@ -11,7 +11,12 @@ fn main() -> ExitCode {
         Err(err) => return usage_error(err),
     };
     let format = cli.global.format;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: arcdb's concurrent tasks (a connection, the lock-wait watcher, probes) wait on
+    // I/O, and the CPU work that overlaps them (reading a migration set, generating seed rows)
+    // has threads of its own. A multi-threaded runtime only added worker start-up, a wake-up on
+    // another thread per round trip and a shutdown that joins the workers: about 2 ms of a
+    // no-op `up` on two cores (bench/PEERS.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
