@@ -17,10 +17,11 @@ use crate::migrate::catalog::{MigrationSet, Resolved};
 use crate::migrate::plan::{self, State};
 use crate::migrate::{self, history, StatusReport};
 use crate::output::{table, Report};
-use futures_util::future::{try_join, try_join3, BoxFuture};
+use futures_util::future::{try_join, try_join3, try_join4, BoxFuture};
 use futures_util::TryFutureExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::time::Instant;
 use tokio_postgres::GenericClient;
 
@@ -255,17 +256,21 @@ pub async fn check_recorded(
     cache: Cache,
 ) -> anyhow::Result<LiveCheck> {
     let started = Instant::now();
-    let (applied, (fingerprint, server)) = snapshot(db, async {
-        let fingerprint = async {
-            let fingerprint = catalog::fingerprint(&db.client).await?;
-            anyhow::Ok((fingerprint, Server::read(&db.client).await?))
-        };
-        try_join(history::load(&db.client), fingerprint).await
+    // All four in one flight: the server runs them in turn, so the short ones cost no round
+    // trip of their own beside the fingerprint.
+    let (applied, fingerprint, server, stored) = snapshot(db, async {
+        try_join4(
+            history::load(&db.client),
+            catalog::fingerprint(&db.client),
+            Server::read(&db.client),
+            stored_fingerprints(&db.client),
+        )
+        .await
     })
     .await?;
     let applied = recorded(resolved, &plan::compare(resolved, &applied));
     let key = server.key(&applied);
-    if stored_fingerprint(db, &key).await.as_deref() == Some(fingerprint.as_str()) {
+    if stored.get(&key) == Some(&fingerprint) {
         return Ok(LiveCheck {
             version: applied.last().map(|m| m.version).unwrap_or(0),
             differences: Vec::new(),
@@ -326,18 +331,28 @@ async fn snapshot<T>(
     Ok(value)
 }
 
-/// The catalog fingerprint stored after the last clean comparison with expected schema `key`;
-/// a missing table or row is a miss.
-async fn stored_fingerprint(db: &Db, key: &str) -> Option<String> {
-    db.client
-        .query_typed(
-            "SELECT fingerprint FROM arcdb.live_fingerprint WHERE key = $1",
-            &[(&key, tokio_postgres::types::Type::TEXT)],
+/// The catalog fingerprints stored after the last clean comparison with each expected schema,
+/// by the expected schema's key (a handful of rows: one per server major, role and applied set).
+async fn stored_fingerprints(
+    client: &impl GenericClient,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    // Read inside the snapshot, where an error would end it: a missing table, or one this role
+    // may not read, is no fingerprint at all.
+    let readable: bool = client
+        .query_typed_one(
+            "SELECT coalesce(pg_catalog.has_table_privilege(
+                 pg_catalog.to_regclass('arcdb.live_fingerprint'), 'SELECT'), false)",
+            &[],
         )
-        .await
-        .ok()?
-        .first()
-        .map(|row| row.get(0))
+        .await?
+        .get(0);
+    if !readable {
+        return Ok(BTreeMap::new());
+    }
+    let rows = client
+        .query_typed("SELECT key, fingerprint FROM arcdb.live_fingerprint", &[])
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// Only after a [`Cache::ReadWrite`] comparison, which created the table before its snapshot.
