@@ -229,7 +229,6 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
     db.engine.require_schema_support()?;
     let set = &opts.set;
     let resolved = set.resolve(&db.engine);
-    require_extensions(db, &resolved).await?;
     let mut report = ChangeReport {
         command: "up",
         target: db.target(),
@@ -240,6 +239,7 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         steps: Vec::new(),
     };
     if opts.dry_run {
+        require_extensions(db, &resolved).await?;
         let entries = entries(db, &resolved).await?;
         let planned = plan::plan_up(&entries, opts.to)?;
         report.from_version = plan::current_version(&entries);
@@ -292,7 +292,8 @@ async fn with_migration_lock<T>(
 }
 
 /// Refuse, before anything is touched, a server that lacks an extension the migrations create
-/// (a PostgreSQL built without contrib, say), naming each one.
+/// (a PostgreSQL built without contrib, say), naming each one. Asked only when something is to
+/// be applied (or shown by `--dry-run`): an `up` with nothing pending needs no extension.
 async fn require_extensions(db: &Db, resolved: &[Resolved]) -> anyhow::Result<()> {
     if db.engine.kind != crate::engine::EngineKind::Postgres {
         return Ok(());
@@ -352,6 +353,7 @@ async fn apply_pending(
     if planned.is_empty() {
         return Ok(());
     }
+    require_extensions(db, resolved).await?;
     if let Some(check) = before_apply {
         check(db, resolved, &entries).await?;
     }

@@ -246,6 +246,53 @@ fn each_down_restores_the_schema_of_the_version_before() {
 }
 
 #[test]
+fn an_extension_the_server_lacks_is_refused_before_anything_runs_and_only_when_pending() {
+    let pg = TestCluster::start();
+    let dsn = pg.create_db("extensions");
+    let source = pg.root().join("extension-source");
+    write_migration(
+        &source,
+        "0001_base",
+        "CREATE TABLE base (id int);",
+        "DROP TABLE base;",
+    );
+    let source_arg = source.to_str().unwrap();
+    arcdb(&pg, &dsn, &["up", "--source", source_arg]).ok("up without extensions");
+    write_migration(
+        &source,
+        "0002_needs_extension",
+        "CREATE TABLE later (id int);\nCREATE EXTENSION IF NOT EXISTS arcdb_no_such_extension;",
+        "DROP TABLE later;",
+    );
+
+    let refused = arcdb(&pg, &dsn, &["up", "--source", source_arg]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("lacks the extension(s) arcdb_no_such_extension"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        pg.scalar("extensions", "SELECT to_regclass('later') IS NULL"),
+        "t"
+    );
+    assert_eq!(
+        pg.scalar(
+            "extensions",
+            "SELECT max(version) FROM arcdb.schema_history"
+        ),
+        "1"
+    );
+    let dry_run = arcdb(&pg, &dsn, &["up", "--source", source_arg, "--dry-run"]);
+    assert_eq!(dry_run.code, 2, "{}", dry_run.stderr);
+
+    // Up to version 1 nothing is pending: nothing to refuse, whatever later versions need.
+    arcdb(&pg, &dsn, &["up", "--source", source_arg, "--to", "1"]).ok("up --to 1");
+}
+
+#[test]
 fn drift_and_unknown_versions_are_named_and_block_up() {
     let pg = TestCluster::start();
     let dsn = pg.create_db("drift");
