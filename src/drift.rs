@@ -256,14 +256,15 @@ pub async fn check_recorded(
     cache: Cache,
 ) -> anyhow::Result<LiveCheck> {
     let started = Instant::now();
-    // All four in one flight: the server runs them in turn, so the short ones cost no round
-    // trip of their own beside the fingerprint.
-    let (applied, fingerprint, server, stored) = snapshot(db, async {
+    // All four in one flight, the server running them in turn. The two reads that first ask
+    // whether their table exists go before the fingerprint: their second queries are then sent
+    // while it runs, and no round trip is left after it.
+    let (stored, applied, fingerprint, server) = snapshot(db, async {
         try_join4(
+            stored_fingerprints(&db.client),
             history::load(&db.client),
             catalog::fingerprint(&db.client),
             Server::read(&db.client),
-            stored_fingerprints(&db.client),
         )
         .await
     })
