@@ -6,6 +6,8 @@ use super::MANAGED_SCHEMA;
 use crate::db::Db;
 use crate::error::Refusal;
 use anyhow::Context;
+use futures_util::future::try_join;
+use futures_util::TryFutureExt;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
@@ -173,18 +175,21 @@ pub async fn managed_views(db: &Db) -> anyhow::Result<(Vec<MatView>, Vec<String>
     } else {
         CATALOG_COCKROACH
     };
-    let rows = db
-        .client
-        .query(sql, &[])
-        .await
-        .context("cannot read the materialized views from the catalog")?;
+    // Both catalog reads in one round trip, each unprepared (no statement to describe first).
+    let (rows, tables) = try_join(
+        db.client.query_typed(sql, &[]).map_err(|e| {
+            anyhow::Error::new(e).context("cannot read the materialized views from the catalog")
+        }),
+        tenant_tables::tenant_tables(&db.client).map_err(|e| {
+            anyhow::Error::new(e)
+                .context("cannot read the tenant tables (arcdb:refreshed-from) from the catalog")
+        }),
+    )
+    .await?;
     let mut views = rows
         .iter()
         .map(MatView::from_row)
         .collect::<anyhow::Result<Vec<MatView>>>()?;
-    let tables = tenant_tables::tenant_tables(&db.client)
-        .await
-        .context("cannot read the tenant tables (arcdb:refreshed-from) from the catalog")?;
     let mut unlinked = Vec::new();
     for table in tables {
         let (schema, name) = table.source();

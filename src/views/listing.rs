@@ -8,8 +8,10 @@ use super::{lock_holders, TenantTable, MANAGED_SCHEMA};
 use crate::db::{server_message, Db};
 use crate::output::{table, Report};
 use chrono::{DateTime, Utc};
+use futures_util::future::try_join;
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 
 /// `arcdb views` counts the rows of a view whose heap is at most this big; above, it shows the
 /// planner's estimate (`pg_class.reltuples`).
@@ -179,8 +181,8 @@ impl Report for ViewsReport {
 
 /// Every managed view with its size, rows, refresh mode, tenant path and latest refresh.
 pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
-    let (managed, unlinked) = managed_views(db).await?;
-    let mut last = last_refreshes(db).await?;
+    // The catalog and the refresh log in one flight.
+    let ((managed, unlinked), mut last) = try_join(managed_views(db), last_refreshes(db)).await?;
     let mut entries = Vec::with_capacity(managed.len());
     for mv in managed {
         let decision = decide(&db.engine, &mv);
@@ -240,18 +242,19 @@ async fn measure(db: &mut Db, mv: &MatView) -> anyhow::Result<Measured> {
     let populated = mv.populated;
     let can_select = mv.can_select;
     let count_sql = format!("SELECT count(*) FROM {}", mv.sql_name());
-    let tx = db.client.transaction().await?;
+    let client = &db.client;
+    // Unprepared statements, and the lock timeout set with the BEGIN: one round trip each.
     let work = async {
-        tx.execute(
-            "SELECT set_config('lock_timeout', $1, true)",
-            &[&MEASURE_LOCK_TIMEOUT],
-        )
-        .await?;
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{MEASURE_LOCK_TIMEOUT}'"
+            ))
+            .await?;
         let (total, heap) = if sizes {
-            let row = tx
-                .query_one(
+            let row = client
+                .query_typed_one(
                     "SELECT pg_total_relation_size($1::int8::oid), pg_relation_size($1::int8::oid)",
-                    &[&mv.oid],
+                    &[(&mv.oid, Type::INT8)],
                 )
                 .await?;
             (Some(row.get::<_, i64>(0)), Some(row.get::<_, i64>(1)))
@@ -260,14 +263,19 @@ async fn measure(db: &mut Db, mv: &MatView) -> anyhow::Result<Measured> {
         };
         let small = heap.is_none_or(|b| b <= EXACT_COUNT_MAX_BYTES);
         let rows = if populated && can_select && small {
-            Some(tx.query_one(&count_sql, &[]).await?.get::<_, i64>(0))
+            Some(
+                client
+                    .query_typed_one(&count_sql, &[])
+                    .await?
+                    .get::<_, i64>(0),
+            )
         } else {
             None
         };
         Ok::<_, tokio_postgres::Error>((total, rows))
     }
     .await;
-    let _ = tx.rollback().await;
+    let _ = client.batch_execute("ROLLBACK").await;
     match work {
         Ok((size_bytes, Some(n))) => Ok(Measured {
             size_bytes,

@@ -15,7 +15,7 @@ const LOG_CREATE_LOCK: i64 = i64::from_be_bytes(*b"arcdbrlg");
 
 async fn log_exists(client: &impl GenericClient) -> anyhow::Result<bool> {
     Ok(client
-        .query_one("SELECT to_regclass('arcdb.refresh_log') IS NOT NULL", &[])
+        .query_typed_one("SELECT to_regclass('arcdb.refresh_log') IS NOT NULL", &[])
         .await?
         .get(0))
 }
@@ -144,7 +144,7 @@ pub(super) async fn last_refreshes(db: &Db) -> anyhow::Result<Vec<(String, Strin
     }
     let rows = db
         .client
-        .query(LAST_REFRESH, &[])
+        .query_typed(LAST_REFRESH, &[])
         .await
         .context("cannot read arcdb.refresh_log")?;
     Ok(rows

@@ -184,7 +184,7 @@ fn statement_text(template: &str) -> String {
 pub async fn tenant_tables(
     client: &impl GenericClient,
 ) -> Result<Vec<TenantTable>, tokio_postgres::Error> {
-    let rows = client.query(CATALOG, &[]).await?;
+    let rows = client.query_typed(CATALOG, &[]).await?;
     rows.iter().map(TenantTable::from_row).collect()
 }
 
