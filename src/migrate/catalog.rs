@@ -250,16 +250,14 @@ fn read_entry(
             files.push((format!("{dir_name}/{name}"), None));
             continue;
         }
-        {
-            let text = std::fs::read_to_string(file.path())
-                .with_context(|| format!("cannot read {}", file.path().display()))?;
-            // psql accepts a UTF-8 byte-order mark at the start of a file; so do we.
-            let text = text
-                .strip_prefix('\u{feff}')
-                .map(str::to_string)
-                .unwrap_or(text);
-            files.push((format!("{dir_name}/{name}"), Some(text)));
-        }
+        let text = std::fs::read_to_string(file.path())
+            .with_context(|| format!("cannot read {}", file.path().display()))?;
+        // psql accepts a UTF-8 byte-order mark at the start of a file; so do we.
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text);
+        files.push((format!("{dir_name}/{name}"), Some(text)));
     }
     if files.is_empty() {
         return Err(Refusal::usage(format!(
