@@ -14,7 +14,7 @@ use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::error::{ExitStatus, Refusal};
 use crate::migrate::catalog::{MigrationSet, Resolved};
-use crate::migrate::plan::{self, State};
+use crate::migrate::plan::{self, AppliedRecord, State};
 use crate::migrate::{self, history, StatusReport};
 use crate::output::{table, Report};
 use futures_util::future::{try_join, try_join3, try_join4, BoxFuture};
@@ -256,20 +256,58 @@ pub async fn check_recorded(
     cache: Cache,
 ) -> anyhow::Result<LiveCheck> {
     let started = Instant::now();
-    // All four in one flight, the server running them in turn. The two reads that first ask
-    // whether their table exists go before the fingerprint: their second queries are then sent
-    // while it runs, and no round trip is left after it.
-    let (stored, applied, fingerprint, server) = snapshot(db, async {
-        try_join4(
-            stored_fingerprints(&db.client),
-            history::load(&db.client),
-            catalog::fingerprint(&db.client),
-            Server::read(&db.client),
-        )
-        .await
-    })
-    .await?;
-    let applied = recorded(resolved, &plan::compare(resolved, &applied));
+    let first = FirstReads::read(db).await?;
+    check_after(db, resolved, first, cache, started).await
+}
+
+/// The first snapshot of a live check: the history, the catalog's fingerprint and the ones
+/// stored after clean comparisons, and who is asking on which server.
+struct FirstReads {
+    history: Vec<AppliedRecord>,
+    fingerprint: String,
+    stored: BTreeMap<String, String>,
+    server: Server,
+}
+
+impl FirstReads {
+    async fn read(db: &Db) -> anyhow::Result<FirstReads> {
+        // All four in one flight, the server running them in turn. The two reads that first
+        // ask whether their table exists go before the fingerprint: their second queries are
+        // then sent while it runs, and no round trip is left after it.
+        let (stored, history, fingerprint, server) = snapshot(db, async {
+            try_join4(
+                stored_fingerprints(&db.client),
+                history::load(&db.client),
+                catalog::fingerprint(&db.client),
+                Server::read(&db.client),
+            )
+            .await
+        })
+        .await?;
+        Ok(FirstReads {
+            history,
+            fingerprint,
+            stored,
+            server,
+        })
+    }
+}
+
+/// [`check_recorded`] from its first snapshot on.
+async fn check_after(
+    db: &Db,
+    resolved: &[Resolved],
+    first: FirstReads,
+    cache: Cache,
+    started: Instant,
+) -> anyhow::Result<LiveCheck> {
+    let FirstReads {
+        history,
+        fingerprint,
+        stored,
+        server,
+    } = first;
+    let applied = recorded(resolved, &plan::compare(resolved, &history));
     let key = server.key(&applied);
     if stored.get(&key) == Some(&fingerprint) {
         return Ok(LiveCheck {
@@ -579,23 +617,35 @@ pub fn differences_table(differences: &[Difference]) -> String {
 /// `arcdb status`: history, then (unless `no_live`) the live schema.
 pub async fn status(db: &Db, set: &MigrationSet, no_live: bool) -> anyhow::Result<StatusWithDrift> {
     let resolved = set.resolve(&db.engine);
-    let status = migrate::status(db, &resolved).await?;
+    if no_live || db.engine.kind != EngineKind::Postgres {
+        let status = migrate::status(db, &resolved).await?;
+        let live_skipped = if no_live {
+            Some("--no-live".into())
+        } else {
+            not_comparable(db, status.current_version)
+        };
+        return Ok(StatusWithDrift {
+            status,
+            live: None,
+            live_skipped,
+        });
+    }
+    // The report's history is the live check's: one snapshot reads both (and the fingerprint)
+    // in one flight, and a migration committed meanwhile is in both or in neither.
+    let started = Instant::now();
+    let first = FirstReads::read(db).await?;
     let mut report = StatusWithDrift {
-        status,
+        status: migrate::status_of(db, &resolved, &first.history),
         live: None,
         live_skipped: None,
     };
-    if no_live {
-        report.live_skipped = Some("--no-live".into());
-        return Ok(report);
-    }
     if let Some(why) = not_comparable(db, report.status.current_version)
         .or_else(|| incomplete(&report.status.migrations))
     {
         report.live_skipped = Some(why);
         return Ok(report);
     }
-    match check_recorded(db, &resolved, Cache::ReadWrite).await {
+    match check_after(db, &resolved, first, Cache::ReadWrite, started).await {
         Ok(live) => report.live = Some(live),
         Err(e) if e.downcast_ref::<ExpectedUnavailable>().is_some() => {
             report.live_skipped = Some(crate::error::one_line(&e));

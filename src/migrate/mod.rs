@@ -19,7 +19,7 @@ use anyhow::anyhow;
 use catalog::{MigrationSet, Resolved, Script};
 use futures_util::future::{BoxFuture, FutureExt};
 use interrupt::Interrupt;
-use plan::{Entry, State};
+use plan::{AppliedRecord, Entry, State};
 pub use runner::{parse_duration, LiveOptions};
 use runner::{Direction, Runner};
 use serde::Serialize;
@@ -214,14 +214,19 @@ async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
 
 /// The history compared with `resolved` (every migration of the set, oldest first).
 pub async fn status(db: &Db, resolved: &[Resolved]) -> anyhow::Result<StatusReport> {
-    let migrations = entries(db, resolved).await?;
-    Ok(StatusReport {
+    Ok(status_of(db, resolved, &history::load(&db.client).await?))
+}
+
+/// [`status`] of a history read by the caller (`status` reads it in the live check's snapshot).
+pub fn status_of(db: &Db, resolved: &[Resolved], applied: &[AppliedRecord]) -> StatusReport {
+    let migrations = plan::compare(resolved, applied);
+    StatusReport {
         target: db.target(),
         engine: db.engine.describe(),
         current_version: plan::current_version(&migrations),
         latest_version: resolved.last().map(|m| m.version).unwrap_or(0),
         migrations,
-    })
+    }
 }
 
 pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
