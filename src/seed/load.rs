@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// Generate and load scale data (see the module documentation).
+/// Generate and load scale data (how: the documentation of [`crate::seed`]).
 pub async fn scale(db: &mut Db, opts: ScaleOptions) -> anyhow::Result<ScaleReport> {
     let committed = AtomicBool::new(false);
     tokio::select! {
