@@ -7,7 +7,8 @@
 #   require      sslmode=require against the same server with ssl = on (self-signed CA)
 #   verify-full  sslmode=verify-full&sslrootcert=<the CA>
 # Per N and transport: `up` on an empty database (x the floor, `psql -1 -f` of the same SQL),
-# a no-op `up`, `status` (`sqlx migrate info`), and `psql -c 'SELECT 1'` on the same DSN;
+# a no-op `up`, `status` (`sqlx migrate info`), `status --no-live` (the history only, what
+# `sqlx migrate info` shows), and `psql -c 'SELECT 1'` on the same DSN;
 # medians of the rounds, sides in a rotating order, each apply right after a CHECKPOINT.
 #
 # The peers are installed with `cargo install --locked` into bench/out/tools (kept between
@@ -162,6 +163,8 @@ measure_transport() { # transport "N…"
             for side in arcdb sqlx; do
                 add "$t $n $side status" "$(run_ms "$(status_cmd "$side" "$t" "$n" "peers_$side")")"
             done
+            # The like of `sqlx migrate info`: the history alone, no live schema.
+            add "$t $n arcdb status_history" "$(run_ms "$(status_cmd arcdb "$t" "$n" peers_arcdb) --no-live")"
             add "$t $n psql select1" "$(run_ms "$PSQL -X -q -A -t -d '$(dsn_for "$t" peers_floor psql)' -c 'SELECT 1'")"
             # Every tool applied every migration.
             for side in "${SIDES[@]}"; do
@@ -220,14 +223,17 @@ table_for() { # transport "N…"
     row="| \`status\` (ms): \`sqlx migrate info\` / arcdb |"
     for n in $NS; do row+=" $(fmt_ms "$(med "$t $n sqlx status")") / $(fmt_ms "$(med "$t $n arcdb status")") |"; done
     echo "$row"
+    row="| arcdb \`status --no-live\` (ms; the history only, like \`sqlx migrate info\`) |"
+    for n in $NS; do row+=" $(fmt_ms "$(med "$t $n arcdb status_history")") |"; done
+    echo "$row"
     row="| arcdb's first \`status\` after \`up\` (ms; builds the expected schema in a scratch database) |"
     for n in $NS; do row+=" $(fmt_ms "$(med "$t $n arcdb status_first")") |"; done
     echo "$row"
     row="| \`psql -c 'SELECT 1'\` on the same DSN (ms) |"
     for n in $NS; do row+=" $(fmt_ms "$(med "$t $n psql select1")") |"; done
     echo "$row"
-    row="| arcdb no-op \`up\` / \`status\`, x that psql |"
-    for n in $NS; do row+=" $(fmt_ratio "$(med "$t $n arcdb noop")" "$(med "$t $n psql select1")") / $(fmt_ratio "$(med "$t $n arcdb status")" "$(med "$t $n psql select1")") |"; done
+    row="| arcdb no-op \`up\` / \`status\` / \`status --no-live\`, x that psql |"
+    for n in $NS; do row+=" $(fmt_ratio "$(med "$t $n arcdb noop")" "$(med "$t $n psql select1")") / $(fmt_ratio "$(med "$t $n arcdb status")" "$(med "$t $n psql select1")") / $(fmt_ratio "$(med "$t $n arcdb status_history")" "$(med "$t $n psql select1")") |"; done
     echo "$row"
 }
 
