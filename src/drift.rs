@@ -184,11 +184,7 @@ fn cache_key(major: i32, role: &str, applied: &[Resolved]) -> String {
     for m in applied {
         hasher.update(format!("{} {}\n", m.version, m.checksum).as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::migrate::catalog::hex(&hasher.finalize())
 }
 
 /// The cached schema for `key`; a missing table, row or an unreadable entry is a miss.
