@@ -389,13 +389,12 @@ pub fn required_extensions(resolved: &[Resolved]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for m in resolved {
         // Most scripts name no extension: they are not split into words at all.
-        let mentions = |word: &[u8]| {
+        let names_an_extension =
             m.up.sql
                 .as_bytes()
-                .windows(word.len())
-                .any(|w| w.eq_ignore_ascii_case(word))
-        };
-        if !mentions(b"extension") {
+                .windows(b"extension".len())
+                .any(|w| w.eq_ignore_ascii_case(b"extension"));
+        if !names_an_extension {
             continue;
         }
         let words: Vec<&str> =
