@@ -163,8 +163,8 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
             emit(&views::refresh(&mut db, opts).await?, format)
         }
         Command::Views => {
-            let mut db = connect(&cli.global).await?;
-            emit(&views::views(&mut db).await?, format)
+            let db = connect(&cli.global).await?;
+            emit(&views::views(&db).await?, format)
         }
         Command::Seed(args) => {
             let mut db = connect(&cli.global).await?;

@@ -180,7 +180,7 @@ impl Report for ViewsReport {
 }
 
 /// Every managed view with its size, rows, refresh mode, tenant path and latest refresh.
-pub async fn views(db: &mut Db) -> anyhow::Result<ViewsReport> {
+pub async fn views(db: &Db) -> anyhow::Result<ViewsReport> {
     // The catalog and the refresh log in one flight.
     let ((managed, unlinked), mut last) = try_join(managed_views(db), last_refreshes(db)).await?;
     let mut entries = Vec::with_capacity(managed.len());
@@ -233,7 +233,7 @@ struct Measured {
 /// Size and rows of one view. Both open the view (ACCESS SHARE), which waits behind a plain
 /// refresh or DDL in progress: measured in a transaction with a short lock timeout, and on a
 /// timeout reported as locked (with the holder) and estimated from the catalog instead.
-async fn measure(db: &mut Db, mv: &MatView) -> anyhow::Result<Measured> {
+async fn measure(db: &Db, mv: &MatView) -> anyhow::Result<Measured> {
     let estimate = || match mv.reltuples {
         Some(n) if n >= 0.0 && mv.populated => (Some(n.round() as i64), RowsSource::Estimate),
         _ => (None, RowsSource::Unknown),
