@@ -1,7 +1,10 @@
 //! Connections: DSN parsing (URL and key=value), TLS modes, timeouts, engine detection, and
 //! error messages that never contain a password.
 
+mod quote;
 mod tls;
+
+pub use quote::{literal, quoted_ident, sql_ident};
 
 use crate::engine::Engine;
 use crate::error::Refusal;
@@ -546,18 +549,6 @@ pub fn server_message(err: &tokio_postgres::Error) -> String {
     }
 }
 
-/// `text` as a string literal, as PostgreSQL's `quote_literal` writes it: quotes doubled, and
-/// with backslashes an `E''` string with them doubled too, which reads the same whatever
-/// `standard_conforming_strings` is.
-pub fn literal(text: &str) -> String {
-    let quoted = text.replace('\'', "''");
-    if text.contains('\\') {
-        format!("E'{}'", quoted.replace('\\', "\\\\"))
-    } else {
-        format!("'{quoted}'")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,12 +659,5 @@ mod tests {
         let dsn =
             Dsn::parse("postgresql://u@h/d?sslrootcert=%2Fetc%2Fca.pem&sslmode=require").unwrap();
         assert_eq!(dsn.ssl_root_cert.unwrap(), PathBuf::from("/etc/ca.pem"));
-    }
-
-    #[test]
-    fn literals_are_written_as_quote_literal_writes_them() {
-        assert_eq!(literal("0001_init"), "'0001_init'");
-        assert_eq!(literal("it's"), "'it''s'");
-        assert_eq!(literal(r"a\b'c"), r"E'a\\b''c'");
     }
 }

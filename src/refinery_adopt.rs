@@ -6,7 +6,7 @@
 //! it is (and not counted as drift), so the application's embedded runner still finds its
 //! history; otherwise nothing is touched and every problem is listed.
 
-use crate::db::Db;
+use crate::db::{quoted_ident, Db};
 use crate::drift::{self, LiveCheck};
 use crate::error::{ExitStatus, Refusal};
 use crate::lock::MigrationLock;
@@ -235,7 +235,7 @@ async fn read_history(db: &Db, table: &str) -> anyhow::Result<Vec<HistoryRow>> {
 fn quoted(table: &str) -> String {
     table
         .split('.')
-        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+        .map(quoted_ident)
         .collect::<Vec<_>>()
         .join(".")
 }

@@ -4,8 +4,9 @@
 //! duplicates under arcdb's organization-scoped keys. Each check is a query over the deployed
 //! tables (in `public`) that lists the rows, and SQL that would fix them; the DBA runs them.
 
-use super::plan::{bare, ident, needs_cast, org_expr, org_link, qualified, OrgLink, TableCopy};
+use super::plan::{bare, needs_cast, org_expr, org_link, qualified, OrgLink, TableCopy};
 use crate::catalog::{Column, Schema};
+use crate::db::sql_ident;
 use serde::Serialize;
 
 #[cfg(test)]
@@ -117,7 +118,7 @@ pub fn checks(
             if is_citext(ty) || always_valid(&dc.data_type, ty) {
                 continue; // any text is a valid citext; widening casts cannot fail
             }
-            let col = ident(name);
+            let col = sql_ident(name);
             let v = format!("o.{col}::text");
             let bad = format!(
                 "o.{col} IS NOT NULL AND NOT {}",
@@ -145,7 +146,7 @@ pub fn checks(
                 continue;
             };
             if tc.not_null && !dc.not_null && tc.default.is_none() {
-                let col = ident(&tc.name);
+                let col = sql_ident(&tc.name);
                 out.push(Check {
                     kind: CheckKind::NullInNotNull,
                     object: dc.qualified(),
@@ -195,7 +196,7 @@ fn cross_organization(deployed: &Schema, table: &str, out: &mut Vec<Check>) {
         let Some(theirs) = org_expr(deployed, parent, "p", "public") else {
             continue;
         };
-        let col = ident(column);
+        let col = sql_ident(column);
         let cond = format!("p.id = o.{col} AND ({own}) IS DISTINCT FROM ({theirs})");
         let nullable = deployed.column(table, column).is_some_and(|x| !x.not_null);
         out.push(Check {
@@ -278,7 +279,7 @@ fn cast_for_check(expr: &str, ty: &str) -> String {
 /// the deployed row has it.
 fn value_of(deployed: &Schema, table: &str, tc: &Column) -> Option<String> {
     if let Some(dc) = deployed.column(table, &tc.name) {
-        let e = format!("o.{}", ident(&dc.name));
+        let e = format!("o.{}", sql_ident(&dc.name));
         return Some(if needs_cast(deployed, dc, tc) {
             cast_for_check(&e, &tc.data_type)
         } else {
@@ -309,10 +310,10 @@ fn castable_guard(
                     .is_some_and(|dc| !is_citext(ty) && !always_valid(&dc.data_type, ty))
         })
         .map(|(n, ty)| {
-            let v = format!("o.{}::text", ident(n));
+            let v = format!("o.{}::text", sql_ident(n));
             format!(
                 "(o.{} IS NULL OR {})",
-                ident(n),
+                sql_ident(n),
                 valid(&v, ty, has_input_is_valid, target)
             )
         })
@@ -386,7 +387,7 @@ fn check_constraints(
                 .column(table, name)
                 .and_then(|tc| value_of(deployed, table, tc))
             {
-                Some(v) if name != "id" => values.push(format!("{v} AS {}", ident(name))),
+                Some(v) if name != "id" => values.push(format!("{v} AS {}", sql_ident(name))),
                 Some(_) => {}
                 None => ok = false,
             }
@@ -453,7 +454,7 @@ fn duplicates(deployed: &Schema, target: &Schema, copy: &TableCopy, out: &mut Ve
             .collect();
         let names: Vec<String> = keys
             .iter()
-            .map(|(n, v)| format!("{v} AS {}", ident(n)))
+            .map(|(n, v)| format!("{v} AS {}", sql_ident(n)))
             .collect();
         let query = format!(
             "SELECT {}, count(*) AS rows FROM {t} o WHERE {} GROUP BY {} HAVING count(*) > 1",
@@ -470,7 +471,7 @@ fn duplicates(deployed: &Schema, target: &Schema, copy: &TableCopy, out: &mut Ve
             format!(
                 "UPDATE {t} u SET {col} = u.{col} || '-' || left(u.id::text, 8) FROM (SELECT o.id, row_number() OVER (PARTITION BY {} ORDER BY o.id) AS n FROM {t} o) d WHERE d.id = u.id AND d.n > 1",
                 key_list.join(", "),
-                col = ident(&last)
+                col = sql_ident(&last)
             )
         } else {
             format!(

@@ -6,7 +6,7 @@ use super::recognize::Recognition;
 use super::steps::{lock_sql, move_aside_sql, refresh_statements, task_counter_sql};
 use super::{count_bad_rows, plan, refuse_if_blocked, Prepared, ALEMBIC_COMMENT, TENANT_ROLE};
 use crate::catalog::{self, Change, Difference, ObjectKind};
-use crate::db::Db;
+use crate::db::{sql_ident, Db};
 use crate::output::notice;
 use anyhow::anyhow;
 use std::time::{Duration, Instant};
@@ -222,7 +222,7 @@ pub(super) async fn convert(
     after_step("kept_objects", interrupt).await?;
 
     for role in &p.report.application_roles {
-        let sql = format!("GRANT {TENANT_ROLE} TO {}", plan::ident(role));
+        let sql = format!("GRANT {TENANT_ROLE} TO {}", sql_ident(role));
         tx.batch_execute(&sql)
             .await
             .map_err(|e| step_error("grant_tenant", &sql, &e))?;

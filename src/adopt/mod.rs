@@ -23,7 +23,7 @@ pub mod recognize;
 mod steps;
 
 use crate::catalog::{self, Change, Difference, ObjectKind, Schema};
-use crate::db::Db;
+use crate::db::{literal, Db};
 use crate::error::{ExitStatus, Refusal};
 use crate::lock::MigrationLock;
 use crate::migrate::catalog::MigrationSet;
@@ -556,8 +556,8 @@ async fn table_sizes(db: &Db, tables: &[String]) -> anyhow::Result<Vec<TableSize
             .client
             .query_one(
                 &format!(
-                    "SELECT count(*), pg_total_relation_size('{}') FROM {}",
-                    qualified(t).replace('\'', "''"),
+                    "SELECT count(*), pg_total_relation_size({}) FROM {}",
+                    literal(&qualified(t)),
                     qualified(t)
                 ),
                 &[],

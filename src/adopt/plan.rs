@@ -7,7 +7,7 @@
 //! column for, and was not added by hand, is a [`Gap`] that stops the adoption.
 
 use crate::catalog::{Column, Index, Schema};
-use crate::db::literal;
+use crate::db::{literal, sql_ident};
 use crate::migrate::catalog::Resolved;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,27 +45,11 @@ pub enum OrgLink {
     Via { column: String, parent: String },
 }
 
-/// Quote an identifier when it needs it.
-pub fn ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 /// `public.tasks` → `public.tasks` quoted part by part.
 pub fn qualified(name: &str) -> String {
     match name.split_once('.') {
-        Some((schema, rel)) => format!("{}.{}", ident(schema), ident(rel)),
-        None => ident(name),
+        Some((schema, rel)) => format!("{}.{}", sql_ident(schema), sql_ident(rel)),
+        None => sql_ident(name),
     }
 }
 
@@ -76,7 +60,7 @@ pub fn bare(name: &str) -> &str {
 
 /// The table in the moved-aside schema.
 pub fn old_table(name: &str) -> String {
-    format!("{OLD_SCHEMA}.{}", ident(bare(name)))
+    format!("{OLD_SCHEMA}.{}", sql_ident(bare(name)))
 }
 
 pub fn org_link(deployed: &Schema, table: &str) -> Option<OrgLink> {
@@ -132,9 +116,9 @@ fn org_expr_depth(
             let inner = org_expr_depth(deployed, &parent, &a, schema, depth + 1)?;
             format!(
                 "(SELECT {inner} FROM {}.{} {a} WHERE {a}.id = {alias}.{})",
-                ident(schema),
-                ident(bare(&parent)),
-                ident(&column)
+                sql_ident(schema),
+                sql_ident(bare(&parent)),
+                sql_ident(&column)
             )
         }
     })
@@ -258,7 +242,7 @@ pub fn copies(
             }
             let expr = match deployed.column(&table, &tc.name) {
                 Some(dc) => {
-                    let mut e = format!("o.{}", ident(&dc.name));
+                    let mut e = format!("o.{}", sql_ident(&dc.name));
                     if needs_cast(deployed, dc, tc) {
                         e = format!("{e}::text::{}", tc.data_type);
                         casts.push((tc.name.clone(), tc.data_type.clone()));
@@ -275,7 +259,7 @@ pub fn copies(
                         join = Some(format!(
                             "JOIN {} p ON p.id = o.{}",
                             qualified(&parent),
-                            ident(&column)
+                            sql_ident(&column)
                         ));
                         "p.organization_id".to_string()
                     }
@@ -311,7 +295,7 @@ pub fn copies(
                 },
             };
             overriding |= tc.identity == "a";
-            names.push(ident(&tc.name));
+            names.push(sql_ident(&tc.name));
             exprs.push(expr);
         }
         // Parents first within a self-referencing table (a BEFORE INSERT trigger may read the
@@ -330,7 +314,7 @@ pub fn copies(
             Some(fk) => (
                 format!(
                     "WITH RECURSIVE lvl AS (SELECT id, 0 AS depth FROM {old} WHERE {fk} IS NULL UNION ALL SELECT c.id, l.depth + 1 FROM {old} c JOIN lvl l ON c.{fk} = l.id WHERE l.depth < 10000)\n",
-                    fk = ident(fk)
+                    fk = sql_ident(fk)
                 ),
                 format!("{old} o LEFT JOIN lvl ON lvl.id = o.id"),
                 "\n ORDER BY lvl.depth NULLS LAST".to_string(),
@@ -385,7 +369,7 @@ fn numbered(deployed: &Schema, table: &str, column: &str) -> Option<String> {
         .all(|c| deployed.column(table, c).is_some());
     let list = |cols: &[&str]| {
         cols.iter()
-            .map(|c| format!("o.{}", ident(c)))
+            .map(|c| format!("o.{}", sql_ident(c)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -438,7 +422,7 @@ pub fn fold_enum_labels(resolved: &[Resolved], target: &Schema) -> Vec<Option<St
                     created.insert(ty.clone());
                     statements.push(format!(
                         "CREATE TYPE {} AS ENUM ({})",
-                        ident(&ty),
+                        sql_ident(&ty),
                         labels.join(", ")
                     ));
                     changed = true;
@@ -466,7 +450,7 @@ pub fn add_column_sql(c: &Column) -> String {
     format!(
         "ALTER TABLE {} ADD COLUMN {} {}{}{}",
         qualified(&c.table),
-        ident(&c.name),
+        sql_ident(&c.name),
         c.data_type,
         c.default
             .as_ref()
@@ -510,17 +494,17 @@ pub fn deferred_build(target: &Schema, copies: &[TableCopy]) -> DeferredBuild {
         out.foreign_keys += 1;
         out.drop.push(format!(
             "ALTER TABLE {table} DROP CONSTRAINT {}",
-            ident(&k.name)
+            sql_ident(&k.name)
         ));
         fk_builds.push(format!(
             "ALTER TABLE {table} ADD CONSTRAINT {} {}",
-            ident(&k.name),
+            sql_ident(&k.name),
             k.definition
         ));
         if let Some(comment) = &k.comment {
             fk_builds.push(format!(
                 "COMMENT ON CONSTRAINT {} ON {table} IS {}",
-                ident(&k.name),
+                sql_ident(&k.name),
                 literal(comment)
             ));
         }

@@ -6,6 +6,7 @@ use super::{
     plan, AdoptReport, PlanStep, ALEMBIC_COMMENT, ALEMBIC_REVISION, ROWS_PER_SECOND, TENANT_ROLE,
 };
 use crate::catalog::Schema;
+use crate::db::sql_ident;
 use anyhow::anyhow;
 
 /// The tables; the materialized views (LOCK TABLE refuses them) are locked by their move.
@@ -186,7 +187,7 @@ pub(super) fn plan_steps(
             sql: report
                 .application_roles
                 .iter()
-                .map(|r| format!("GRANT {TENANT_ROLE} TO {}", plan::ident(r)))
+                .map(|r| format!("GRANT {TENANT_ROLE} TO {}", sql_ident(r)))
                 .collect(),
             locks: vec![],
             estimate_ms: Some(0),

@@ -5,7 +5,7 @@
 
 use super::probe::{become_tenant, db_error_text, rolled_back, READ_COMMITTED};
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
-use crate::db::Db;
+use crate::db::{quoted_ident, Db};
 use crate::error::Refusal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -295,8 +295,8 @@ impl Resolver<'_> {
     async fn org_by_slug(&self, slug: &str) -> anyhow::Result<Result<String, String>> {
         let root = format!(
             "{}.{}",
-            super::probe::ident(&self.opts.schemas[0]),
-            super::probe::ident(&self.opts.root_table)
+            quoted_ident(&self.opts.schemas[0]),
+            quoted_ident(&self.opts.root_table)
         );
         let rows = self
             .tx
@@ -315,15 +315,15 @@ impl Resolver<'_> {
     async fn user_by_email(&self, email: &str) -> anyhow::Result<Result<(String, String), String>> {
         let users = format!(
             "{}.{}",
-            super::probe::ident(&self.opts.schemas[0]),
-            super::probe::ident(USERS_TABLE)
+            quoted_ident(&self.opts.schemas[0]),
+            quoted_ident(USERS_TABLE)
         );
         let rows = self
             .tx
             .query(
                 &format!(
                     "SELECT id::text, {}::text FROM {users} WHERE email::text = $1",
-                    super::probe::ident(&self.opts.tenant_column)
+                    quoted_ident(&self.opts.tenant_column)
                 ),
                 &[&email],
             )

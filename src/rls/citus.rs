@@ -44,7 +44,7 @@ pub fn evaluate(rows: &[PolicyRow]) -> Vec<Check> {
                     detail: None,
                     fix: format!(
                         "DROP POLICY {} ON {}; and AND its condition into every permissive policy of the table (one permissive policy per command that carries the whole condition), then check on a worker: SELECT polpermissive FROM pg_policy on the shards",
-                        super::audit::sql_ident(&p.policy),
+                        crate::db::sql_ident(&p.policy),
                         p.table_qname
                     ),
                     location: None,

@@ -6,9 +6,9 @@
 //! cast to the key column's own type.
 
 use super::audit::rule::{POLICY_CHECK_UNSCOPED, POLICY_GROUP_UNSCOPED, POLICY_UNSCOPED};
-use super::audit::sql_ident;
 use super::tenancy::Tenancy;
 use super::Check;
+use crate::db::{literal, sql_ident};
 
 /// The clause of a policy that lets other organizations' rows through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +32,9 @@ impl Clause {
 /// current tenant (`column` unquoted, `ty` as `format_type` writes it).
 pub fn tenant_predicate(column: &str, ty: &str, setting: &str) -> String {
     format!(
-        "{} = NULLIF(current_setting('{}', true), '')::{ty}",
+        "{} = NULLIF(current_setting({}, true), '')::{ty}",
         sql_ident(column),
-        setting.replace('\'', "''")
+        literal(setting)
     )
 }
 
@@ -48,8 +48,8 @@ pub fn scope_predicate(tenancy: &Tenancy, column: &str, ty: &str, setting: &str)
             "(SELECT auth.uid())".to_string()
         } else {
             format!(
-                "NULLIF(current_setting('{}', true), '')::uuid",
-                setting.replace('\'', "''")
+                "NULLIF(current_setting({}, true), '')::uuid",
+                literal(setting)
             )
         }
     };

@@ -12,7 +12,7 @@
 //! migration history) and the system schemas are not the tenant's.
 
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
-use crate::db::Db;
+use crate::db::{sql_ident, Db};
 
 pub const RULE: &str = "reachable-outside-tenant-schemas";
 pub const DEFINER_FUNCTION: &str = "reachable-definer-function";
@@ -94,7 +94,7 @@ async fn relations(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
                 detail: None,
                 fix: format!(
                     "REVOKE ALL ON {qname} FROM {}; or audit it: --schema {schema}; or, if it is shared on purpose: COMMENT ON TABLE {qname} IS 'arcdb:global: <reason>';",
-                    super::audit::sql_ident(&opts.tenant_role)
+                    sql_ident(&opts.tenant_role)
                 ),
                 location: None,
             },
@@ -129,7 +129,7 @@ async fn functions(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
             return;
         }
     };
-    let tenant = super::audit::sql_ident(&opts.tenant_role);
+    let tenant = sql_ident(&opts.tenant_role);
     let mut definers = 0;
     for row in rows {
         let reached = ReachedFunction {
@@ -300,7 +300,7 @@ async fn large_objects(db: &Db, opts: &VerifyOptions, report: &mut RlsReport) {
     } else {
         String::new()
     };
-    let tenant = super::audit::sql_ident(&opts.tenant_role);
+    let tenant = sql_ident(&opts.tenant_role);
     let mut fix = Vec::new();
     if !granted.is_empty() {
         fix.push(format!(

@@ -18,6 +18,7 @@
 //! Parsed and validated here once (flags and `[verify_rls]` alike); the audit and the probes
 //! both take the resulting [`Tenancy`].
 
+use crate::db::quoted_ident;
 use crate::error::Refusal;
 
 /// The claim setting Supabase's PostgREST sets per request, and `auth.uid()` reads.
@@ -42,16 +43,12 @@ pub struct Membership {
 impl Membership {
     /// `"schema"."table"` or `"table"` as SQL.
     pub fn sql_name(&self) -> String {
-        let table = quote(&self.table);
+        let table = quoted_ident(&self.table);
         match &self.schema {
-            Some(s) => format!("{}.{table}", quote(s)),
+            Some(s) => format!("{}.{table}", quoted_ident(s)),
             None => table,
         }
     }
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// How the session's identity maps to a tenant.

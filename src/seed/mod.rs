@@ -37,7 +37,7 @@
 //! * COPY needs a role that bypasses row-level security: the owner of the tables does (the
 //!   schema has no FORCE); the load says so on stderr.
 
-use crate::db::Db;
+use crate::db::{quoted_ident, Db};
 use crate::embedded::SEEDS;
 use crate::error::Refusal;
 use crate::migrate::catalog::MigrationSet;
@@ -113,7 +113,7 @@ async fn count_rows(
     }
     let sql = names
         .iter()
-        .map(|n| format!("SELECT count(*) FROM public.\"{}\"", n.replace('"', "\"\"")))
+        .map(|n| format!("SELECT count(*) FROM public.{}", quoted_ident(n)))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     // UNION ALL of plain aggregates keeps the order of its branches.

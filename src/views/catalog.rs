@@ -3,7 +3,7 @@
 
 use super::tenant_tables::{self, TenantTable};
 use super::MANAGED_SCHEMA;
-use crate::db::Db;
+use crate::db::{quoted_ident, Db};
 use crate::error::Refusal;
 use anyhow::Context;
 use futures_util::future::try_join;
@@ -110,7 +110,11 @@ impl MatView {
 
     /// The quoted, schema-qualified name for SQL.
     pub(super) fn sql_name(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+        format!(
+            "{}.{}",
+            quoted_ident(&self.schema),
+            quoted_ident(&self.name)
+        )
     }
 
     /// The name for people: unqualified in the managed schema.
@@ -205,11 +209,6 @@ pub async fn managed_views(db: &Db) -> anyhow::Result<(Vec<MatView>, Vec<String>
         }
     }
     Ok((views, unlinked))
-}
-
-/// `"name"` with embedded quotes doubled: always valid, whatever the name.
-pub(super) fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 // -------------------------------------------------------------------------------------------

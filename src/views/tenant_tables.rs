@@ -10,8 +10,8 @@
 //! ones), which takes only ROW EXCLUSIVE on the table: no reader ever waits, and readers see
 //! the new contents when the refresh commits.
 
-use super::catalog::quote_ident;
 use crate::catalog::Schema;
+use crate::db::quoted_ident;
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
@@ -62,7 +62,11 @@ impl TenantTable {
 
     /// The quoted, schema-qualified name for SQL.
     pub fn sql_name(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+        format!(
+            "{}.{}",
+            quoted_ident(&self.schema),
+            quoted_ident(&self.name)
+        )
     }
 
     /// The statements that bring it up to date with `source_sql` (the quoted materialized
@@ -85,7 +89,7 @@ impl TenantTable {
         let key_match = self
             .key
             .iter()
-            .map(|k| format!("s.{} = t.{}", quote_ident(&source_of(k)), quote_ident(k)))
+            .map(|k| format!("s.{} = t.{}", quoted_ident(&source_of(k)), quoted_ident(k)))
             .collect::<Vec<_>>()
             .join(" AND ");
         let non_key: Vec<&String> = self
@@ -107,31 +111,31 @@ impl TenantTable {
             ("{key_match}", key_match),
             (
                 "{columns}",
-                list(self.columns.iter().map(|(c, _)| quote_ident(c)).collect()),
+                list(self.columns.iter().map(|(c, _)| quoted_ident(c)).collect()),
             ),
             (
                 "{source_columns}",
                 list(
                     self.columns
                         .iter()
-                        .map(|(_, s)| format!("s.{}", quote_ident(s)))
+                        .map(|(_, s)| format!("s.{}", quoted_ident(s)))
                         .collect(),
                 ),
             ),
             (
                 "{key}",
-                list(self.key.iter().map(|k| quote_ident(k)).collect()),
+                list(self.key.iter().map(|k| quoted_ident(k)).collect()),
             ),
             (
                 "{update_columns}",
-                list(update.iter().map(|c| quote_ident(c)).collect()),
+                list(update.iter().map(|c| quoted_ident(c)).collect()),
             ),
             (
                 "{excluded_update_columns}",
                 list(
                     update
                         .iter()
-                        .map(|c| format!("EXCLUDED.{}", quote_ident(c)))
+                        .map(|c| format!("EXCLUDED.{}", quoted_ident(c)))
                         .collect(),
                 ),
             ),
@@ -140,7 +144,7 @@ impl TenantTable {
                 list(
                     update
                         .iter()
-                        .map(|c| format!("t.{}", quote_ident(c)))
+                        .map(|c| format!("t.{}", quoted_ident(c)))
                         .collect(),
                 ),
             ),

@@ -60,7 +60,7 @@ mod testing;
 pub use catalog::*;
 
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
-use crate::db::Db;
+use crate::db::{literal, sql_ident, Db};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// The tag that marks a platform-wide unique key (on the constraint or the index comment).
@@ -632,8 +632,8 @@ impl<'a> Audit<'a> {
             .map(|(schema, name)| format!("{}.{}()", sql_ident(&schema), sql_ident(&name)))
             .unwrap_or_else(|| {
                 format!(
-                    "NULLIF(current_setting('{}', true), '')::uuid",
-                    self.opts.setting.replace('\'', "''")
+                    "NULLIF(current_setting({}, true), '')::uuid",
+                    literal(&self.opts.setting)
                 )
             })
     }
@@ -723,101 +723,6 @@ fn contains_word(text: &str, word: &str) -> bool {
     false
 }
 
-/// An identifier as SQL needs it written (quoted unless plain lower case and not reserved).
-pub fn sql_ident(name: &str) -> String {
-    const RESERVED: &[&str] = &[
-        "all",
-        "analyse",
-        "analyze",
-        "and",
-        "any",
-        "array",
-        "as",
-        "asc",
-        "asymmetric",
-        "both",
-        "case",
-        "cast",
-        "check",
-        "collate",
-        "column",
-        "constraint",
-        "create",
-        "current_catalog",
-        "current_date",
-        "current_role",
-        "current_time",
-        "current_timestamp",
-        "current_user",
-        "default",
-        "deferrable",
-        "desc",
-        "distinct",
-        "do",
-        "else",
-        "end",
-        "except",
-        "false",
-        "fetch",
-        "for",
-        "foreign",
-        "from",
-        "grant",
-        "group",
-        "having",
-        "in",
-        "initially",
-        "intersect",
-        "into",
-        "lateral",
-        "leading",
-        "limit",
-        "localtime",
-        "localtimestamp",
-        "not",
-        "null",
-        "offset",
-        "on",
-        "only",
-        "or",
-        "order",
-        "placing",
-        "primary",
-        "references",
-        "returning",
-        "select",
-        "session_user",
-        "some",
-        "symmetric",
-        "table",
-        "then",
-        "to",
-        "trailing",
-        "true",
-        "union",
-        "unique",
-        "user",
-        "using",
-        "variadic",
-        "when",
-        "where",
-        "window",
-        "with",
-    ];
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    if plain && !RESERVED.contains(&name) {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::testing::*;
@@ -864,11 +769,7 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_are_quoted_when_needed() {
-        assert_eq!(sql_ident("tasks"), "tasks");
-        assert_eq!(sql_ident("user"), "\"user\"");
-        assert_eq!(sql_ident("Mixed"), "\"Mixed\"");
-        assert_eq!(sql_ident("a\"b"), "\"a\"\"b\"");
+    fn contains_word_matches_whole_words_only() {
         assert!(contains_word("from public.tasks t", "tasks"));
         assert!(!contains_word("from public.tasks_archive", "tasks"));
     }

@@ -61,7 +61,7 @@ impl Table {
         !self.is_table() || !self.filtered_for_owner
     }
     pub(super) fn tc_sql(&self) -> String {
-        ident(&self.tc)
+        quoted_ident(&self.tc)
     }
     /// `"tc" = $n::text::type`
     pub(super) fn tc_is(&self, param: usize) -> String {
@@ -84,7 +84,7 @@ impl Table {
     }
     /// Like [`Table::pk_in`], with the keys given by a jsonb expression.
     pub(super) fn pk_in_json(&self, keys: &str) -> String {
-        let cols: Vec<String> = self.pk.iter().map(|c| ident(c)).collect();
+        let cols: Vec<String> = self.pk.iter().map(|c| quoted_ident(c)).collect();
         let cols = cols.join(", ");
         format!(
             "({cols}) IN (SELECT {cols} FROM jsonb_populate_recordset(NULL::{}, {keys}))",
@@ -169,7 +169,7 @@ pub(super) async fn read_catalog(
         oids.push(row.get(0));
         tables.push(Table {
             name: format!("{schema}.{name}"),
-            sql: format!("{}.{}", ident(&schema), ident(&name)),
+            sql: format!("{}.{}", quoted_ident(&schema), quoted_ident(&name)),
             qname: row.get(12),
             kind: kind.chars().next().unwrap_or('r'),
             rls_enabled: row.get(4),

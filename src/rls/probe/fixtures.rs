@@ -15,7 +15,8 @@
 //! present in every transaction. A table no row can be made for is named with the reason, and
 //! its probes are skipped: the run is then inconclusive, never a pass.
 
-use super::{ident, lit, Tx};
+use super::{lit, Tx};
+use crate::db::quoted_ident;
 use anyhow::anyhow;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -385,7 +386,7 @@ impl Maker<'_, '_> {
                     }
                 }
             }
-            let cols: Vec<String> = values.keys().map(|c| ident(c)).collect();
+            let cols: Vec<String> = values.keys().map(|c| quoted_ident(c)).collect();
             let exprs: Vec<String> = values.values().cloned().collect();
             let overriding = if rel
                 .cols
@@ -469,7 +470,7 @@ impl Maker<'_, '_> {
             };
             given.entry(key.clone()).or_insert(v);
         }
-        let cols: Vec<String> = given.keys().map(|c| ident(c)).collect();
+        let cols: Vec<String> = given.keys().map(|c| quoted_ident(c)).collect();
         let exprs: Vec<String> = given.values().cloned().collect();
         let sql = if cols.is_empty() {
             format!("INSERT INTO {} DEFAULT VALUES", rel.sql)
@@ -518,7 +519,7 @@ impl Maker<'_, '_> {
                         .join(" AND ")
                 },
                 ty = col.ty,
-                c = ident(&col.name)
+                c = quoted_ident(&col.name)
             );
             if let Ok(outcome) = self.tx.attempt(&[], &probe).await? {
                 if !outcome.rows.is_empty() {

@@ -33,8 +33,8 @@ pub(super) async fn identities(
                                      WHERE x.{u} = m.{u} AND x.{c} IS DISTINCT FROM m.{c})
                   ORDER BY 1 LIMIT 1)
            FROM unnest(ARRAY[{ids}]::text[]) AS o(k)",
-        u = ident(&m.user_col),
-        c = ident(&m.tenant_col),
+        u = quoted_ident(&m.user_col),
+        c = quoted_ident(&m.tenant_col),
         t = m.sql_name(),
         ids = ids.join(", "),
     );
@@ -240,7 +240,7 @@ impl Probe<'_, '_> {
                     fix: format!(
                         "REVOKE INSERT, UPDATE ON {} FROM {}; (memberships are granted by the application or an invitation function, not written by the member)",
                         t.sql,
-                        ident(self.role())
+                        quoted_ident(self.role())
                     ),
                     severity: Severity::Error,
                     detail: None,

@@ -50,9 +50,8 @@ mod write;
 /// From this many probed organizations on, verify-rls shows its progress on stderr.
 const PROGRESS_FROM_ORGS: usize = 10;
 
-use super::audit::sql_ident;
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
-use crate::db::Db;
+use crate::db::{quoted_ident, sql_ident, Db};
 use anyhow::{anyhow, Context};
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
@@ -78,7 +77,7 @@ use session::*;
 use tx::lit;
 use tx::Failure;
 pub(crate) use tx::{
-    become_tenant, db_error_text, ident, rolled_back, Tx, READ_COMMITTED, REPEATABLE_READ,
+    become_tenant, db_error_text, rolled_back, Tx, READ_COMMITTED, REPEATABLE_READ,
 };
 
 struct Ctx<'o> {

@@ -17,7 +17,7 @@ pub(super) async fn read_orgs(
     let label = ["name", "slug"]
         .iter()
         .find(|c| root.column(c).is_some())
-        .map(|c| format!("{}::text", ident(c)))
+        .map(|c| format!("{}::text", quoted_ident(c)))
         .unwrap_or_else(|| format!("{}::text", root.tc_sql()));
     let total: i64 = tx
         .query(&format!("SELECT count(*) FROM {}", root.sql), &[])
@@ -60,7 +60,7 @@ pub(super) async fn read_samples(
             let order = if t.pk.is_empty() {
                 String::new()
             } else {
-                let cols: Vec<String> = t.pk.iter().map(|c| ident(c)).collect();
+                let cols: Vec<String> = t.pk.iter().map(|c| quoted_ident(c)).collect();
                 format!("ORDER BY {}", cols.join(", "))
             };
             let sql = format!(

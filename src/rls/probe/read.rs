@@ -195,7 +195,7 @@ impl Probe<'_, '_> {
                 'm' => format!(
                     "REVOKE SELECT ON {} FROM {}; expose it through a security_barrier view filtered by {}",
                     t.sql,
-                    ident(self.role()),
+                    quoted_ident(self.role()),
                     t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
                 ),
                 _ if !t.rls_enabled => format!(

@@ -203,7 +203,7 @@ impl Probe<'_, '_> {
         vec![
             "SET LOCAL ROLE NONE".into(),
             "SET LOCAL session_replication_role = replica".into(),
-            format!("SET LOCAL ROLE {}", ident(self.role())),
+            format!("SET LOCAL ROLE {}", quoted_ident(self.role())),
         ]
     }
 }

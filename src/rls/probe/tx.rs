@@ -210,7 +210,10 @@ pub(super) fn lit(text: &str) -> String {
 pub(crate) async fn become_tenant(tx: Tx<'_>, role: &str) -> anyhow::Result<()> {
     // Asked first: after a failed SET ROLE the transaction accepts no query.
     let user: String = tx.query("SELECT session_user::text", &[]).await?[0].get(0);
-    if let Err(err) = tx.batch(&format!("SET LOCAL ROLE {}", ident(role))).await {
+    if let Err(err) = tx
+        .batch(&format!("SET LOCAL ROLE {}", quoted_ident(role)))
+        .await
+    {
         let code = err.code().map(|c| c.code()).unwrap_or("");
         return Err(if code == "22023" || code == "42704" {
             anyhow!(
@@ -226,11 +229,6 @@ pub(crate) async fn become_tenant(tx: Tx<'_>, role: &str) -> anyhow::Result<()> 
         });
     }
     Ok(())
-}
-
-/// A double-quoted SQL identifier.
-pub(crate) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// `SQLSTATE message (context)` of a database error, or the client error's text.
@@ -257,7 +255,7 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quoted_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(sql_ident("arcdesk_tenant"), "arcdesk_tenant");
         assert_eq!(sql_ident("App-User"), "\"App-User\"");
     }

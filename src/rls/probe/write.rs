@@ -12,7 +12,7 @@ impl Probe<'_, '_> {
             .columns
             .iter()
             .filter(|c| c.writable && c.tenant_may_insert)
-            .map(|c| ident(&c.name))
+            .map(|c| quoted_ident(&c.name))
             .collect();
         let cols = cols.join(", ");
         format!(
@@ -181,9 +181,9 @@ impl Probe<'_, '_> {
         };
         let takeover = col.name == t.tc;
         let set = if takeover {
-            format!("{} = {}", ident(&col.name), t.tc_value(&self.org.id))
+            format!("{} = {}", quoted_ident(&col.name), t.tc_value(&self.org.id))
         } else {
-            format!("{c} = {c}", c = ident(&col.name))
+            format!("{c} = {c}", c = quoted_ident(&col.name))
         };
         let what = if takeover {
             format!(

@@ -80,9 +80,9 @@ impl Audit<'_> {
                     fix: format!(
                         // No SET clause: a SQL function with one is never inlined, and this
                         // one is called by every tenant statement (migration 0006).
-                        "CREATE OR REPLACE FUNCTION {}() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT NULLIF(pg_catalog.current_setting('{}', true), '')::uuid $$;{}",
+                        "CREATE OR REPLACE FUNCTION {}() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT NULLIF(pg_catalog.current_setting({}, true), '')::uuid $$;{}",
                         h.qname.trim_end_matches("()"),
-                        self.opts.setting.replace('\'', "''"),
+                        literal(&self.opts.setting),
                         if owned { " -- and ALTER FUNCTION … OWNER TO the migration role" } else { "" }
                     ),
                 }
