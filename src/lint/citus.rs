@@ -393,16 +393,7 @@ mod tests {
                 sql: sql.to_string(),
             })
             .collect();
-        let mut report = LintReport {
-            engine: Target::Citus,
-            engine_version: String::new(),
-            source: String::new(),
-            files: Vec::new(),
-            statements: 0,
-            rules: 0,
-            findings: Vec::new(),
-            accepted: Vec::new(),
-        };
+        let mut report = LintReport::empty(Target::Citus, String::new(), String::new(), 0);
         for script in &scripts {
             lint_script(script, &rules, &mut report);
         }

@@ -152,6 +152,20 @@ pub struct Accepted {
 }
 
 impl LintReport {
+    /// A report of `rules` rules for `engine`, before any script is checked.
+    fn empty(engine: Target, engine_version: String, source: String, rules: usize) -> LintReport {
+        LintReport {
+            engine,
+            engine_version,
+            source,
+            files: Vec::new(),
+            statements: 0,
+            rules,
+            findings: Vec::new(),
+            accepted: Vec::new(),
+        }
+    }
+
     fn target(&self) -> String {
         format!(
             "{} {}",
@@ -318,20 +332,15 @@ pub fn lint(opts: LintOptions) -> anyhow::Result<LintReport> {
         .iter()
         .filter(|r| r.applies_to(opts.engine, version))
         .collect();
-    let mut report = LintReport {
-        engine: opts.engine,
-        engine_version: format!("{}.{}", version.major, version.minor),
-        source: opts
-            .source
+    let mut report = LintReport::empty(
+        opts.engine,
+        format!("{}.{}", version.major, version.minor),
+        opts.source
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "embedded".into()),
-        files: Vec::new(),
-        statements: 0,
-        rules: rules.len(),
-        findings: Vec::new(),
-        accepted: Vec::new(),
-    };
+        rules.len(),
+    );
     let resolved = set.resolve(&engine);
     for migration in &resolved {
         for script in [&migration.up, migration.down_script()] {
@@ -532,16 +541,7 @@ mod tests {
             .iter()
             .filter(|r| r.applies_to(engine, version))
             .collect();
-        let mut report = LintReport {
-            engine,
-            engine_version: String::new(),
-            source: String::new(),
-            files: Vec::new(),
-            statements: 0,
-            rules: 0,
-            findings: Vec::new(),
-            accepted: Vec::new(),
-        };
+        let mut report = LintReport::empty(engine, String::new(), String::new(), 0);
         let script = Script {
             file: "x.sql".into(),
             sql: up.into(),
