@@ -78,13 +78,7 @@ impl Report for BaselineReport {
 }
 
 pub async fn baseline(db: &mut Db, opts: BaselineOptions) -> anyhow::Result<BaselineReport> {
-    if db.engine.kind != crate::engine::EngineKind::Postgres {
-        return Err(Refusal::usage(format!(
-            "baseline compares the live schema, which arcdb reads on PostgreSQL only, not on {}; nothing was changed",
-            db.engine.describe()
-        ))
-        .into());
-    }
+    drift::require_comparable_engine(db, "baseline")?;
     let set = MigrationSet::load(opts.source.as_deref())?;
     let latest = set.latest_version();
     if opts.to == 0 || opts.to > latest {
@@ -121,9 +115,7 @@ pub async fn baseline(db: &mut Db, opts: BaselineOptions) -> anyhow::Result<Base
         )
         .await?;
     let outcome = history::record_existing_schema(&mut db.client, &migrations, HAS_HISTORY).await;
-    let released = guard.release(db).await;
-    outcome?;
-    released?;
+    guard.release_after(db, outcome).await?;
     report.recorded = true;
     Ok(report)
 }

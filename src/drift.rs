@@ -490,6 +490,19 @@ pub fn recorded(resolved: &[Resolved], entries: &[plan::Entry]) -> Vec<Resolved>
         .collect()
 }
 
+/// Refuse `command` (baseline, adopt, repair), before anything changes, on an engine whose
+/// live schema arcdb cannot read: they record a schema they must first compare.
+pub fn require_comparable_engine(db: &Db, command: &str) -> anyhow::Result<()> {
+    if db.engine.kind != EngineKind::Postgres {
+        return Err(Refusal::usage(format!(
+            "{command} compares the live schema, which arcdb reads on PostgreSQL only, not on {}; nothing was changed",
+            db.engine.describe()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Why the live schema was not compared, when it was not.
 fn not_comparable(db: &Db, current_version: u32) -> Option<String> {
     if db.engine.kind != EngineKind::Postgres {

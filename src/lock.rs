@@ -31,6 +31,15 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
+    /// Give the lock back after `outcome`, the work done under it, whatever happened: the
+    /// work's error comes first, else the release's.
+    pub async fn release_after<T>(self, db: &Db, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+        let released = self.release(db).await;
+        let value = outcome?;
+        released?;
+        Ok(value)
+    }
+
     pub async fn release(self, db: &Db) -> anyhow::Result<()> {
         match self.lease {
             Some(lease) => lease.release(db).await,

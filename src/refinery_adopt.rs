@@ -121,13 +121,7 @@ impl Report for RefineryAdoptReport {
 }
 
 pub async fn adopt(db: &mut Db, opts: RefineryAdoptOptions) -> anyhow::Result<RefineryAdoptReport> {
-    if db.engine.kind != crate::engine::EngineKind::Postgres {
-        return Err(Refusal::usage(format!(
-            "adopt compares the live schema, which arcdb reads on PostgreSQL only, not on {}; nothing was changed",
-            db.engine.describe()
-        ))
-        .into());
-    }
+    drift::require_comparable_engine(db, "adopt")?;
     let set = MigrationSet::load(opts.source.as_deref())?;
     let rows = read_history(db, &opts.table).await?;
     history::refuse_existing(&db.client, HAS_HISTORY).await?;
@@ -186,9 +180,7 @@ pub async fn adopt(db: &mut Db, opts: RefineryAdoptOptions) -> anyhow::Result<Re
         )
         .await?;
     let outcome = history::record_existing_schema(&mut db.client, &migrations, HAS_HISTORY).await;
-    let released = guard.release(db).await;
-    outcome?;
-    released?;
+    guard.release_after(db, outcome).await?;
     report.adopted = true;
     Ok(report)
 }

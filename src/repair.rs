@@ -121,13 +121,7 @@ pub async fn repair(
     if drifted.is_empty() {
         return Ok(report);
     }
-    if db.engine.kind != crate::engine::EngineKind::Postgres {
-        return Err(Refusal::usage(format!(
-            "repair compares the live schema, which arcdb reads on PostgreSQL only, not on {}; nothing was changed",
-            db.engine.describe()
-        ))
-        .into());
-    }
+    drift::require_comparable_engine(db, "repair")?;
     let live = drift::check(
         db,
         &drift::recorded(&resolved, &entries),
@@ -150,9 +144,7 @@ pub async fn repair(
         )
         .await?;
     let outcome = rerecord(db, &resolved, &drifted).await;
-    let released = guard.release(db).await;
-    outcome?;
-    released?;
+    guard.release_after(db, outcome).await?;
     report.repaired = true;
     Ok(report)
 }

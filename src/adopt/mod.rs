@@ -338,9 +338,7 @@ pub async fn adopt(db: &mut Db, opts: AdoptOptions) -> anyhow::Result<AdoptRepor
         .acquire(db, opts.lock_timeout, &interrupt)
         .await?;
     let outcome = convert(db, &mut prepared, opts.lock_timeout, &interrupt).await;
-    let released = guard.release(db).await;
-    outcome?;
-    released?;
+    guard.release_after(db, outcome).await?;
     let mut report = prepared.report;
     report.total_ms = Some(started.elapsed().as_millis() as u64);
     notice(format!(

@@ -290,10 +290,7 @@ async fn with_migration_lock<T>(
         .acquire(db, wait, interrupt)
         .await?;
     let outcome = body(db).await;
-    let released = guard.release(db).await;
-    let value = outcome?;
-    released?;
-    Ok(value)
+    guard.release_after(db, outcome).await
 }
 
 /// Refuse, before anything is touched, a server that lacks an extension the migrations create
