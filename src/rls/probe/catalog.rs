@@ -275,28 +275,19 @@ pub(super) async fn read_catalog(
     }
 
     let mut fks = Vec::new();
-    for row in tx
-        .query(
-            "SELECT con.conname::text, con.conrelid, con.confrelid,
-                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(n, o)
-                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
-                           ORDER BY k.o),
-                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(n, o)
-                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
-                           ORDER BY k.o)
-               FROM pg_catalog.pg_constraint con
-              WHERE con.contype = 'f' AND con.conrelid = ANY($1)
-              ORDER BY con.conrelid, con.conname",
-            &[&oids],
-        )
-        .await?
-    {
-        let child_cols: Vec<String> = row.get(3);
-        let Some(&child) = index.get(&row.get::<_, u32>(1)) else {
+    for fk in foreign_keys_of(tx, &oids).await? {
+        let CatalogFk {
+            name,
+            child,
+            parent,
+            child_cols,
+            parent_cols,
+        } = fk;
+        let Some(&child) = index.get(&child) else {
             continue;
         };
         tables[child].fk_columns.extend(child_cols.iter().cloned());
-        let Some(&parent) = index.get(&row.get::<_, u32>(2)) else {
+        let Some(&parent) = index.get(&parent) else {
             continue;
         };
         // References to the tenant root are the tenant column's own key; the root's own keys
@@ -304,7 +295,6 @@ pub(super) async fn read_catalog(
         if tables[parent].is_root || tables[child].is_root || !tables[parent].is_table() {
             continue;
         }
-        let parent_cols: Vec<String> = row.get(4);
         let (child_tc, parent_tc) = (tables[child].tc.clone(), tables[parent].tc.clone());
         let composite = child_cols
             .iter()
@@ -319,7 +309,7 @@ pub(super) async fn read_catalog(
             continue;
         }
         fks.push(ForeignKey {
-            name: row.get(0),
+            name,
             child,
             parent,
             refs,
@@ -327,4 +317,44 @@ pub(super) async fn read_catalog(
         });
     }
     Ok((tables, fks))
+}
+
+/// A foreign key of one of the relations `oids`, as the catalog has it: the columns of each
+/// side in key order. Read for the reference probes ([`read_catalog`]) and for the parents the
+/// fixtures must insert first (`fixtures`).
+#[derive(Debug, Clone)]
+pub(super) struct CatalogFk {
+    pub(super) name: String,
+    pub(super) child: u32,
+    pub(super) parent: u32,
+    pub(super) child_cols: Vec<String>,
+    pub(super) parent_cols: Vec<String>,
+}
+
+pub(super) async fn foreign_keys_of(tx: Tx<'_>, oids: &[u32]) -> anyhow::Result<Vec<CatalogFk>> {
+    let rows = tx
+        .query(
+            "SELECT con.conname::text, con.conrelid, con.confrelid,
+                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(n, o)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+                           ORDER BY k.o),
+                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(n, o)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+                           ORDER BY k.o)
+               FROM pg_catalog.pg_constraint con
+              WHERE con.contype = 'f' AND con.conrelid = ANY($1)
+              ORDER BY con.conrelid, con.conname",
+            &[&oids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| CatalogFk {
+            name: row.get(0),
+            child: row.get(1),
+            parent: row.get(2),
+            child_cols: row.get(3),
+            parent_cols: row.get(4),
+        })
+        .collect())
 }

@@ -15,6 +15,7 @@
 //! present in every transaction. A table no row can be made for is named with the reason, and
 //! its probes are skipped: the run is then inconclusive, never a pass.
 
+use super::catalog::{foreign_keys_of, CatalogFk};
 use super::{lit, Tx};
 use crate::db::quoted_ident;
 use anyhow::anyhow;
@@ -53,14 +54,6 @@ struct Rel {
     is_root: bool,
     /// Primary key columns: pinned in the replays, so that every transaction has the same keys.
     pk: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-struct Fk {
-    child: u32,
-    parent: u32,
-    child_cols: Vec<String>,
-    parent_cols: Vec<String>,
 }
 
 /// A row as inserted, by column.
@@ -187,7 +180,7 @@ pub(crate) async fn make(
 struct Maker<'a, 't> {
     tx: Tx<'t>,
     rels: &'a HashMap<u32, Rel>,
-    fks: &'a [Fk],
+    fks: &'a [CatalogFk],
     tenant_column: &'a str,
     root_key: &'a str,
     /// Relations without the tenant column whose rows are made per tenant all the same (the
@@ -260,7 +253,7 @@ impl Maker<'_, '_> {
             // Nullable foreign keys, pointed at the same organization's rows when they can be
             // (richer templates for the reference probes); left NULL if that breaks a check.
             let mut optional: BTreeMap<String, String> = BTreeMap::new();
-            let fks: Vec<Fk> = self
+            let fks: Vec<CatalogFk> = self
                 .fks
                 .iter()
                 .filter(|f| f.child == oid)
@@ -628,7 +621,7 @@ async fn read(
     tables: &[String],
     root: &str,
     tenant_column: &str,
-) -> anyhow::Result<(HashMap<u32, Rel>, Vec<Fk>)> {
+) -> anyhow::Result<(HashMap<u32, Rel>, Vec<CatalogFk>)> {
     let rows = tx
         .query(
             "WITH RECURSIVE start AS (
@@ -711,30 +704,12 @@ async fn read(
             checks: row.get(10),
         });
     }
-    let mut fks = Vec::new();
-    for row in tx
-        .query(
-            "SELECT con.conrelid, con.confrelid,
-                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(n, o)
-                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
-                           ORDER BY k.o),
-                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(n, o)
-                            JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
-                           ORDER BY k.o)
-               FROM pg_catalog.pg_constraint con
-              WHERE con.contype = 'f' AND con.conrelid = ANY($1) AND con.confrelid = ANY($1)
-              ORDER BY con.conrelid, con.conname",
-            &[&oids],
-        )
+    // Only the keys among these relations: a parent outside them is not the fixtures' to fill.
+    let fks: Vec<CatalogFk> = foreign_keys_of(tx, &oids)
         .await?
-    {
-        fks.push(Fk {
-            child: row.get(0),
-            parent: row.get(1),
-            child_cols: row.get(2),
-            parent_cols: row.get(3),
-        });
-    }
+        .into_iter()
+        .filter(|fk| rels.contains_key(&fk.parent))
+        .collect();
     Ok((rels, fks))
 }
 
