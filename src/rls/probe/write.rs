@@ -197,68 +197,23 @@ impl Probe<'_, '_> {
             )
         };
         let finding = |how: String| {
-            Check::fail(
-                Suite::Probe,
-                name.clone(),
-                Finding {
-                    rule: "probe-cross-org-update".into(),
-                    object: t.name.clone(),
-                    command: Some("UPDATE".into()),
-                    message: format!("the tenant of {} can {what}: {how}", self.org.label),
-                    fix: self.ctx.unscoped.fix(
-                        &t.qname,
-                        self.role(),
-                        &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
-                        "UPDATE",
-                        Clause::Using,
-                        &format!(
-                            "scope the USING clause of every UPDATE (or ALL) policy on {} for {}: USING ({})",
-                            t.qname,
-                            self.role(),
-                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
-                        ),
-                    ),
-                    severity: Severity::Error,
-                    detail: None,
-                    location: None,
-                },
+            self.write_finding(
+                t,
+                &name,
+                "probe-cross-org-update",
+                "UPDATE",
+                Clause::Using,
+                format!("the tenant of {} can {what}: {how}", self.org.label),
             )
-        };
-        let rls_message = |err: &Failure| {
-            err.as_db_error().is_some_and(|d| {
-                d.code().code() == "42501" && d.message().contains("row-level security")
-            })
         };
 
         // 1. Aimed at other organizations' rows.
-        let keys = Value::Array(self.other_keys(k));
-        if !t.pk.is_empty() && keys.as_array().is_some_and(|a| !a.is_empty()) {
-            let sql = format!("UPDATE {} SET {set} WHERE {}", t.sql, t.pk_in(&keys));
-            let result = self.tx.try_execute(&[], &sql).await?;
-            match result {
-                Ok(0) => {}
-                Ok(n) => return Ok(finding(format!("{n} rows of other organizations updated"))),
-                Err(err) => match verdict(&err) {
-                    Verdict::Rejected(_) if !rls_message(&err) => {}
-                    Verdict::Rejected(why) => {
-                        return Ok(finding(format!(
-                            "the UPDATE reached their rows and only the new row's check stopped it ({why})"
-                        )))
-                    }
-                    Verdict::PastRls(why) => {
-                        return Ok(finding(format!(
-                            "the UPDATE reached their rows and only a constraint stopped it ({why})"
-                        )))
-                    }
-                    Verdict::Inconclusive(why) => {
-                        return Ok(Check::skipped(
-                            Suite::Probe,
-                            name,
-                            format!("the UPDATE failed for another reason: {why}"),
-                        ))
-                    }
-                },
-            }
+        let update = format!("UPDATE {} SET {set}", t.sql);
+        if let Some(decided) = self
+            .aimed_at_other_rows(k, &name, Aimed::Update(&update), &finding)
+            .await?
+        {
+            return Ok(decided);
         }
 
         // 2. Without WHERE: every row the UPDATE policies admit.
@@ -365,35 +320,10 @@ impl Probe<'_, '_> {
             t.tc_value(&target)
         );
         let finding = |how: String| {
-            Check::fail(
-                Suite::Probe,
-                name.clone(),
-                Finding {
-                    rule: "probe-cross-org-move".into(),
-                    object: t.name.clone(),
-                    command: Some("UPDATE".into()),
-                    message: format!(
-                        "the tenant of {} can move its rows of {} to {target_label} (planting data in another tenant): {how}",
-                        self.org.label, t.name
-                    ),
-                    fix: self.ctx.unscoped.fix(
-                        &t.qname,
-                        self.role(),
-                        &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
-                        "UPDATE",
-                        Clause::WithCheck,
-                        &format!(
-                            "give every UPDATE (or ALL) policy on {} for {} a WITH CHECK ({})",
-                            t.qname,
-                            self.role(),
-                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
-                        ),
-                    ),
-                    severity: Severity::Error,
-                    detail: None,
-                    location: None,
-                },
-            )
+            self.write_finding(t, &name, "probe-cross-org-move", "UPDATE", Clause::WithCheck, format!(
+                "the tenant of {} can move its rows of {} to {target_label} (planting data in another tenant): {how}",
+                self.org.label, t.name
+            ))
         };
         let mut attempts = vec![cursor.to_vec()];
         if self.ctx.may_disable_triggers {
@@ -455,58 +385,23 @@ impl Probe<'_, '_> {
             return Ok(Check::pass(Suite::Probe, name));
         }
         let finding = |how: String| {
-            Check::fail(
-                Suite::Probe,
-                name.clone(),
-                Finding {
-                    rule: "probe-cross-org-delete".into(),
-                    object: t.name.clone(),
-                    command: Some("DELETE".into()),
-                    message: format!(
-                        "the tenant of {} can delete other organizations' rows of {}: {how}",
-                        self.org.label, t.name
-                    ),
-                    fix: self.ctx.unscoped.fix(
-                        &t.qname,
-                        self.role(),
-                        &t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting),
-                        "DELETE",
-                        Clause::Using,
-                        &format!(
-                            "scope the USING clause of every DELETE (or ALL) policy on {} for {}: USING ({})",
-                            t.qname,
-                            self.role(),
-                            t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting)
-                        ),
-                    ),
-                    severity: Severity::Error,
-                    detail: None,
-                    location: None,
-                },
+            self.write_finding(
+                t,
+                &name,
+                "probe-cross-org-delete",
+                "DELETE",
+                Clause::Using,
+                format!(
+                    "the tenant of {} can delete other organizations' rows of {}: {how}",
+                    self.org.label, t.name
+                ),
             )
         };
-        let keys = Value::Array(self.other_keys(k));
-        if !t.pk.is_empty() && keys.as_array().is_some_and(|a| !a.is_empty()) {
-            let sql = format!("DELETE FROM {} WHERE {}", t.sql, t.pk_in(&keys));
-            match self.tx.try_execute(&[], &sql).await? {
-                Ok(0) => {}
-                Ok(n) => return Ok(finding(format!("{n} rows deleted"))),
-                Err(err) => match verdict(&err) {
-                    Verdict::Rejected(_) => {}
-                    Verdict::PastRls(why) => {
-                        return Ok(finding(format!(
-                            "the DELETE reached their rows and only a constraint stopped it ({why})"
-                        )))
-                    }
-                    Verdict::Inconclusive(why) => {
-                        return Ok(Check::skipped(
-                            Suite::Probe,
-                            name,
-                            format!("the DELETE failed for another reason: {why}"),
-                        ))
-                    }
-                },
-            }
+        if let Some(decided) = self
+            .aimed_at_other_rows(k, &name, Aimed::Delete, &finding)
+            .await?
+        {
+            return Ok(decided);
         }
         let Some(own) = truth.filter(|n| *n <= BLANKET_MAX && self.runs_blanket(k)) else {
             return Ok(Check::pass(Suite::Probe, name));
@@ -533,4 +428,113 @@ impl Probe<'_, '_> {
             },
         )
     }
+}
+
+/// A write aimed at other organizations' rows by their sampled keys.
+enum Aimed<'s> {
+    /// `UPDATE t SET …`, without its WHERE.
+    Update(&'s str),
+    Delete,
+}
+
+impl Probe<'_, '_> {
+    /// A cross-organization write finding on `t`: `rule`, the `command` it was, and the fix for
+    /// the policies' `clause` (which must scope rows to the tenant).
+    fn write_finding(
+        &self,
+        t: &Table,
+        name: &str,
+        rule: &str,
+        command: &str,
+        clause: Clause,
+        message: String,
+    ) -> Check {
+        let scoped = t.scoped(&self.ctx.opts.tenancy, &self.ctx.opts.setting);
+        let hint = match clause {
+            Clause::Using => format!(
+                "scope the USING clause of every {command} (or ALL) policy on {} for {}: USING ({scoped})",
+                t.qname,
+                self.role(),
+            ),
+            Clause::WithCheck => format!(
+                "give every {command} (or ALL) policy on {} for {} a WITH CHECK ({scoped})",
+                t.qname,
+                self.role(),
+            ),
+        };
+        Check::fail(
+            Suite::Probe,
+            name.to_string(),
+            Finding {
+                rule: rule.into(),
+                object: t.name.clone(),
+                command: Some(command.into()),
+                message,
+                fix: self
+                    .ctx
+                    .unscoped
+                    .fix(&t.qname, self.role(), &scoped, command, clause, &hint),
+                severity: Severity::Error,
+                detail: None,
+                location: None,
+            },
+        )
+    }
+
+    /// The first step of [`Probe::update_other`] and [`Probe::delete_other`]: the write aimed
+    /// at other organizations' sampled rows, as an application writes it. `Some` when that
+    /// decides the probe: rows reached (a finding through `finding`), or a failure that says
+    /// nothing about isolation (skipped); `None` when no row was reached, or no key sampled.
+    async fn aimed_at_other_rows(
+        &self,
+        k: usize,
+        name: &str,
+        write: Aimed<'_>,
+        finding: &dyn Fn(String) -> Check,
+    ) -> anyhow::Result<Option<Check>> {
+        let t = &self.ctx.tables[k];
+        let keys = Value::Array(self.other_keys(k));
+        if t.pk.is_empty() || keys.as_array().is_none_or(|a| a.is_empty()) {
+            return Ok(None);
+        }
+        let (command, sql) = match write {
+            Aimed::Update(update) => ("UPDATE", format!("{update} WHERE {}", t.pk_in(&keys))),
+            Aimed::Delete => (
+                "DELETE",
+                format!("DELETE FROM {} WHERE {}", t.sql, t.pk_in(&keys)),
+            ),
+        };
+        let decided = match self.tx.try_execute(&[], &sql).await? {
+            Ok(0) => None,
+            Ok(n) => Some(finding(match write {
+                Aimed::Update(_) => format!("{n} rows of other organizations updated"),
+                Aimed::Delete => format!("{n} rows deleted"),
+            })),
+            Err(err) => match verdict(&err) {
+                // An UPDATE's new row is checked after the rows were reached; a DELETE has none.
+                Verdict::Rejected(why) if matches!(write, Aimed::Update(_)) && rls_message(&err) => {
+                    Some(finding(format!(
+                        "the UPDATE reached their rows and only the new row's check stopped it ({why})"
+                    )))
+                }
+                Verdict::Rejected(_) => None,
+                Verdict::PastRls(why) => Some(finding(format!(
+                    "the {command} reached their rows and only a constraint stopped it ({why})"
+                ))),
+                Verdict::Inconclusive(why) => Some(Check::skipped(
+                    Suite::Probe,
+                    name.to_string(),
+                    format!("the {command} failed for another reason: {why}"),
+                )),
+            },
+        };
+        Ok(decided)
+    }
+}
+
+/// Whether `err` is the row-level security check's own refusal (of a new row), not a missing
+/// privilege.
+fn rls_message(err: &Failure) -> bool {
+    err.as_db_error()
+        .is_some_and(|d| d.code().code() == "42501" && d.message().contains("row-level security"))
 }
