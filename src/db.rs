@@ -416,13 +416,21 @@ impl Db {
 
 /// Connect, within `timeout` for TCP, TLS and authentication together, and detect the engine.
 pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
-    let client = open(dsn, timeout).await?;
-    let version: String = client
-        .query_typed_one("SELECT version()", &[])
-        .await
-        .with_context(|| format!("connected to {dsn} but cannot read its version"))?
-        .get(0);
-    let engine = Engine::detect(&version)?;
+    let (client, startup) = open(dsn, timeout).await?;
+    let engine = match Engine::from_startup(
+        startup.server_version.as_deref(),
+        startup.crdb_version.as_deref(),
+    ) {
+        Some(engine) => engine,
+        None => {
+            let version: String = client
+                .query_typed_one("SELECT version()", &[])
+                .await
+                .with_context(|| format!("connected to {dsn} but cannot read its version"))?
+                .get(0);
+            Engine::detect(&version)?
+        }
+    };
     Ok(Db {
         client,
         engine,
@@ -431,8 +439,28 @@ pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
     })
 }
 
+/// What the server reported about itself as the session started (ParameterStatus).
+struct Startup {
+    server_version: Option<String>,
+    /// Sent by CockroachDB only.
+    crdb_version: Option<String>,
+}
+
+impl Startup {
+    fn of<S, T>(connection: &tokio_postgres::Connection<S, T>) -> Startup
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        Startup {
+            server_version: connection.parameter("server_version").map(str::to_string),
+            crdb_version: connection.parameter("crdb_version").map(str::to_string),
+        }
+    }
+}
+
 /// `timeout` zero: no limit (libpq's `connect_timeout=0`).
-async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
+async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<(Client, Startup)> {
     let mut config = dsn.config.clone();
     if !timeout.is_zero() {
         config.connect_timeout(timeout);
@@ -452,13 +480,15 @@ async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
         match tls {
             None => {
                 let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+                let startup = Startup::of(&connection);
                 tokio::spawn(connection);
-                Ok::<_, tokio_postgres::Error>(client)
+                Ok::<_, tokio_postgres::Error>((client, startup))
             }
             Some(tls) => {
                 let (client, connection) = config.connect(tls).await?;
+                let startup = Startup::of(&connection);
                 tokio::spawn(connection);
-                Ok(client)
+                Ok((client, startup))
             }
         }
     };
@@ -475,7 +505,7 @@ async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Client> {
             "could not connect to {dsn} within {}s: the host does not answer (check host, port and firewall, or raise --connect-timeout)",
             timeout.as_secs()
         )),
-        Ok(Ok(client)) => Ok(client),
+        Ok(Ok(opened)) => Ok(opened),
         Ok(Err(e)) => Err(explain_connect_error(dsn, &e, timeout)),
     }
 }

@@ -73,7 +73,8 @@ pub const SUPPORTED_POSTGRES: &str = "PostgreSQL 14–18";
 pub struct Engine {
     pub kind: EngineKind,
     pub version: Version,
-    /// What `SELECT version()` answered.
+    /// What the server said it is: `SELECT version()`'s answer, or `PostgreSQL <server_version>`
+    /// when the session's start told it ([`Engine::from_startup`]).
     pub banner: String,
 }
 
@@ -112,6 +113,41 @@ impl Engine {
             .into());
         }
         Ok(engine)
+    }
+
+    /// The engine from what the server reports as the session starts, when that alone tells it:
+    /// a `server_version` in PostgreSQL's own form (`16.4`, `15.18 (Debian …)`, `18beta1`) of a
+    /// supported major, and no `crdb_version`. Saves every command the `SELECT version()` round
+    /// trip. `None` means ask the banner: CockroachDB reports 13.0.0, poolers and other servers
+    /// speaking the protocol their own forms (`15.2-YB-…`), and an unsupported PostgreSQL gets
+    /// its refusal from [`Engine::detect`].
+    pub fn from_startup(
+        server_version: Option<&str>,
+        crdb_version: Option<&str>,
+    ) -> Option<Engine> {
+        if crdb_version.is_some() {
+            return None;
+        }
+        let reported = server_version?.trim();
+        let number = reported.split_whitespace().next()?;
+        let (release, pre) = match number.find(|c: char| !c.is_ascii_digit() && c != '.') {
+            Some(at) => number.split_at(at),
+            None => (number, ""),
+        };
+        let pre_release = pre.is_empty()
+            || ["beta", "rc", "devel"].iter().any(|tag| {
+                pre.strip_prefix(tag)
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            });
+        if !pre_release || release.is_empty() || release.split('.').any(str::is_empty) {
+            return None;
+        }
+        let version = Version::parse(release)?;
+        (version >= MIN_POSTGRES).then(|| Engine {
+            kind: EngineKind::Postgres,
+            version,
+            banner: format!("PostgreSQL {reported}"),
+        })
     }
 
     /// Short name for reports: "PostgreSQL 15.18" / "CockroachDB 25.2.1".
@@ -282,6 +318,37 @@ pub const SCHEMA_FEATURES: &[Feature] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_supported_postgres_is_known_from_the_startup_parameters_and_nothing_else_is() {
+        let pg = |v: &str| Engine::from_startup(Some(v), None).map(|e| (e.kind, e.version));
+        assert_eq!(
+            pg("16.4"),
+            Some((EngineKind::Postgres, Version::new(16, 4, 0)))
+        );
+        assert_eq!(
+            pg("15.18 (Debian 15.18-0+deb12u1)"),
+            Some((EngineKind::Postgres, Version::new(15, 18, 0)))
+        );
+        assert_eq!(
+            pg("18beta1"),
+            Some((EngineKind::Postgres, Version::new(18, 0, 0)))
+        );
+        assert_eq!(
+            pg("19devel"),
+            Some((EngineKind::Postgres, Version::new(19, 0, 0)))
+        );
+        // Left to SELECT version(): CockroachDB, an unsupported major (refused there, with its
+        // message), other servers' forms, nothing at all.
+        assert!(Engine::from_startup(Some("13.0.0"), Some("CockroachDB CCL v23.1.2")).is_none());
+        assert!(Engine::from_startup(Some("16.1"), Some("CockroachDB CCL v25.2.0")).is_none());
+        assert_eq!(pg("13.16"), None);
+        assert_eq!(pg("15.2-YB-2.25.0.0"), None);
+        assert_eq!(pg("1.21.0/bouncer"), None);
+        assert_eq!(pg("16."), None);
+        assert_eq!(pg(""), None);
+        assert!(Engine::from_startup(None, None).is_none());
+    }
 
     #[test]
     fn detects_postgres_and_cockroach_banners() {
