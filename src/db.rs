@@ -416,11 +416,8 @@ impl Db {
 
 /// Connect, within `timeout` for TCP, TLS and authentication together, and detect the engine.
 pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
-    let (client, startup) = open(dsn, timeout).await?;
-    let engine = match Engine::from_startup(
-        startup.server_version.as_deref(),
-        startup.crdb_version.as_deref(),
-    ) {
+    let (client, told) = open(dsn, timeout).await?;
+    let engine = match told {
         Some(engine) => engine,
         None => {
             let version: String = client
@@ -439,28 +436,21 @@ pub async fn connect(dsn: &Dsn, timeout: Duration) -> anyhow::Result<Db> {
     })
 }
 
-/// What the server reported about itself as the session started (ParameterStatus).
-struct Startup {
-    server_version: Option<String>,
-    /// Sent by CockroachDB only.
-    crdb_version: Option<String>,
+/// The engine, when what the server reported as the session started (ParameterStatus) tells it.
+fn engine_told<S, T>(connection: &tokio_postgres::Connection<S, T>) -> Option<Engine>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    Engine::from_startup(
+        connection.parameter("server_version"),
+        connection.parameter("crdb_version"),
+    )
 }
 
-impl Startup {
-    fn of<S, T>(connection: &tokio_postgres::Connection<S, T>) -> Startup
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    {
-        Startup {
-            server_version: connection.parameter("server_version").map(str::to_string),
-            crdb_version: connection.parameter("crdb_version").map(str::to_string),
-        }
-    }
-}
-
+/// A session, and its engine when the session's start told it (`None`: ask `SELECT version()`).
 /// `timeout` zero: no limit (libpq's `connect_timeout=0`).
-async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<(Client, Startup)> {
+async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<(Client, Option<Engine>)> {
     let mut config = dsn.config.clone();
     if !timeout.is_zero() {
         config.connect_timeout(timeout);
@@ -480,15 +470,15 @@ async fn open(dsn: &Dsn, timeout: Duration) -> anyhow::Result<(Client, Startup)>
         match tls {
             None => {
                 let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-                let startup = Startup::of(&connection);
+                let told = engine_told(&connection);
                 tokio::spawn(connection);
-                Ok::<_, tokio_postgres::Error>((client, startup))
+                Ok::<_, tokio_postgres::Error>((client, told))
             }
             Some(tls) => {
                 let (client, connection) = config.connect(tls).await?;
-                let startup = Startup::of(&connection);
+                let told = engine_told(&connection);
                 tokio::spawn(connection);
-                Ok((client, startup))
+                Ok((client, told))
             }
         }
     };
