@@ -2,7 +2,6 @@
 
 use super::copy::{write_hex, Chunk, Rows};
 use super::layout::{desk_parent, Desk, Id, Org, Plan, Session, Task};
-
 use super::spec::{
     billing_month, ANCHOR, API_KEYS, AUDIT_ACTIONS, AUDIT_ACTION_WEIGHTS, AUDIT_LOGS, BLOCKED,
     CANCELLED, COMPLETED, COST_TRACKING, DATA_SOURCES, DAY, DELEGATIONS, DESKS, FAILED, HOUR,
