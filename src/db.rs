@@ -4,7 +4,7 @@
 mod quote;
 mod tls;
 
-pub use quote::{literal, quoted_ident, sql_ident};
+pub use quote::{literal, quoted_ident, quoted_name, sql_ident};
 
 use crate::engine::Engine;
 use crate::error::Refusal;

@@ -104,6 +104,11 @@ pub fn quoted_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `"schema"."name"`, each part a [`quoted_ident`].
+pub fn quoted_name(schema: &str, name: &str) -> String {
+    format!("{}.{}", quoted_ident(schema), quoted_ident(name))
+}
+
 /// `text` as a string literal, as PostgreSQL's `quote_literal` writes it: quotes doubled, and
 /// with backslashes an `E''` string with them doubled too, which reads the same whatever
 /// `standard_conforming_strings` is.
@@ -128,6 +133,7 @@ mod tests {
         assert_eq!(sql_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quoted_ident("tasks"), "\"tasks\"");
         assert_eq!(quoted_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quoted_name("public", "we\"ird"), "\"public\".\"we\"\"ird\"");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::probe::{become_tenant, db_error_text, rolled_back, READ_COMMITTED};
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
-use crate::db::{quoted_ident, Db};
+use crate::db::{quoted_ident, quoted_name, Db};
 use crate::error::Refusal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -293,11 +293,7 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     async fn org_by_slug(&self, slug: &str) -> anyhow::Result<Result<String, String>> {
-        let root = format!(
-            "{}.{}",
-            quoted_ident(&self.opts.schemas[0]),
-            quoted_ident(&self.opts.root_table)
-        );
+        let root = quoted_name(&self.opts.schemas[0], &self.opts.root_table);
         let rows = self
             .tx
             .query(
@@ -313,11 +309,7 @@ impl Resolver<'_> {
 
     /// (user id, its organization id)
     async fn user_by_email(&self, email: &str) -> anyhow::Result<Result<(String, String), String>> {
-        let users = format!(
-            "{}.{}",
-            quoted_ident(&self.opts.schemas[0]),
-            quoted_ident(USERS_TABLE)
-        );
+        let users = quoted_name(&self.opts.schemas[0], USERS_TABLE);
         let rows = self
             .tx
             .query(

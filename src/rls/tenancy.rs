@@ -18,7 +18,7 @@
 //! Parsed and validated here once (flags and `[verify_rls]` alike); the audit and the probes
 //! both take the resulting [`Tenancy`].
 
-use crate::db::quoted_ident;
+use crate::db::{quoted_ident, quoted_name};
 use crate::error::Refusal;
 
 /// The claim setting Supabase's PostgREST sets per request, and `auth.uid()` reads.
@@ -43,10 +43,9 @@ pub struct Membership {
 impl Membership {
     /// `"schema"."table"` or `"table"` as SQL.
     pub fn sql_name(&self) -> String {
-        let table = quoted_ident(&self.table);
         match &self.schema {
-            Some(s) => format!("{}.{table}", quoted_ident(s)),
-            None => table,
+            Some(s) => quoted_name(s, &self.table),
+            None => quoted_ident(&self.table),
         }
     }
 }

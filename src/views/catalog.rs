@@ -3,7 +3,7 @@
 
 use super::tenant_tables::{self, TenantTable};
 use super::MANAGED_SCHEMA;
-use crate::db::{quoted_ident, Db};
+use crate::db::{quoted_name, Db};
 use crate::error::Refusal;
 use anyhow::Context;
 use futures_util::future::try_join;
@@ -110,11 +110,7 @@ impl MatView {
 
     /// The quoted, schema-qualified name for SQL.
     pub(super) fn sql_name(&self) -> String {
-        format!(
-            "{}.{}",
-            quoted_ident(&self.schema),
-            quoted_ident(&self.name)
-        )
+        quoted_name(&self.schema, &self.name)
     }
 
     /// The name for people: unqualified in the managed schema.

@@ -11,7 +11,7 @@
 //! the new contents when the refresh commits.
 
 use crate::catalog::Schema;
-use crate::db::quoted_ident;
+use crate::db::{quoted_ident, quoted_name};
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
@@ -62,11 +62,7 @@ impl TenantTable {
 
     /// The quoted, schema-qualified name for SQL.
     pub fn sql_name(&self) -> String {
-        format!(
-            "{}.{}",
-            quoted_ident(&self.schema),
-            quoted_ident(&self.name)
-        )
+        quoted_name(&self.schema, &self.name)
     }
 
     /// The statements that bring it up to date with `source_sql` (the quoted materialized

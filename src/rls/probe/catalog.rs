@@ -169,7 +169,7 @@ pub(super) async fn read_catalog(
         oids.push(row.get(0));
         tables.push(Table {
             name: format!("{schema}.{name}"),
-            sql: format!("{}.{}", quoted_ident(&schema), quoted_ident(&name)),
+            sql: quoted_name(&schema, &name),
             qname: row.get(12),
             kind: kind.chars().next().unwrap_or('r'),
             rls_enabled: row.get(4),

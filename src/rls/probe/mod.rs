@@ -51,7 +51,7 @@ mod write;
 const PROGRESS_FROM_ORGS: usize = 10;
 
 use super::{Check, Finding, RlsReport, Severity, Suite, VerifyOptions};
-use crate::db::{quoted_ident, sql_ident, Db};
+use crate::db::{quoted_ident, quoted_name, sql_ident, Db};
 use anyhow::{anyhow, Context};
 use serde_json::{Map, Value};
 use std::collections::hash_map::Entry;
