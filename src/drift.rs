@@ -13,7 +13,7 @@ use crate::catalog::{self, Difference, Schema};
 use crate::db::Db;
 use crate::engine::EngineKind;
 use crate::error::{ExitStatus, Refusal};
-use crate::migrate::catalog::{MigrationSet, Resolved};
+use crate::migrate::catalog::{ReadingSet, Resolved};
 use crate::migrate::plan::{self, AppliedRecord, State};
 use crate::migrate::{self, history, StatusReport};
 use crate::output::{table, Report};
@@ -624,10 +624,9 @@ pub fn differences_table(differences: &[Difference]) -> String {
 }
 
 /// `arcdb status`: history, then (unless `no_live`) the live schema.
-pub async fn status(db: &Db, set: &MigrationSet, no_live: bool) -> anyhow::Result<StatusWithDrift> {
-    let resolved = set.resolve(&db.engine);
+pub async fn status(db: &Db, set: ReadingSet, no_live: bool) -> anyhow::Result<StatusWithDrift> {
     if no_live || db.engine.kind != EngineKind::Postgres {
-        let status = migrate::status(db, &resolved).await?;
+        let status = migrate::status(db, set).await?;
         let live_skipped = if no_live {
             Some("--no-live".into())
         } else {
@@ -640,9 +639,11 @@ pub async fn status(db: &Db, set: &MigrationSet, no_live: bool) -> anyhow::Resul
         });
     }
     // The report's history is the live check's: one snapshot reads both (and the fingerprint)
-    // in one flight, and a migration committed meanwhile is in both or in neither.
+    // in one flight, and a migration committed meanwhile is in both or in neither. The set is
+    // read meanwhile: at a thousand migrations that takes about as long as the snapshot.
     let started = Instant::now();
-    let first = FirstReads::read(db).await?;
+    let (first, set) = set.finish_alongside(FirstReads::read(db)).await?;
+    let resolved = set.resolve(&db.engine);
     let mut report = StatusWithDrift {
         status: migrate::status_of(db, &resolved, &first.history),
         live: None,

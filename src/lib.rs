@@ -26,7 +26,6 @@ pub mod refinery_adopt;
 pub mod refinery_files;
 pub mod repair;
 
-use anyhow::Context;
 use cli::{Cli, Command, GlobalArgs};
 use config::Target;
 use db::{Db, Dsn};
@@ -111,7 +110,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::Status(args) => {
             let (db, config, set) = connect_reading(&cli.global, &args.source.source).await?;
-            let report = drift::status(&db, &set, args.no_live).await?;
+            let report = drift::status(&db, set, args.no_live).await?;
             emit(&config::WithConfig { report, config }, format)
         }
         Command::Up(args) => {
@@ -333,21 +332,18 @@ async fn connect(global: &GlobalArgs) -> anyhow::Result<Db> {
     Ok(connect_reporting(global).await?.0)
 }
 
-/// [`connect_reporting`], and the migration set of `--source` (or the embedded one), read on
-/// other threads while the connection is set up: reading a thousand migration directories
-/// takes about as long as a TCP connection and its authentication. Only the up scripts are
-/// read: `up` and `status`, its callers, never run a down script. A failed connection is
-/// reported first, as when the set was read after it.
+/// [`connect_reporting`], with the migration set of `--source` (or the embedded one) being
+/// read on other threads from before the connection is set up (see [`ReadingSet`]). Only the
+/// up scripts are read: `up` and `status`, its callers, never run a down script. A failed
+/// connection is reported first, as when the set was read after it.
+///
+/// [`ReadingSet`]: migrate::catalog::ReadingSet
 async fn connect_reading(
     global: &GlobalArgs,
     source: &Option<std::path::PathBuf>,
-) -> anyhow::Result<(Db, config::ConfigUsed, migrate::catalog::MigrationSet)> {
-    let source = source.clone();
-    let reading = tokio::task::spawn_blocking(move || {
-        migrate::catalog::MigrationSet::load_up_scripts(source.as_deref())
-    });
+) -> anyhow::Result<(Db, config::ConfigUsed, migrate::catalog::ReadingSet)> {
+    let set = migrate::catalog::ReadingSet::start(source.clone());
     let (db, used) = connect_reporting(global).await?;
-    let set = reading.await.context("reading the migrations")??;
     Ok((db, used, set))
 }
 

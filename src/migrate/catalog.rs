@@ -11,7 +11,8 @@ use crate::error::Refusal;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 
 /// One SQL file and where it came from (for error messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,33 @@ impl Resolved {
     /// `0002_core_schema`.
     pub fn label(&self) -> String {
         format!("{:04}_{}", self.version, self.name)
+    }
+}
+
+/// The up scripts of a migration set ([`MigrationSet::load_up_scripts`]), read on a blocking
+/// thread from before the connection is made: at a thousand migrations the reading takes longer
+/// than a TCP connection and its authentication, and `up` and `status` read the history
+/// meanwhile.
+pub struct ReadingSet(tokio::task::JoinHandle<anyhow::Result<MigrationSet>>);
+
+impl ReadingSet {
+    /// Start reading `source` (or the embedded set) in the background.
+    pub fn start(source: Option<PathBuf>) -> ReadingSet {
+        ReadingSet(tokio::task::spawn_blocking(move || {
+            MigrationSet::load_up_scripts(source.as_deref())
+        }))
+    }
+
+    /// The set, once `reads` (database reads that do not depend on it) have finished too: both
+    /// run at once. The set's error comes first: it is the user's input that is wrong, whatever
+    /// the database said.
+    pub async fn finish_alongside<T>(
+        self,
+        reads: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<(T, MigrationSet)> {
+        let (read, set) = tokio::join!(reads, self.0);
+        let set = set.context("reading the migrations")??;
+        Ok((read?, set))
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::ExitStatus;
 use crate::lock::MigrationLock;
 use crate::output::{table, Report};
 use anyhow::anyhow;
-use catalog::{MigrationSet, Resolved, Script};
+use catalog::{MigrationSet, ReadingSet, Resolved, Script};
 use futures_util::future::{BoxFuture, FutureExt};
 use interrupt::Interrupt;
 use plan::{AppliedRecord, Entry, State};
@@ -171,8 +171,8 @@ pub struct UpOptions {
     pub to: Option<u32>,
     pub dry_run: bool,
     pub lock_wait: Duration,
-    /// The migrations (`MigrationSet::load` of `--source`), read once per run by the caller.
-    pub set: MigrationSet,
+    /// The migrations of `--source` (or the embedded ones), being read while the caller connects.
+    pub set: ReadingSet,
     pub live: LiveOptions,
     /// `--lock`; None: the engine's default.
     pub lock: Option<MigrationLock>,
@@ -212,12 +212,15 @@ async fn entries(db: &Db, resolved: &[Resolved]) -> anyhow::Result<Vec<Entry>> {
     Ok(plan::compare(resolved, &applied))
 }
 
-/// The history compared with `resolved` (every migration of the set, oldest first).
-pub async fn status(db: &Db, resolved: &[Resolved]) -> anyhow::Result<StatusReport> {
-    Ok(status_of(db, resolved, &history::load(&db.client).await?))
+/// The history compared with the set (every migration of it, oldest first): the history is
+/// read while the set still is.
+pub async fn status(db: &Db, set: ReadingSet) -> anyhow::Result<StatusReport> {
+    let (applied, set) = set.finish_alongside(history::load(&db.client)).await?;
+    Ok(status_of(db, &set.resolve(&db.engine), &applied))
 }
 
-/// [`status`] of a history read by the caller (`status` reads it in the live check's snapshot).
+/// The history `applied` compared with `resolved` (`arcdb status` reads the history in the live
+/// check's snapshot).
 pub fn status_of(db: &Db, resolved: &[Resolved], applied: &[AppliedRecord]) -> StatusReport {
     let migrations = plan::compare(resolved, applied);
     StatusReport {
@@ -232,7 +235,7 @@ pub fn status_of(db: &Db, resolved: &[Resolved], applied: &[AppliedRecord]) -> S
 pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
     // A server without what the schema needs is refused before anything is touched or locked.
     db.engine.require_schema_support()?;
-    let set = &opts.set;
+    let (applied, set) = opts.set.finish_alongside(history::load(&db.client)).await?;
     let resolved = set.resolve(&db.engine);
     let mut report = ChangeReport {
         command: "up",
@@ -243,13 +246,22 @@ pub async fn up(db: &mut Db, opts: UpOptions) -> anyhow::Result<ChangeReport> {
         to_version: 0,
         steps: Vec::new(),
     };
+    let entries = plan::compare(&resolved, &applied);
     if opts.dry_run {
         require_extensions(db, &resolved).await?;
-        let entries = entries(db, &resolved).await?;
         let planned = plan::plan_up(&entries, opts.to)?;
         report.from_version = plan::current_version(&entries);
         report.to_version = planned.last().copied().unwrap_or(report.from_version);
         report.steps = steps(&resolved, &planned, &db.engine, |m| &m.up);
+        return Ok(report);
+    }
+    // Every migration applied, as committed now: nothing to do, and no lock to take or wait
+    // for. A run that is applying has not committed its migration (or has recorded it as not
+    // complete), so this run sees it pending and waits for the lock as before; anything else
+    // (a refusal, say) is decided again under the lock, from the history read there.
+    if plan::plan_up(&entries, opts.to).is_ok_and(|planned| planned.is_empty()) {
+        report.from_version = plan::current_version(&entries);
+        report.to_version = report.from_version;
         return Ok(report);
     }
     let interrupt = Interrupt::listen();

@@ -221,6 +221,12 @@ fn a_noop_up_and_status_make_the_same_round_trips_at_1000_migrations_as_at_10() 
             .filter(|l| l.contains("version()"))
             .collect();
         assert!(asked.is_empty(), "{asked:#?}");
+        // Nothing to apply: the no-op up takes no migration lock (nor gives one back).
+        let locking: Vec<String> = logged_statements(&pg, &format!("rt_up_{n}"))
+            .into_iter()
+            .filter(|l| l.contains("advisory"))
+            .collect();
+        assert!(locking.is_empty(), "{locking:#?}");
     }
     eprintln!("statements (status, no-op up) at 10 and 1000 migrations: {counts:?}");
     assert!(

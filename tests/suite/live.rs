@@ -656,6 +656,75 @@ fn two_ups_at_once_over_a_concurrent_index_build_with_live_writes() {
     );
 }
 
+/// A no-op `up` needs no migration lock: while another run holds it, `up` with every migration
+/// applied says so at once; with one pending it waits, gives up after `--lock-timeout` with the
+/// database unchanged, and applies it once the lock is free.
+#[test]
+fn a_noop_up_does_not_wait_for_the_migration_lock() {
+    let pg = TestCluster::start();
+    let (dsn, source) = migrated(&pg, "held");
+    // arcdb's advisory key, the bytes of "arcdbmig".
+    let key = "x'61726364626d6967'::bigint";
+    let holder = Session::open(&pg, "held", &format!("SELECT pg_advisory_lock({key});"));
+    assert!(wait_until(
+        &pg,
+        "held",
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+        Duration::from_secs(10)
+    ));
+    let noop = arcdb(
+        &pg,
+        &dsn,
+        &[
+            "up",
+            "--source",
+            src(&source),
+            "--lock-timeout",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(noop.code, 0, "{}", noop.stderr);
+    assert_eq!(noop.json()["steps"], serde_json::json!([]));
+    assert!(!noop.stderr.contains("waiting"), "{}", noop.stderr);
+
+    write_migration(
+        &source,
+        &next_dir(1, "held_table"),
+        "CREATE TABLE held_t (id int);\n",
+        "DROP TABLE held_t;\n",
+    );
+    let before = history_count(&pg, "held");
+    let blocked = arcdb(
+        &pg,
+        &dsn,
+        &["up", "--source", src(&source), "--lock-timeout", "1"],
+    );
+    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
+    assert!(
+        blocked
+            .stderr
+            .contains("timed out after 1s waiting for the migration lock"),
+        "{}",
+        blocked.stderr
+    );
+    assert_eq!(history_count(&pg, "held"), before);
+    assert_eq!(
+        pg.scalar("held", "SELECT to_regclass('held_t') IS NULL"),
+        "t"
+    );
+
+    holder.end(&format!("SELECT pg_advisory_unlock({key});"));
+    let applied = arcdb(
+        &pg,
+        &dsn,
+        &["up", "--source", src(&source), "--format", "json"],
+    );
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert_eq!(applied.json()["steps"].as_array().unwrap().len(), 1);
+}
+
 /// `arcdb lint` flags the statements of a no-transaction file that do not need it.
 #[test]
 fn lint_rejects_needless_statements_in_a_no_transaction_file() {
